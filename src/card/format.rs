@@ -1,0 +1,1 @@
+//! Locale-aware formatting of numbers, money, quantities and dates. (Stub.)

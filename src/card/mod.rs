@@ -1,0 +1,183 @@
+//! Rendering: canonical results ([`Content`]) become a [`Card`] in the asker's language.
+//!
+//! A card is channel-neutral (title, markdown body, buttons); `dingtalk` turns it into a
+//! `markdown` or `actionCard` message and `askerp chat` prints it in the terminal. All
+//! user-facing text comes from the message catalogs in `locales/` ([`messages`]); number,
+//! money, quantity and date formatting lives in [`format`].
+
+pub mod format;
+pub mod messages;
+pub mod render;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::erp::{
+    Employee, Item, LeaveBalance, Order, Place, PlaceKind, SalesSummary, StockLine, TopItem,
+};
+use crate::intent::{Intent, LeaveType, Period};
+
+pub use messages::Messages;
+pub use render::{Renderer, follow_up_url};
+
+/// What the user sees: a title (also the notification text), a markdown body in DingTalk's
+/// markdown subset, and buttons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    pub title: String,
+    pub markdown: String,
+    pub buttons: Vec<Button>,
+}
+
+/// A button. `url` is either an https link or a DingTalk deep link
+/// `dtmd://dingtalkclient/sendMessage?content=…` that sends a follow-up question as the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub title: String,
+    pub url: String,
+}
+
+impl Button {
+    /// The question this button sends, when it is a "send message" deep link.
+    pub fn follow_up_text(&self) -> Option<String> {
+        let rest = self
+            .url
+            .strip_prefix("dtmd://dingtalkclient/sendMessage?")?;
+        url::form_urlencoded::parse(rest.as_bytes())
+            .find(|(k, _)| k == "content")
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// Why a question was refused. Rendered as a polite sentence that says why and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DenyReason {
+    /// None of the asker's roles grants this intent.
+    IntentNotAllowed { intent: Intent, roles: Vec<String> },
+    /// The asker may use the intent, but not for this store / region.
+    OutOfScope {
+        requested: Place,
+        allowed: Vec<Place>,
+    },
+    /// A colleague's leave needs the HR role.
+    OthersLeave,
+}
+
+/// What could not be found in the ERP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "text", rename_all = "snake_case")]
+pub enum NotFound {
+    Item(String),
+    Order(String),
+    Employee(String),
+    Place(PlaceKind, String),
+}
+
+/// Why a question could not be answered for a technical reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// The ERP did not answer within the timeout.
+    ErpTimeout,
+    /// The ERP answered with an error or could not be reached.
+    ErpUnavailable,
+    /// Something inside askerp went wrong.
+    Internal,
+}
+
+/// Everything the pipeline can ask the renderer to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Stock {
+        /// The item text as the user wrote it.
+        query: String,
+        /// The warehouse asked about, if any.
+        warehouse: Option<Place>,
+        lines: Vec<StockLine>,
+        /// All warehouses, for "other warehouse" buttons.
+        warehouses: Vec<Place>,
+        as_of: Timestamp,
+    },
+    LowStock {
+        warehouse: Option<Place>,
+        lines: Vec<StockLine>,
+        as_of: Timestamp,
+    },
+    Sales {
+        summary: SalesSummary,
+        /// The regions / stores the figure covers; both empty means the whole company.
+        regions: Vec<Place>,
+        stores: Vec<Place>,
+        customer: Option<String>,
+        as_of: Timestamp,
+    },
+    TopItems {
+        period: Period,
+        items: Vec<TopItem>,
+        regions: Vec<Place>,
+        as_of: Timestamp,
+    },
+    Order {
+        order: Order,
+        as_of: Timestamp,
+    },
+    Leave {
+        balance: LeaveBalance,
+        /// Only this leave type, when the question named one.
+        leave_type: Option<LeaveType>,
+        /// True when the asker asked about their own leave.
+        own: bool,
+        as_of: Timestamp,
+    },
+    Report {
+        current: SalesSummary,
+        previous: SalesSummary,
+        top: Vec<TopItem>,
+        regions: Vec<Place>,
+        as_of: Timestamp,
+    },
+    /// What the asker's roles allow, each with example questions in their language.
+    Help {
+        entries: Vec<(Intent, Vec<String>)>,
+    },
+    /// Shown in a group when the real answer went to the asker 1:1; carries no figures.
+    PrivateNote {
+        intent: Intent,
+    },
+    Deny(DenyReason),
+    /// The DingTalk user is not in the directory.
+    UnknownUser {
+        user_id: String,
+    },
+    NotUnderstood {
+        text: String,
+    },
+    /// A required slot is missing; `question` is the original text so buttons can re-ask
+    /// it with the missing part filled in.
+    Clarify {
+        intent: Intent,
+        slot: String,
+        question: String,
+    },
+    /// Several employees match a name; the asker must pick one.
+    ChooseEmployee {
+        question: String,
+        candidates: Vec<Employee>,
+    },
+    /// Several items match; shown with buttons to ask about each.
+    ChooseItem {
+        question: String,
+        candidates: Vec<Item>,
+    },
+    NotFound(NotFound),
+    Failure {
+        failure: Failure,
+        /// A short id that also appears in the logs and the audit record.
+        reference: String,
+    },
+    /// A message type askerp cannot read (picture, file, …).
+    Unsupported {
+        msgtype: String,
+    },
+}

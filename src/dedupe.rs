@@ -1,0 +1,1 @@
+//! dedupe (in progress)

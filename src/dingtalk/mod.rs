@@ -1,0 +1,1 @@
+//! dingtalk (in progress)

@@ -1,0 +1,302 @@
+//! The layer every connector call goes through: a moka cache keyed by the canonical
+//! query, which also coalesces identical concurrent queries into one ERP call, plus a
+//! timeout so a hung ERP turns into an answer instead of a stuck request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use moka::future::Cache;
+
+use super::{
+    Connector, Employee, ErpError, Item, LeaveBalance, Order, Places, SalesFilter, SalesSummary,
+    StockLine, TopItem,
+};
+
+/// Data with the moment it was read from the ERP, so cards can say "as of".
+#[derive(Debug, Clone)]
+pub struct Fetched<T> {
+    pub data: T,
+    pub as_of: Timestamp,
+}
+
+/// The canonical query, used as the cache key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Places,
+    FindItems(String),
+    Stock(Vec<String>, Option<String>),
+    LowStock(Option<String>),
+    Sales(SalesFilter),
+    TopItems(SalesFilter, u32),
+    Order(String),
+    FindEmployees(String),
+    Leave(String, Date),
+}
+
+#[derive(Debug, Clone)]
+enum Value {
+    Places(Places),
+    Items(Vec<Item>),
+    Stock(Vec<StockLine>),
+    Sales(SalesSummary),
+    TopItems(Vec<TopItem>),
+    Order(Option<Order>),
+    Employees(Vec<Employee>),
+    Leave(Option<LeaveBalance>),
+}
+
+/// Counters for `/metrics` and tests.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// Calls that reached the connector.
+    pub misses: AtomicU64,
+    /// Calls answered from the cache (including coalesced waiters).
+    pub hits: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// A connector behind the cache and timeout. Cheap to clone.
+#[derive(Clone)]
+pub struct CachedConnector {
+    inner: Arc<dyn Connector>,
+    cache: Cache<Key, Fetched<Value>>,
+    timeout: Duration,
+    stats: Arc<CacheStats>,
+}
+
+impl CachedConnector {
+    /// Wraps `inner`; answers are kept for `ttl`, and a call taking longer than `timeout`
+    /// fails with [`ErpError::Timeout`].
+    pub fn new(inner: Arc<dyn Connector>, ttl: Duration, timeout: Duration) -> Self {
+        CachedConnector {
+            inner,
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build(),
+            timeout,
+            stats: Arc::new(CacheStats::default()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    /// Runs `call` unless an identical query is cached or already in flight; errors are not
+    /// cached, so the next question tries the ERP again.
+    async fn get<F, Fut>(&self, key: Key, call: F) -> Result<Fetched<Value>, ErpError>
+    where
+        F: FnOnce(Arc<dyn Connector>) -> Fut,
+        Fut: Future<Output = Result<Value, ErpError>>,
+    {
+        let inner = Arc::clone(&self.inner);
+        let timeout = self.timeout;
+        let stats = Arc::clone(&self.stats);
+        let mut ran = false;
+        let result = self
+            .cache
+            .try_get_with(key, async {
+                ran = true;
+                stats.misses.fetch_add(1, Ordering::Relaxed);
+                let name = inner.name().to_string();
+                match tokio::time::timeout(timeout, call(inner)).await {
+                    Ok(Ok(data)) => Ok(Fetched {
+                        data,
+                        as_of: Timestamp::now(),
+                    }),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(ErpError::Timeout {
+                        connector: name,
+                        after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                    }),
+                }
+            })
+            .await;
+        if !ran {
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        result.map_err(|shared: Arc<ErpError>| {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+            ErpError::clone(&shared)
+        })
+    }
+
+    pub async fn places(&self) -> Result<Fetched<Places>, ErpError> {
+        let f = self
+            .get(Key::Places, |c| async move {
+                c.places().await.map(Value::Places)
+            })
+            .await?;
+        match f.data {
+            Value::Places(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    pub async fn find_items(&self, text: &str) -> Result<Fetched<Vec<Item>>, ErpError> {
+        let t = text.to_string();
+        let f = self
+            .get(Key::FindItems(t.clone()), |c| async move {
+                c.find_items(&t).await.map(Value::Items)
+            })
+            .await?;
+        match f.data {
+            Value::Items(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    pub async fn stock(
+        &self,
+        skus: &[String],
+        warehouse: Option<&str>,
+    ) -> Result<Fetched<Vec<StockLine>>, ErpError> {
+        let (s, w) = (skus.to_vec(), warehouse.map(str::to_string));
+        let key = Key::Stock(s.clone(), w.clone());
+        let f = self
+            .get(key, |c| async move {
+                c.stock(&s, w.as_deref()).await.map(Value::Stock)
+            })
+            .await?;
+        match f.data {
+            Value::Stock(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    pub async fn low_stock(
+        &self,
+        warehouse: Option<&str>,
+    ) -> Result<Fetched<Vec<StockLine>>, ErpError> {
+        let w = warehouse.map(str::to_string);
+        let f = self
+            .get(Key::LowStock(w.clone()), |c| async move {
+                c.low_stock(w.as_deref()).await.map(Value::Stock)
+            })
+            .await?;
+        match f.data {
+            Value::Stock(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    pub async fn sales_summary(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Fetched<SalesSummary>, ErpError> {
+        let q = filter.clone();
+        let f = self
+            .get(Key::Sales(q.clone()), |c| async move {
+                c.sales_summary(&q).await.map(Value::Sales)
+            })
+            .await?;
+        match f.data {
+            Value::Sales(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    pub async fn top_items(
+        &self,
+        filter: &SalesFilter,
+        limit: u32,
+    ) -> Result<Fetched<Vec<TopItem>>, ErpError> {
+        let q = filter.clone();
+        let f = self
+            .get(Key::TopItems(q.clone(), limit), |c| async move {
+                c.top_items(&q, limit).await.map(Value::TopItems)
+            })
+            .await?;
+        match f.data {
+            Value::TopItems(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    pub async fn order(&self, number: &str) -> Result<Fetched<Option<Order>>, ErpError> {
+        let n = number.to_string();
+        let f = self
+            .get(Key::Order(n.clone()), |c| async move {
+                c.order(&n).await.map(Value::Order)
+            })
+            .await?;
+        match f.data {
+            Value::Order(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    pub async fn find_employees(&self, text: &str) -> Result<Fetched<Vec<Employee>>, ErpError> {
+        let t = text.to_string();
+        let f = self
+            .get(Key::FindEmployees(t.clone()), |c| async move {
+                c.find_employees(&t).await.map(Value::Employees)
+            })
+            .await?;
+        match f.data {
+            Value::Employees(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    pub async fn leave_balance(
+        &self,
+        employee_id: &str,
+        on: Date,
+    ) -> Result<Fetched<Option<LeaveBalance>>, ErpError> {
+        let id = employee_id.to_string();
+        let f = self
+            .get(Key::Leave(id.clone(), on), |c| async move {
+                c.leave_balance(&id, on).await.map(Value::Leave)
+            })
+            .await?;
+        match f.data {
+            Value::Leave(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    /// Cannot happen: each key is only ever filled by its own call. Reported as a query
+    /// error rather than a panic all the same.
+    fn mismatch(&self) -> ErpError {
+        ErpError::Query {
+            connector: self.inner.name().to_string(),
+            detail: "cache returned a value of the wrong kind".into(),
+        }
+    }
+}

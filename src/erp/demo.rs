@@ -1,0 +1,1 @@
+//! The embedded demo ERP on SQLite. (Stub: to be implemented.)

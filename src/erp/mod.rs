@@ -1,0 +1,304 @@
+//! ERP access: the canonical data model, the [`Connector`] trait every ERP or HR system
+//! implements, and the cache that sits in front of all of them.
+//!
+//! Connectors translate their own field names and units into the types below; the rest of
+//! askerp never sees a vendor shape. Money is always [`Decimal`] with a currency, a quantity
+//! always carries its unit of measure, and dates are civil dates in the company time zone.
+
+pub mod cache;
+pub mod demo;
+
+use async_trait::async_trait;
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::intent::LeaveType;
+
+pub use cache::CachedConnector;
+
+/// Why a connector call failed. Every variant becomes a polite "the ERP did not answer"
+/// style reply; the detail goes to the log and the audit record only.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ErpError {
+    #[error("connector {connector} timed out after {after_ms} ms")]
+    Timeout { connector: String, after_ms: u64 },
+    #[error("connector {connector} is unavailable: {detail}")]
+    Unavailable { connector: String, detail: String },
+    #[error("connector {connector} rejected the query: {detail}")]
+    Query { connector: String, detail: String },
+}
+
+impl ErpError {
+    /// A short, stable label for metrics and the audit log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ErpError::Timeout { .. } => "timeout",
+            ErpError::Unavailable { .. } => "unavailable",
+            ErpError::Query { .. } => "query",
+        }
+    }
+}
+
+/// An amount of money. Never a float.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: Decimal,
+    /// ISO 4217 code, e.g. `HKD`.
+    pub currency: String,
+}
+
+/// A quantity with its unit of measure (`pc`, `box`, `bottle`, `ream`, `day`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Quantity {
+    pub value: Decimal,
+    pub unit: String,
+}
+
+/// A sellable item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Item {
+    pub sku: String,
+    pub name_en: String,
+    pub name_zh: String,
+    /// Unit of measure stock and sales are counted in.
+    pub unit: String,
+}
+
+/// What kind of place a [`Place`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaceKind {
+    Warehouse,
+    Store,
+    Region,
+}
+
+/// A warehouse, store or sales region, with the names people use for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Place {
+    pub code: String,
+    pub kind: PlaceKind,
+    pub name_en: String,
+    pub name_zh: String,
+    /// The region a store or warehouse belongs to (a region code); `None` for regions.
+    pub region: Option<String>,
+    /// Other spellings users write (e.g. `KT`, `観塘`, `HK Island`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// The connector's warehouses, stores and regions, used to match what users write.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Places {
+    pub places: Vec<Place>,
+}
+
+impl Places {
+    /// Finds a place of `kind` by code, English or Chinese name or alias, ignoring case,
+    /// spacing and designators such as "warehouse", "倉", "區" or "店".
+    pub fn find(&self, kind: PlaceKind, text: &str) -> Option<&Place> {
+        let wanted = place_key(text);
+        if wanted.is_empty() {
+            return None;
+        }
+        self.places.iter().filter(|p| p.kind == kind).find(|p| {
+            std::iter::once(&p.code)
+                .chain([&p.name_en, &p.name_zh])
+                .chain(p.aliases.iter())
+                .any(|name| place_key(name) == wanted)
+        })
+    }
+
+    /// Looks a place up by its code.
+    pub fn by_code(&self, code: &str) -> Option<&Place> {
+        self.places.iter().find(|p| p.code == code)
+    }
+
+    /// All places of one kind, in catalog order.
+    pub fn of_kind(&self, kind: PlaceKind) -> impl Iterator<Item = &Place> {
+        self.places.iter().filter(move |p| p.kind == kind)
+    }
+}
+
+/// Reduces a place name to a comparable key: lower case, no spaces or punctuation, and
+/// without the trailing designator words people add ("Kwun Tong warehouse" = "觀塘倉" =
+/// "kwuntong").
+fn place_key(text: &str) -> String {
+    let mut key: String = text
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    for suffix in [
+        "warehouse",
+        "region",
+        "district",
+        "store",
+        "shop",
+        "branch",
+        "area",
+        "分店",
+        "門市",
+        "倉庫",
+        "貨倉",
+        "地區",
+        "區",
+        "倉",
+        "店",
+    ] {
+        if key.len() > suffix.len()
+            && let Some(stripped) = key.strip_suffix(suffix)
+        {
+            key = stripped.to_string();
+            break;
+        }
+    }
+    key
+}
+
+/// Stock of one item in one warehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLine {
+    pub item: Item,
+    pub warehouse: Place,
+    pub on_hand: Quantity,
+    /// Allocated to open orders.
+    pub reserved: Quantity,
+    /// On hand minus reserved.
+    pub available: Quantity,
+    pub reorder_level: Quantity,
+}
+
+/// Sales totals for a period and scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesSummary {
+    pub start: Date,
+    pub end: Date,
+    pub total: Money,
+    pub orders: u64,
+    /// Per-store totals, largest first.
+    pub by_store: Vec<StoreSales>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreSales {
+    pub store: Place,
+    pub total: Money,
+    pub orders: u64,
+}
+
+/// One row of a best-sellers list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopItem {
+    pub item: Item,
+    pub quantity: Quantity,
+    pub revenue: Money,
+}
+
+/// Where a sales order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderState {
+    Draft,
+    Confirmed,
+    Picking,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub item: Item,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+    pub amount: Money,
+}
+
+/// A sales order with its lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub number: String,
+    pub customer: String,
+    /// The store that booked the order; its region decides who may see it.
+    pub store: Place,
+    pub order_date: Date,
+    pub state: OrderState,
+    pub delivery_date: Option<Date>,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+}
+
+/// An employee as the HR system knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Employee {
+    pub id: String,
+    pub name_en: String,
+    pub name_zh: String,
+}
+
+/// One leave type's balance, in days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaveLine {
+    pub leave_type: LeaveType,
+    pub entitled: Quantity,
+    pub taken: Quantity,
+    pub remaining: Quantity,
+}
+
+/// An employee's leave balances for a leave year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaveBalance {
+    pub employee: Employee,
+    pub year: i16,
+    pub lines: Vec<LeaveLine>,
+}
+
+/// Filters for sales questions, already matched to the connector's codes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SalesFilter {
+    pub start: Date,
+    pub end: Date,
+    /// Region codes; empty means every region.
+    pub regions: Vec<String>,
+    /// Store codes; empty means every store.
+    pub stores: Vec<String>,
+    /// Customer name as the user wrote it (matched by the connector).
+    pub customer: Option<String>,
+}
+
+/// A read-only view of one ERP or HR system in canonical types.
+///
+/// Implementations only read; they never write to the system they front. Every call is
+/// made through [`CachedConnector`], which adds the cache, request coalescing and the
+/// timeout, so implementations stay plain translations.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The configured name, used in logs, metrics and audit records.
+    fn name(&self) -> &str;
+    /// Warehouses, stores and regions.
+    async fn places(&self) -> Result<Places, ErpError>;
+    /// Items matching what a user wrote: SKU, English or Chinese name (all words present).
+    async fn find_items(&self, text: &str) -> Result<Vec<Item>, ErpError>;
+    /// Stock for the given SKUs, optionally in one warehouse (a warehouse code).
+    async fn stock(
+        &self,
+        skus: &[String],
+        warehouse: Option<&str>,
+    ) -> Result<Vec<StockLine>, ErpError>;
+    /// Lines whose available quantity is at or below the reorder level.
+    async fn low_stock(&self, warehouse: Option<&str>) -> Result<Vec<StockLine>, ErpError>;
+    async fn sales_summary(&self, filter: &SalesFilter) -> Result<SalesSummary, ErpError>;
+    async fn top_items(&self, filter: &SalesFilter, limit: u32) -> Result<Vec<TopItem>, ErpError>;
+    /// An order by number; `None` when it does not exist.
+    async fn order(&self, number: &str) -> Result<Option<Order>, ErpError>;
+    /// Employees whose English or Chinese name matches.
+    async fn find_employees(&self, text: &str) -> Result<Vec<Employee>, ErpError>;
+    /// Leave balances for the leave year containing `on`; `None` for an unknown employee.
+    async fn leave_balance(
+        &self,
+        employee_id: &str,
+        on: Date,
+    ) -> Result<Option<LeaveBalance>, ErpError>;
+}

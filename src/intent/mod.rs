@@ -1,0 +1,249 @@
+//! Understanding: turns a message text into an [`Intent`] with typed [`Slots`].
+//!
+//! The rules live as data in `intents/*.toml` ([`catalog`]), are compiled once into a
+//! single `RegexSet` ([`resolve`]), and periods are computed in the company time zone
+//! ([`period`]). Nothing here touches the ERP or decides access.
+
+pub mod catalog;
+pub mod period;
+pub mod resolve;
+
+use std::fmt;
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+pub use catalog::{Catalog, CatalogError, IntentDef, Sensitivity, SlotDef};
+pub use resolve::{Explanation, Resolver};
+
+/// Every question askerp can answer. The wire name (`inventory.stock`, …) is the contract
+/// used by `intents/`, the policy file, the CLI JSON and the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Intent {
+    #[serde(rename = "inventory.stock")]
+    InventoryStock,
+    #[serde(rename = "inventory.low_stock")]
+    InventoryLowStock,
+    #[serde(rename = "sales.summary")]
+    SalesSummary,
+    #[serde(rename = "sales.top_items")]
+    SalesTopItems,
+    #[serde(rename = "sales.order_status")]
+    SalesOrderStatus,
+    #[serde(rename = "leave.balance")]
+    LeaveBalance,
+    #[serde(rename = "report.sales")]
+    ReportSales,
+    #[serde(rename = "help")]
+    Help,
+}
+
+impl Intent {
+    /// All intents, in the order the help card lists them.
+    pub const ALL: [Intent; 8] = [
+        Intent::InventoryStock,
+        Intent::InventoryLowStock,
+        Intent::SalesSummary,
+        Intent::SalesTopItems,
+        Intent::SalesOrderStatus,
+        Intent::ReportSales,
+        Intent::LeaveBalance,
+        Intent::Help,
+    ];
+
+    /// The wire name, e.g. `inventory.stock`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Intent::InventoryStock => "inventory.stock",
+            Intent::InventoryLowStock => "inventory.low_stock",
+            Intent::SalesSummary => "sales.summary",
+            Intent::SalesTopItems => "sales.top_items",
+            Intent::SalesOrderStatus => "sales.order_status",
+            Intent::LeaveBalance => "leave.balance",
+            Intent::ReportSales => "report.sales",
+            Intent::Help => "help",
+        }
+    }
+
+    /// Parses a wire name; `None` for anything not in the catalog.
+    pub fn from_name(name: &str) -> Option<Intent> {
+        Intent::ALL.into_iter().find(|i| i.name() == name)
+    }
+}
+
+impl fmt::Display for Intent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The language a question was asked in, and so the language of its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Locale {
+    #[default]
+    #[serde(rename = "en")]
+    En,
+    /// Hong Kong written Chinese and Cantonese, answered in Traditional Chinese.
+    #[serde(rename = "zh-HK")]
+    ZhHk,
+}
+
+impl Locale {
+    /// The BCP 47 tag used in JSON output and the message catalogs.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::ZhHk => "zh-HK",
+        }
+    }
+
+    /// Guesses the language of a message: any Han character makes it Chinese.
+    pub fn detect(text: &str) -> Locale {
+        if text.chars().any(is_han) {
+            Locale::ZhHk
+        } else {
+            Locale::En
+        }
+    }
+}
+
+/// True for CJK unified ideographs (the blocks Hong Kong text uses).
+pub fn is_han(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
+}
+
+/// How an intent was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Rule,
+    Llm,
+    Context,
+}
+
+/// The leave categories every connector maps its own codes onto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeaveType {
+    Annual,
+    Sick,
+    Compensation,
+    Maternity,
+    Paternity,
+    Unpaid,
+    Other,
+}
+
+impl LeaveType {
+    pub const ALL: [LeaveType; 7] = [
+        LeaveType::Annual,
+        LeaveType::Sick,
+        LeaveType::Compensation,
+        LeaveType::Maternity,
+        LeaveType::Paternity,
+        LeaveType::Unpaid,
+        LeaveType::Other,
+    ];
+
+    /// The wire name (`annual`, `sick`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaveType::Annual => "annual",
+            LeaveType::Sick => "sick",
+            LeaveType::Compensation => "compensation",
+            LeaveType::Maternity => "maternity",
+            LeaveType::Paternity => "paternity",
+            LeaveType::Unpaid => "unpaid",
+            LeaveType::Other => "other",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<LeaveType> {
+        LeaveType::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// An inclusive date range in the company time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Period {
+    pub start: Date,
+    pub end: Date,
+}
+
+impl Period {
+    /// The period of the same length that ends the day before this one starts; used for
+    /// "vs previous period" comparisons on report cards.
+    pub fn previous(&self) -> Period {
+        let days = self
+            .end
+            .since(self.start)
+            .map(|s| s.get_days())
+            .unwrap_or(0);
+        let end = self.start.yesterday().unwrap_or(self.start);
+        let start = end
+            .checked_sub(jiff::Span::new().days(i64::from(days)))
+            .unwrap_or(end);
+        Period { start, end }
+    }
+}
+
+/// Who a leave question is about.
+pub const SELF_EMPLOYEE: &str = "self";
+
+/// The typed slots of a resolved intent. Text slots keep what the user wrote (trimmed);
+/// matching them to the ERP's catalog happens later, against the routed connector.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Slots {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warehouse: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+    /// `"self"` or a colleague's name / @-mentioned DingTalk id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub employee: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leave_type: Option<LeaveType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl Slots {
+    /// Whether the named slot has a value (names as in `intents/`).
+    pub fn has(&self, name: &str) -> bool {
+        match name {
+            "item" => self.item.is_some(),
+            "warehouse" => self.warehouse.is_some(),
+            "region" => self.region.is_some(),
+            "store" => self.store.is_some(),
+            "customer" => self.customer.is_some(),
+            "order" => self.order.is_some(),
+            "period" => self.period.is_some(),
+            "employee" => self.employee.is_some(),
+            "leave_type" => self.leave_type.is_some(),
+            "limit" => self.limit.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// The result of understanding one message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resolution {
+    pub intent: Option<Intent>,
+    pub slots: Slots,
+    pub source: Option<Source>,
+    pub locale: Locale,
+    /// The id of the rule that matched, for the audit log and `askerp explain`.
+    #[serde(skip)]
+    pub rule: Option<String>,
+}

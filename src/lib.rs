@@ -1,0 +1,30 @@
+//! askerp: ask the company ERP from DingTalk.
+//!
+//! One request takes one straight path, one module per stage:
+//!
+//! - [`channel`]: DingTalk ingress (HTTP callback) → a verified, normalized [`channel::Inbound`].
+//! - [`dedupe`]: drops redeliveries of a message already handled.
+//! - [`identity`]: DingTalk user → [`identity::Principal`] (employee, roles, scope).
+//! - [`intent`]: text → intent and typed slots, by rules kept as data in `intents/`.
+//! - [`policy`]: role, intent, scope and conversation type → allow / deny / allow privately.
+//! - [`erp`]: the canonical data model, the connector trait, the cache, the demo ERP.
+//! - [`card`]: canonical results → a card in the asker's language.
+//! - [`dingtalk`]: the DingTalk wire formats, signing, the outbound client, the simulator.
+//! - [`audit`]: one hash-chained JSON line per handled message.
+//!
+//! [`pipeline`] strings the stages together; [`server`] and [`cli`] are the two ways in.
+
+pub mod audit;
+pub mod card;
+pub mod channel;
+pub mod cli;
+pub mod config;
+pub mod dedupe;
+pub mod dingtalk;
+pub mod erp;
+pub mod identity;
+pub mod intent;
+pub mod pipeline;
+pub mod policy;
+pub mod server;
+pub mod telemetry;
