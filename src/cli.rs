@@ -1,1 +1,590 @@
-//! cli (in progress)
+//! The command line: `serve`, `demo`, `send`, `ask`, `chat`, `resolve`, `explain`, `check`
+//! and `audit verify`. This is the edge of the program, so errors are `anyhow` here.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use figment::Figment;
+use figment::providers::Serialized;
+use jiff::{Timestamp, Zoned};
+use serde_json::{Value, json};
+
+use crate::audit::{self, AuditLog};
+use crate::card::Card;
+use crate::channel::{Conversation, Inbound, ReplyRoute};
+use crate::config::{Config, ConfigError, DEMO_APP_KEY, DEMO_APP_SECRET};
+use crate::dingtalk::sign::sign;
+use crate::dingtalk::sim::Simulator;
+use crate::pipeline::{Answer, Bot, Question};
+use crate::server::{self, AppState};
+use crate::{setup, telemetry};
+
+/// Exit code for configuration and data-file errors (`EX_CONFIG`).
+pub const EXIT_CONFIG: i32 = 78;
+
+#[derive(Debug, Parser)]
+#[command(name = "askerp", version, about = "Ask your ERP from DingTalk.", long_about = None)]
+pub struct Cli {
+    /// Configuration file (TOML). Every key can also be set as ASKERP_<SECTION>__<KEY>.
+    #[arg(long, global = true, env = "ASKERP_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve DingTalk callbacks with the configured ERP and DingTalk app.
+    Serve,
+    /// Serve on the demo ERP with a built-in DingTalk simulator; no credentials needed.
+    Demo,
+    /// Sign and post a message to a running server as DingTalk would, and print the reply.
+    Send(SendArgs),
+    /// Answer one question through the whole pipeline and print the card.
+    Ask(AskArgs),
+    /// Talk to the bot in the terminal.
+    Chat {
+        /// The DingTalk user id to speak as.
+        #[arg(long = "as", default_value = "demo.staff")]
+        user: String,
+    },
+    /// Show how a message is understood (intent and slots).
+    Resolve {
+        /// Print JSON (the only format for now).
+        #[arg(long)]
+        json: bool,
+        /// Resolve as if it were this moment (RFC 3339), in the company time zone.
+        #[arg(long)]
+        now: Option<String>,
+        /// The asking user's DingTalk id.
+        #[arg(long)]
+        user: Option<String>,
+        text: String,
+    },
+    /// Explain which rule matched a message and why, or why none did.
+    Explain {
+        #[arg(long)]
+        now: Option<String>,
+        text: String,
+    },
+    /// Validate the configuration and data files, then try the ERP connector.
+    Check {
+        /// Skip the live connector query.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the hash chain of the audit log.
+    Verify {
+        /// The log file; defaults to `audit.path` of the configuration.
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The DingTalk user id to ask as (e.g. demo.staff, demo.manager, demo.hr, demo.admin).
+    #[arg(long = "as")]
+    pub user: String,
+    /// Ask as if in a group chat (personal answers then go private).
+    #[arg(long)]
+    pub group: bool,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Ask as if it were this moment (RFC 3339).
+    #[arg(long)]
+    pub now: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Base URL of the running askerp server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The DingTalk user id to send as.
+    #[arg(long = "as", default_value = "demo.staff")]
+    pub user: String,
+    /// Send as a group @-mention instead of a 1:1 message.
+    #[arg(long)]
+    pub group: bool,
+    /// Signing secret (defaults to the demo secret).
+    #[arg(long, env = "ASKERP_DINGTALK__APP_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// How long to wait for the reply, in seconds.
+    #[arg(long, default_value_t = 15)]
+    pub wait_secs: u64,
+    pub text: String,
+}
+
+/// Runs the CLI; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    match dispatch(cli).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<setup::SetupError>().is_some()
+            {
+                EXIT_CONFIG
+            } else {
+                1
+            }
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
+    let config_path = cli.config.clone();
+    match cli.command {
+        Command::Serve => {
+            let config = Config::load(config_path.as_deref())?;
+            config.validate_for_serving()?;
+            telemetry::init(&config.log);
+            serve(config, None).await
+        }
+        Command::Demo => {
+            let config = demo_config(config_path)?;
+            telemetry::init(&config.log);
+            let sim = Simulator::new(
+                &config.dingtalk.app_key,
+                config.dingtalk.app_secret.expose(),
+            );
+            sim.set_base_url(&format!("http://{}/demo/dingtalk", config.server.listen));
+            print_demo_banner(&config);
+            serve(config, Some(sim)).await
+        }
+        Command::Send(args) => send(args).await,
+        Command::Ask(args) => {
+            let config = Config::load(config_path.as_deref())?;
+            let bot = setup::bot(&config).await?;
+            let now = now_in(&bot, args.now.as_deref())?;
+            let conversation = if args.group {
+                Conversation::Group
+            } else {
+                Conversation::OneToOne
+            };
+            let answer = ask(&bot, &config, &args.user, conversation, &args.text, now).await;
+            if args.json {
+                println!("{}", answer_json(&answer));
+            } else {
+                print!("{}", render_terminal(&answer.card));
+                if let Some(note) = &answer.group_note {
+                    println!("(delivered privately; the group sees: {})", note.title);
+                }
+            }
+            Ok(())
+        }
+        Command::Chat { user } => {
+            let config = Config::load(config_path.as_deref())?;
+            let bot = setup::bot(&config).await?;
+            chat(&bot, &config, user).await
+        }
+        Command::Resolve {
+            json: _,
+            now,
+            user: _,
+            text,
+        } => {
+            let config = Config::load(config_path.as_deref())?;
+            let tz = config.time_zone();
+            let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
+            let resolver = crate::intent::Resolver::new(Arc::new(catalog), tz.clone())?;
+            let now = parse_now(now.as_deref(), &tz)?;
+            let resolution = resolver.resolve(&text, &now);
+            println!("{}", serde_json::to_string(&resolution)?);
+            Ok(())
+        }
+        Command::Explain { now, text } => {
+            let config = Config::load(config_path.as_deref())?;
+            let tz = config.time_zone();
+            let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
+            let resolver = crate::intent::Resolver::new(Arc::new(catalog), tz.clone())?;
+            let now = parse_now(now.as_deref(), &tz)?;
+            print!("{}", resolver.explain(&text, &now));
+            Ok(())
+        }
+        Command::Check { offline } => check(config_path, offline).await,
+        Command::Audit {
+            command: AuditCommand::Verify { path },
+        } => {
+            let path = match path {
+                Some(p) => p,
+                None => Config::load(config_path.as_deref())?.audit.path,
+            };
+            match audit::verify(&path) {
+                Ok(n) => {
+                    println!("{}: {n} records, chain intact", path.display());
+                    Ok(())
+                }
+                Err(e) => bail!("{}: {e}", path.display()),
+            }
+        }
+    }
+}
+
+/// The demo's configuration: the built-in simulator as DingTalk, the documented demo
+/// secret, unless the file or environment say otherwise.
+fn demo_config(path: Option<PathBuf>) -> Result<Config> {
+    let listen = std::env::var("ASKERP_SERVER__LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let sim_base = format!("http://{listen}/demo/dingtalk");
+    let defaults = Figment::new()
+        .merge(Serialized::default("dingtalk.app_key", DEMO_APP_KEY))
+        .merge(Serialized::default("dingtalk.app_secret", DEMO_APP_SECRET))
+        .merge(Serialized::default("dingtalk.api_base", &sim_base))
+        .merge(Serialized::default("dingtalk.oapi_base", &sim_base))
+        .merge(Serialized::default("audit.path", "askerp-demo-audit.jsonl"));
+    let config = Config::load_with(path.as_deref(), defaults)?;
+    if config.erp.connector != "demo" {
+        bail!(
+            "askerp demo runs on the demo ERP; erp.connector is {:?}",
+            config.erp.connector
+        );
+    }
+    Ok(config)
+}
+
+fn print_demo_banner(config: &Config) {
+    let listen = &config.server.listen;
+    println!(
+        "askerp demo: the demo ERP (a fictional Hong Kong trading company) and a built-in DingTalk simulator.\n\
+         Listening on http://{listen}  (callback: POST /dingtalk/callback, signing secret: {DEMO_APP_SECRET})\n\
+         \n\
+         Ask it something from another terminal:\n\
+         \x20 askerp send --url http://{listen} --as demo.staff \"how many iPhone 15 Pro 256GB in stock?\"\n\
+         \x20 askerp send --url http://{listen} --as demo.manager --group \"上個月九龍區營業額\"\n\
+         \x20 askerp send --url http://{listen} --as demo.staff --group \"how many annual leave days do I have?\"\n\
+         Demo users: demo.staff (store staff), demo.manager (sales manager, Kowloon), demo.hr (HR), demo.admin.\n\
+         Replies are printed by `askerp send` and listed at http://{listen}/demo/dingtalk/sim/sent\n"
+    );
+}
+
+async fn serve(config: Config, sim: Option<Simulator>) -> Result<()> {
+    let bot = Arc::new(setup::bot(&config).await?);
+    let audit = Arc::new(AuditLog::open(&config.audit.path)?);
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    tracing::info!(
+        listen = %config.server.listen,
+        connector = %bot.erp.name(),
+        audit = %config.audit.path.display(),
+        "askerp is ready."
+    );
+    let state = AppState::new(Arc::new(config), bot, audit)?;
+    server::serve(listener, state, sim, server::shutdown_signal()).await?;
+    Ok(())
+}
+
+fn parse_now(now: Option<&str>, tz: &jiff::tz::TimeZone) -> Result<Zoned> {
+    Ok(match now {
+        Some(s) => s
+            .parse::<Timestamp>()
+            .with_context(|| format!("--now {s:?} is not an RFC 3339 time"))?
+            .to_zoned(tz.clone()),
+        None => Zoned::now().with_time_zone(tz.clone()),
+    })
+}
+
+fn now_in(bot: &Bot, now: Option<&str>) -> Result<Zoned> {
+    parse_now(now, &bot.tz)
+}
+
+/// Runs one question through the pipeline as a CLI message, and audits it.
+async fn ask(
+    bot: &Bot,
+    config: &Config,
+    user: &str,
+    conversation: Conversation,
+    text: &str,
+    now: Zoned,
+) -> Answer {
+    let msg_id = format!("cli-{}", now.timestamp().as_nanosecond());
+    let question = Question {
+        text: Some(text.to_string()),
+        msgtype: "text".into(),
+        user_id: Some(user.to_string()),
+        conversation,
+        mentioned: vec![],
+        now,
+        reference: server::reference(&msg_id),
+    };
+    let answer = bot.answer(&question).await;
+    let inbound = Inbound {
+        msg_id,
+        msgtype: "text".into(),
+        text: Some(text.to_string()),
+        conversation,
+        conversation_id: "cli".into(),
+        conversation_title: None,
+        sender_staff_id: Some(user.to_string()),
+        sender_nick: user.to_string(),
+        sender_corp_id: None,
+        robot_code: None,
+        mentioned_staff_ids: vec![],
+        reply: ReplyRoute {
+            session_webhook: None,
+            webhook_expires_at: None,
+        },
+        created_at: None,
+    };
+    let mut record = server::audit_record(&inbound, &answer, "cli");
+    record.outcome = "printed".into();
+    match AuditLog::open(&config.audit.path) {
+        Ok(log) => {
+            if let Err(e) = log.append(&record) {
+                tracing::warn!(error = %e, "Audit record could not be written.");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "Audit log could not be opened."),
+    }
+    answer
+}
+
+/// The `ask --json` shape.
+pub fn answer_json(answer: &Answer) -> Value {
+    let resolution = answer.resolution.as_ref();
+    json!({
+        "intent": resolution.and_then(|r| r.intent),
+        "slots": resolution.map(|r| r.slots.clone()).unwrap_or_default(),
+        "decision": answer.decision,
+        "delivery": answer.delivery,
+        "card": {
+            "title": answer.card.title,
+            "markdown": answer.card.markdown,
+            "buttons": answer.card.buttons,
+        },
+    })
+}
+
+/// A card for a terminal: title, body, numbered buttons.
+pub fn render_terminal(card: &Card) -> String {
+    let mut out = format!("┌─ {}\n", card.title);
+    for line in card.markdown.lines() {
+        let line = line.trim_end().trim_start_matches("### ").replace("**", "");
+        out.push_str(&format!("│ {line}\n"));
+    }
+    for (i, b) in card.buttons.iter().enumerate() {
+        match b.follow_up_text() {
+            Some(q) => out.push_str(&format!("│ [{}] {}  → \"{}\"\n", i + 1, b.title, q)),
+            None => out.push_str(&format!("│ [{}] {}  → {}\n", i + 1, b.title, b.url)),
+        }
+    }
+    out.push_str("└─\n");
+    out
+}
+
+async fn chat(bot: &Bot, config: &Config, mut user: String) -> Result<()> {
+    let mut group = false;
+    println!(
+        "askerp chat: talking to {} as {user}. Type a question, a button number, /as USER, /group, /1on1, or /quit.",
+        bot.erp.name()
+    );
+    let mut last: Option<Card> = None;
+    let stdin = std::io::stdin();
+    loop {
+        print!("{}{}> ", user, if group { " (group)" } else { "" });
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let line = line.trim();
+        let text = match line {
+            "" => continue,
+            "/quit" | "/exit" => return Ok(()),
+            "/group" => {
+                group = true;
+                continue;
+            }
+            "/1on1" => {
+                group = false;
+                continue;
+            }
+            _ if line.starts_with("/as ") => {
+                user = line.trim_start_matches("/as ").trim().to_string();
+                continue;
+            }
+            _ => match line.parse::<usize>().ok().and_then(|n| {
+                last.as_ref()
+                    .and_then(|c| c.buttons.get(n.wrapping_sub(1)))
+                    .and_then(|b| b.follow_up_text())
+            }) {
+                Some(q) => {
+                    println!("» {q}");
+                    q
+                }
+                None => line.to_string(),
+            },
+        };
+        let conversation = if group {
+            Conversation::Group
+        } else {
+            Conversation::OneToOne
+        };
+        let now = Zoned::now().with_time_zone(bot.tz.clone());
+        let answer = ask(bot, config, &user, conversation, &text, now).await;
+        if let Some(note) = &answer.group_note {
+            println!("(in the group)\n{}", render_terminal(note));
+            println!("(privately to {user})");
+        }
+        print!("{}", render_terminal(&answer.card));
+        last = Some(answer.card);
+    }
+}
+
+/// Signs and posts a callback like DingTalk, then waits for the reply on the demo
+/// simulator.
+async fn send(args: SendArgs) -> Result<()> {
+    let base = args.url.trim_end_matches('/');
+    let sim_base = format!("{base}/demo/dingtalk");
+    let secret = args.secret.unwrap_or_else(|| DEMO_APP_SECRET.to_string());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(args.wait_secs + 5))
+        .build()?;
+    // Start after whatever the simulator already holds, so only this reply is printed.
+    let after = http
+        .get(format!("{sim_base}/sim/sent"))
+        .send()
+        .await
+        .ok()
+        .and_then(|r| r.status().is_success().then_some(r));
+    let after = match after {
+        Some(r) => r
+            .json::<Vec<Value>>()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s.get("seq").and_then(Value::as_u64))
+            .max()
+            .unwrap_or(0),
+        None => 0,
+    };
+    let sim = Simulator::new(DEMO_APP_KEY, &secret);
+    sim.set_base_url(&sim_base);
+    let mut msg = crate::dingtalk::sim::Incoming::text(&args.user, &args.text);
+    if args.group {
+        msg = msg.in_group("cidDemoGroup==");
+    }
+    let cb = sim.callback(&msg, Timestamp::now());
+    let resp = http
+        .post(format!("{base}/dingtalk/callback"))
+        .header("timestamp", &cb.timestamp)
+        .header("sign", sign(&secret, &cb.timestamp))
+        .json(&cb.body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {base}"))?;
+    println!("POST {base}/dingtalk/callback → {}", resp.status());
+    if !resp.status().is_success() {
+        bail!("the server refused the message");
+    }
+    // Collect replies until none has come for a second after the first one (a private
+    // answer asked in a group is two messages: the 1:1 answer and the group's note).
+    let mut seen = 0;
+    let mut last = after;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait_secs);
+    while tokio::time::Instant::now() < deadline {
+        let wait_ms = if seen == 0 { 3000 } else { 1000 };
+        let got: Vec<Value> = http
+            .get(format!(
+                "{sim_base}/sim/sent?after={last}&wait_ms={wait_ms}"
+            ))
+            .send()
+            .await?
+            .json()
+            .await
+            .unwrap_or_default();
+        if got.is_empty() && seen > 0 {
+            break;
+        }
+        for s in &got {
+            print_sent(s);
+            last = last.max(s.get("seq").and_then(Value::as_u64).unwrap_or(last));
+            seen += 1;
+        }
+    }
+    if seen == 0 {
+        println!(
+            "(no reply seen on the demo simulator within {} s)",
+            args.wait_secs
+        );
+    }
+    Ok(())
+}
+
+fn print_sent(s: &Value) {
+    let via = s.get("via").and_then(Value::as_str).unwrap_or("?");
+    let to = match via {
+        "webhook" => "in the conversation (session webhook)".to_string(),
+        "private" => format!(
+            "privately to {}",
+            s.get("user_ids").map(Value::to_string).unwrap_or_default()
+        ),
+        "group" => "in the group (OpenAPI)".to_string(),
+        other => other.to_string(),
+    };
+    let card = Card {
+        title: s
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        markdown: s
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        buttons: s
+            .get("buttons")
+            .and_then(Value::as_array)
+            .map(|bs| {
+                bs.iter()
+                    .filter_map(|b| {
+                        Some(crate::card::Button {
+                            title: b.get(0)?.as_str()?.to_string(),
+                            url: b.get(1)?.as_str()?.to_string(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    println!("\nReply {to}:\n{}", render_terminal(&card));
+}
+
+/// `askerp check`: every problem in configuration and data files, then a live query.
+async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
+    let config = Config::load(config_path.as_deref())?;
+    println!("✓ configuration");
+    let bot = setup::bot(&config).await?;
+    println!("✓ intents, directory, policy, message catalogs");
+    if offline {
+        println!("- connector {} not tried (--offline)", bot.erp.name());
+        return Ok(());
+    }
+    let places = bot
+        .erp
+        .places()
+        .await
+        .with_context(|| format!("connector {} did not answer", bot.erp.name()))?;
+    println!(
+        "✓ connector {}: answered ({} places)",
+        bot.erp.name(),
+        places.data.places.len()
+    );
+    Ok(())
+}

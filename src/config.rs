@@ -1,1 +1,466 @@
-//! config (in progress)
+//! Configuration: built-in defaults, then one TOML file (`--config`), then environment
+//! variables `ASKERP_<SECTION>__<KEY>` (e.g. `ASKERP_DINGTALK__APP_SECRET`).
+//!
+//! Loading parses and then validates everything, collecting *all* problems before failing,
+//! so an operator fixes a config in one round. Secrets live in [`Secret`], whose `Debug`
+//! and `Display` never show the value, so they cannot reach a log by accident.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The signing secret `askerp demo` uses when none is configured. It is public on purpose:
+/// the demo server only talks to its own built-in DingTalk simulator.
+pub const DEMO_APP_SECRET: &str = "askerp-demo-secret";
+/// The app key (= robot code) of the demo.
+pub const DEMO_APP_KEY: &str = "askerp-demo";
+
+/// A configuration value that must never be printed.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    /// The secret itself, for the few places that sign or authenticate with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub dingtalk: DingTalkConfig,
+    pub company: CompanyConfig,
+    pub data: DataConfig,
+    pub erp: ErpConfig,
+    pub audit: AuditConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the HTTP server binds (callback, health, metrics).
+    pub listen: String,
+    /// How long shutdown waits for replies still being worked on.
+    pub shutdown_grace_secs: u64,
+    /// How long a `msgId` is remembered to drop redeliveries.
+    pub dedupe_ttl_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            shutdown_grace_secs: 30,
+            dedupe_ttl_secs: 600,
+        }
+    }
+}
+
+/// How DingTalk reaches askerp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// DingTalk POSTs to `/dingtalk/callback`.
+    Http,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DingTalkConfig {
+    pub mode: Mode,
+    /// The app's Client ID (AppKey); also the robot code of an app robot.
+    pub app_key: String,
+    /// The app's Client Secret (AppSecret): signs callbacks and obtains access tokens.
+    pub app_secret: Secret,
+    /// When set, callbacks carrying another `robotCode` are refused.
+    pub robot_code: String,
+    /// The OpenAPI base (access token, robot send APIs).
+    pub api_base: String,
+    /// The legacy API base; session webhooks are only ever posted to URLs under it.
+    pub oapi_base: String,
+    /// Allowed clock difference for callback timestamps.
+    pub timestamp_window_secs: u64,
+    /// Timeout of every request askerp makes to DingTalk.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for DingTalkConfig {
+    fn default() -> Self {
+        DingTalkConfig {
+            mode: Mode::Http,
+            app_key: String::new(),
+            app_secret: Secret::default(),
+            robot_code: String::new(),
+            api_base: "https://api.dingtalk.com".into(),
+            oapi_base: "https://oapi.dingtalk.com".into(),
+            timestamp_window_secs: 3600,
+            request_timeout_secs: 10,
+        }
+    }
+}
+
+impl DingTalkConfig {
+    /// The robot code used when sending: the configured one, else the app key.
+    pub fn effective_robot_code(&self) -> &str {
+        if self.robot_code.is_empty() {
+            &self.app_key
+        } else {
+            &self.robot_code
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompanyConfig {
+    pub name: String,
+    /// IANA time zone in which "today", "last month" etc. are computed.
+    pub time_zone: String,
+    /// ISO 4217 currency of the ERP's amounts.
+    pub currency: String,
+}
+
+impl Default for CompanyConfig {
+    fn default() -> Self {
+        CompanyConfig {
+            name: "Harbour Trading Co. (demo)".into(),
+            time_zone: "Asia/Hong_Kong".into(),
+            currency: "HKD".into(),
+        }
+    }
+}
+
+/// Where the data files live. Unset means the copies built into the binary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// A directory of intent files replacing the built-in `intents/`.
+    pub intents_dir: Option<PathBuf>,
+    /// DingTalk user → principal map. Unset: the demo directory (only with the demo ERP).
+    pub directory: Option<PathBuf>,
+    /// Role → permissions. Unset: the built-in `policy.toml`.
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErpConfig {
+    /// Which connector answers: only `demo` for now.
+    pub connector: String,
+    /// SQLite file of the demo ERP; unset keeps it in memory.
+    pub demo_database: Option<PathBuf>,
+    /// Longest wait for one ERP call before the user is told the ERP is not answering.
+    pub timeout_secs: u64,
+    /// How long an ERP answer is reused for identical questions.
+    pub cache_ttl_secs: u64,
+}
+
+impl Default for ErpConfig {
+    fn default() -> Self {
+        ErpConfig {
+            connector: "demo".into(),
+            demo_database: None,
+            timeout_secs: 10,
+            cache_ttl_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Append-only, hash-chained JSON Lines file.
+    pub path: PathBuf,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            path: PathBuf::from("askerp-audit.jsonl"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `askerp=debug,info`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Everything wrong with a configuration, reported together.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration: {0}")]
+    Parse(String),
+    #[error("the configuration has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Loads defaults ← `file` (if given) ← `ASKERP_*` environment variables, then
+    /// validates. `overrides` are applied last (used by `askerp demo`).
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with(file, Figment::new())
+    }
+
+    /// Like [`Config::load`], with `defaults` merged between the built-in defaults and the
+    /// file (so the file and environment still win).
+    pub fn load_with(file: Option<&Path>, defaults: Figment) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default())).merge(defaults);
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Parse(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(
+            Env::prefixed("ASKERP_")
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
+        let config: Config = fig.extract().map_err(|e| {
+            let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            ConfigError::Parse(all.join("; "))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML string on top of the defaults, without the environment (for tests).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that parsing cannot, collecting all problems.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "server.listen = {:?} is not an address like 127.0.0.1:8080",
+                self.server.listen
+            ));
+        }
+        for (key, value) in [
+            ("dingtalk.api_base", &self.dingtalk.api_base),
+            ("dingtalk.oapi_base", &self.dingtalk.oapi_base),
+        ] {
+            match url::Url::parse(value) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => problems.push(format!("{key} = {value:?} is not an http(s) URL")),
+            }
+        }
+        if jiff::tz::TimeZone::get(&self.company.time_zone).is_err() {
+            problems.push(format!(
+                "company.time_zone = {:?} is not a known IANA time zone",
+                self.company.time_zone
+            ));
+        }
+        if self.company.currency.len() != 3
+            || !self
+                .company
+                .currency
+                .chars()
+                .all(|c| c.is_ascii_uppercase())
+        {
+            problems.push(format!(
+                "company.currency = {:?} is not an ISO 4217 code such as HKD",
+                self.company.currency
+            ));
+        }
+        if self.erp.connector != "demo" {
+            problems.push(format!(
+                "erp.connector = {:?} is not a known connector (known: demo)",
+                self.erp.connector
+            ));
+        }
+        // The built-in demo directory only makes sense with the demo ERP's employees.
+        if self.erp.connector != "demo" && self.data.directory.is_none() {
+            problems.push("data.directory must be set when the ERP is not the demo".into());
+        }
+        for (key, v) in [
+            ("erp.timeout_secs", self.erp.timeout_secs),
+            (
+                "dingtalk.request_timeout_secs",
+                self.dingtalk.request_timeout_secs,
+            ),
+            (
+                "dingtalk.timestamp_window_secs",
+                self.dingtalk.timestamp_window_secs,
+            ),
+            ("server.dedupe_ttl_secs", self.server.dedupe_ttl_secs),
+        ] {
+            if v == 0 {
+                problems.push(format!("{key} must be greater than 0"));
+            }
+        }
+        for (key, path) in [
+            ("data.intents_dir", &self.data.intents_dir),
+            ("data.directory", &self.data.directory),
+            ("data.policy", &self.data.policy),
+        ] {
+            if let Some(p) = path
+                && !p.exists()
+            {
+                problems.push(format!("{key} = {} does not exist", p.display()));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Problems that only matter when serving real DingTalk traffic.
+    pub fn validate_for_serving(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.dingtalk.app_secret.is_empty() {
+            problems.push(
+                "dingtalk.app_secret is required to verify callbacks (ASKERP_DINGTALK__APP_SECRET)"
+                    .to_string(),
+            );
+        }
+        if self.dingtalk.app_key.is_empty() {
+            problems.push(
+                "dingtalk.app_key is required to send private answers (ASKERP_DINGTALK__APP_KEY)"
+                    .to_string(),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The company time zone (validated at load).
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.company.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::from_toml("").expect("defaults");
+        assert_eq!(c.dingtalk.api_base, "https://api.dingtalk.com");
+        assert_eq!(c.dingtalk.oapi_base, "https://oapi.dingtalk.com");
+        assert_eq!(c.company.time_zone, "Asia/Hong_Kong");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = Config::from_toml(
+            r#"
+            [server]
+            listen = "nowhere"
+            [dingtalk]
+            api_base = "ftp:/x"
+            [company]
+            time_zone = "Mars/Olympus"
+            currency = "dollars"
+            "#,
+        )
+        .expect_err("invalid");
+        let text = err.to_string();
+        for needle in [
+            "server.listen",
+            "dingtalk.api_base",
+            "company.time_zone",
+            "company.currency",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Config::from_toml("[server]\nlisten_port = 1\n").expect_err("unknown key");
+        assert!(err.to_string().contains("listen_port"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let mut c = Config::default();
+        c.dingtalk.app_secret = Secret::new("hunter2");
+        let shown = format!("{c:?} {}", c.dingtalk.app_secret);
+        assert!(!shown.contains("hunter2"));
+        assert_eq!(c.dingtalk.app_secret.expose(), "hunter2");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn environment_overrides_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "askerp.toml",
+                "[server]\nlisten = \"127.0.0.1:9000\"\n[dingtalk]\napp_key = \"from-file\"\n",
+            )?;
+            jail.set_env("ASKERP_DINGTALK__APP_KEY", "from-env");
+            jail.set_env("ASKERP_DINGTALK__APP_SECRET", "s3cret");
+            jail.set_env("ASKERP_SERVER__DEDUPE_TTL_SECS", "42");
+            jail.set_env("ASKERP_CONFIG", "ignored: not a section key");
+            let c = Config::load(Some(Path::new("askerp.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.listen, "127.0.0.1:9000");
+            assert_eq!(c.dingtalk.app_key, "from-env");
+            assert_eq!(c.dingtalk.app_secret.expose(), "s3cret");
+            assert_eq!(c.server.dedupe_ttl_secs, 42);
+            Ok(())
+        });
+    }
+}

@@ -1,1 +1,583 @@
-//! pipeline (in progress)
+//! The pipeline: one question in, one answer out.
+//!
+//! ```text
+//! text? ─▶ identify ─▶ understand ─▶ clarify ─▶ authorize ─▶ fetch (cache ─▶ connector)
+//!       ─▶ render ─▶ Answer { decision, delivery, card }
+//! ```
+//!
+//! [`Bot::answer`] is that path and nothing else; delivering the card and writing the
+//! audit record are the caller's (the server's, or the CLI's). Every stage that cannot go
+//! on ends in a [`Stop`], which becomes a card too, so every question gets an answer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use jiff::Zoned;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use crate::card::{Card, Content, DenyReason, Failure, NotFound, Renderer};
+use crate::channel::Conversation;
+use crate::erp::{CachedConnector, ErpError, Place, PlaceKind, Places, SalesFilter};
+use crate::identity::{Directory, Principal};
+use crate::intent::{Intent, Locale, Resolution, Resolver, SELF_EMPLOYEE, Sensitivity, Slots};
+use crate::policy::{self, Delivery, Policy, Scope};
+
+/// More matching items than this and the bot asks which one instead of listing them all.
+const MAX_ITEMS_LISTED: usize = 8;
+
+/// The outcome class of a question, as in the CLI JSON and the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    Deny,
+    Clarify,
+    UnknownUser,
+    NotUnderstood,
+    Error,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+            Decision::Clarify => "clarify",
+            Decision::UnknownUser => "unknown_user",
+            Decision::NotUnderstood => "not_understood",
+            Decision::Error => "error",
+        }
+    }
+}
+
+/// A question as the pipeline sees it, whatever channel it came from.
+#[derive(Debug, Clone)]
+pub struct Question {
+    /// `None` when the message carried no readable text.
+    pub text: Option<String>,
+    pub msgtype: String,
+    /// The DingTalk user id of the asker.
+    pub user_id: Option<String>,
+    pub conversation: Conversation,
+    /// DingTalk ids of colleagues @-mentioned in the message.
+    pub mentioned: Vec<String>,
+    pub now: Zoned,
+    /// A short id shown on error cards and written to logs and the audit record.
+    pub reference: String,
+}
+
+/// The answer to a question, ready to deliver and audit.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub resolution: Option<Resolution>,
+    pub locale: Locale,
+    pub decision: Decision,
+    /// Why, for the audit log (not shown to users as such).
+    pub reason: Option<String>,
+    pub delivery: Delivery,
+    pub card: Card,
+    /// For a private answer asked in a group: the note the group sees instead.
+    pub group_note: Option<Card>,
+    pub principal: Option<String>,
+    pub connector: Option<String>,
+    pub erp_latency_ms: Option<u64>,
+}
+
+/// Why a question stopped before a data card.
+#[derive(Debug)]
+enum Stop {
+    Deny(Box<DenyReason>),
+    Clarify(Box<Content>, String),
+    NotFound(NotFound),
+    Erp(ErpError),
+}
+
+impl Stop {
+    fn deny(reason: DenyReason) -> Stop {
+        Stop::Deny(Box::new(reason))
+    }
+}
+
+impl From<ErpError> for Stop {
+    fn from(e: ErpError) -> Stop {
+        Stop::Erp(e)
+    }
+}
+
+/// Everything a question needs, loaded and validated once at start-up.
+pub struct Bot {
+    pub resolver: Resolver,
+    pub directory: Directory,
+    pub policy: Policy,
+    pub erp: CachedConnector,
+    pub renderer: Renderer,
+    pub tz: TimeZone,
+}
+
+impl Bot {
+    /// Answers one question. Never panics and never returns without a card.
+    #[tracing::instrument(name = "answer", skip_all, fields(reference = %q.reference, intent))]
+    pub async fn answer(&self, q: &Question) -> Answer {
+        let Some(text) = q.text.as_deref() else {
+            let content = Content::Unsupported {
+                msgtype: q.msgtype.clone(),
+            };
+            return self
+                .reply(None, Locale::En, Decision::NotUnderstood, content)
+                .because("message type without text");
+        };
+        let resolution = self.resolver.resolve(text, &q.now);
+        let locale = resolution.locale;
+
+        let Some(principal) = q.user_id.as_deref().and_then(|u| self.directory.lookup(u)) else {
+            let content = Content::UnknownUser {
+                user_id: q.user_id.clone().unwrap_or_default(),
+            };
+            return self
+                .reply(Some(resolution), locale, Decision::UnknownUser, content)
+                .because("user not in directory");
+        };
+
+        let Some(intent) = resolution.intent else {
+            let content = Content::NotUnderstood {
+                text: text.to_string(),
+            };
+            return self
+                .reply(Some(resolution), locale, Decision::NotUnderstood, content)
+                .by(principal);
+        };
+        tracing::Span::current().record("intent", intent.name());
+
+        let mut slots = resolution.slots.clone();
+        if intent == Intent::LeaveBalance
+            && let Some(mentioned) = q.mentioned.first()
+        {
+            // "@Peter Wong 仲有幾多日年假?": the mention names the colleague.
+            slots.employee = Some(mentioned.clone());
+        }
+        if let Some(missing) = self.missing_slot(intent, &slots) {
+            let content = Content::Clarify {
+                intent,
+                slot: missing.clone(),
+                question: text.to_string(),
+            };
+            return self
+                .reply(Some(resolution), locale, Decision::Clarify, content)
+                .by(principal)
+                .because(&format!("missing slot {missing}"));
+        }
+
+        if !self.policy.allows(principal, intent) {
+            let content = Content::Deny(DenyReason::IntentNotAllowed {
+                intent,
+                roles: self.policy.role_labels(principal, locale),
+            });
+            return self
+                .reply(Some(resolution), locale, Decision::Deny, content)
+                .by(principal)
+                .because(&format!("no role grants {intent}"));
+        }
+
+        let started = Instant::now();
+        let fetched = self.fetch(intent, &slots, principal, text, q, locale).await;
+        let erp_ms = u64::try_from(started.elapsed().as_millis()).ok();
+        let (decision, content, reason) = match fetched {
+            Ok(content) => (Decision::Allow, content, None),
+            Err(Stop::Deny(why)) => {
+                let reason = format!("{why:?}");
+                (Decision::Deny, Content::Deny(*why), Some(reason))
+            }
+            Err(Stop::Clarify(content, reason)) => (Decision::Clarify, *content, Some(reason)),
+            Err(Stop::NotFound(nf)) => {
+                let reason = format!("not found: {nf:?}");
+                (Decision::Allow, Content::NotFound(nf), Some(reason))
+            }
+            Err(Stop::Erp(e)) => {
+                tracing::warn!(error = %e, "ERP call failed.");
+                let failure = match e {
+                    ErpError::Timeout { .. } => Failure::ErpTimeout,
+                    _ => Failure::ErpUnavailable,
+                };
+                let content = Content::Failure {
+                    failure,
+                    reference: q.reference.clone(),
+                };
+                (Decision::Error, content, Some(e.to_string()))
+            }
+        };
+        let personal = self
+            .resolver
+            .catalog()
+            .def(intent)
+            .is_some_and(|d| d.sensitivity == Sensitivity::Personal);
+        let mut answer = self
+            .reply(Some(resolution), locale, decision, content)
+            .by(principal);
+        answer.reason = reason;
+        answer.connector = Some(self.erp.name().to_string());
+        answer.erp_latency_ms = erp_ms;
+        if decision == Decision::Allow && personal {
+            let sensitivity = Sensitivity::Personal;
+            answer.delivery = policy::delivery(sensitivity, q.conversation);
+            if answer.delivery == Delivery::Private {
+                answer.group_note = Some(
+                    self.renderer
+                        .render(locale, &Content::PrivateNote { intent }),
+                );
+            }
+        }
+        answer
+    }
+
+    /// The first required slot the intent's definition lists that has no value.
+    fn missing_slot(&self, intent: Intent, slots: &Slots) -> Option<String> {
+        let def = self.resolver.catalog().def(intent)?;
+        def.slots
+            .iter()
+            .find(|s| s.required && !slots.has(&s.name))
+            .map(|s| s.name.clone())
+    }
+
+    /// Reads the answer's data from the ERP, applying the data-dependent parts of the
+    /// policy (sales scope, a colleague's leave) on the way.
+    async fn fetch(
+        &self,
+        intent: Intent,
+        slots: &Slots,
+        principal: &Principal,
+        text: &str,
+        q: &Question,
+        locale: Locale,
+    ) -> Result<Content, Stop> {
+        let today = q.now.date();
+        match intent {
+            Intent::Help => {
+                let catalog = self.resolver.catalog();
+                let entries = self
+                    .policy
+                    .allowed_intents(principal)
+                    .into_iter()
+                    .filter(|i| *i != Intent::Help)
+                    .map(|i| (i, catalog.examples(i, locale)))
+                    .collect();
+                Ok(Content::Help { entries })
+            }
+            Intent::InventoryStock => {
+                let query = slots.item.clone().unwrap_or_default();
+                let places = self.erp.places().await?.data;
+                let warehouse = self.place(&places, PlaceKind::Warehouse, &slots.warehouse)?;
+                let items = self.erp.find_items(&query).await?.data;
+                if items.is_empty() {
+                    return Err(Stop::NotFound(NotFound::Item(query)));
+                }
+                if items.len() > MAX_ITEMS_LISTED {
+                    let content = Content::ChooseItem {
+                        question: text.to_string(),
+                        candidates: items.into_iter().take(5).collect(),
+                    };
+                    return Err(Stop::Clarify(
+                        Box::new(content),
+                        "several items match".into(),
+                    ));
+                }
+                let skus: Vec<String> = items.iter().map(|i| i.sku.clone()).collect();
+                let stock = self
+                    .erp
+                    .stock(&skus, warehouse.as_ref().map(|w| w.code.as_str()))
+                    .await?;
+                Ok(Content::Stock {
+                    query,
+                    warehouse,
+                    lines: stock.data,
+                    warehouses: places.of_kind(PlaceKind::Warehouse).cloned().collect(),
+                    as_of: stock.as_of,
+                })
+            }
+            Intent::InventoryLowStock => {
+                let places = self.erp.places().await?.data;
+                let warehouse = self.place(&places, PlaceKind::Warehouse, &slots.warehouse)?;
+                let low = self
+                    .erp
+                    .low_stock(warehouse.as_ref().map(|w| w.code.as_str()))
+                    .await?;
+                Ok(Content::LowStock {
+                    warehouse,
+                    lines: low.data,
+                    as_of: low.as_of,
+                })
+            }
+            Intent::SalesSummary | Intent::SalesTopItems | Intent::ReportSales => {
+                // The catalog makes `period` required, so this only guards a catalog
+                // loaded from a directory that forgot to.
+                let period = slots.period.ok_or_else(|| {
+                    let content = Content::Clarify {
+                        intent,
+                        slot: "period".into(),
+                        question: text.to_string(),
+                    };
+                    Stop::Clarify(Box::new(content), "missing slot period".into())
+                })?;
+                let places = self.erp.places().await?.data;
+                let (filter, regions, stores) =
+                    self.sales_filter(intent, slots, period, principal, &places)?;
+                match intent {
+                    Intent::SalesSummary => {
+                        let s = self.erp.sales_summary(&filter).await?;
+                        Ok(Content::Sales {
+                            summary: s.data,
+                            regions,
+                            stores,
+                            customer: filter.customer.clone(),
+                            as_of: s.as_of,
+                        })
+                    }
+                    Intent::SalesTopItems => {
+                        let limit = slots.limit.unwrap_or(5).clamp(1, 20);
+                        let top = self.erp.top_items(&filter, limit).await?;
+                        let period = crate::intent::Period {
+                            start: filter.start,
+                            end: filter.end,
+                        };
+                        Ok(Content::TopItems {
+                            period,
+                            items: top.data,
+                            regions,
+                            as_of: top.as_of,
+                        })
+                    }
+                    _ => {
+                        let period = crate::intent::Period {
+                            start: filter.start,
+                            end: filter.end,
+                        }
+                        .previous();
+                        let previous_filter = SalesFilter {
+                            start: period.start,
+                            end: period.end,
+                            ..filter.clone()
+                        };
+                        let (current, previous, top) = tokio::try_join!(
+                            self.erp.sales_summary(&filter),
+                            self.erp.sales_summary(&previous_filter),
+                            self.erp.top_items(&filter, 5),
+                        )?;
+                        Ok(Content::Report {
+                            current: current.data,
+                            previous: previous.data,
+                            top: top.data,
+                            regions,
+                            as_of: current.as_of,
+                        })
+                    }
+                }
+            }
+            Intent::SalesOrderStatus => {
+                let number = slots.order.clone().unwrap_or_default();
+                let fetched = self.erp.order(number.trim()).await?;
+                let Some(order) = fetched.data else {
+                    return Err(Stop::NotFound(NotFound::Order(number)));
+                };
+                let places = self.erp.places().await?.data;
+                let scope = self.policy.sales_scope(principal, intent);
+                if !covers(&scope, &order.store) {
+                    return Err(Stop::deny(DenyReason::OutOfScope {
+                        requested: order.store.clone(),
+                        allowed: allowed_places(&scope, &places),
+                    }));
+                }
+                Ok(Content::Order {
+                    order,
+                    as_of: fetched.as_of,
+                })
+            }
+            Intent::LeaveBalance => {
+                let (employee_id, own) = self.leave_subject(slots, principal, text).await?;
+                let fetched = self.erp.leave_balance(&employee_id, today).await?;
+                let Some(balance) = fetched.data else {
+                    let who = slots
+                        .employee
+                        .clone()
+                        .unwrap_or_else(|| principal.name.clone());
+                    return Err(Stop::NotFound(NotFound::Employee(who)));
+                };
+                Ok(Content::Leave {
+                    balance,
+                    leave_type: slots.leave_type,
+                    own,
+                    as_of: fetched.as_of,
+                })
+            }
+        }
+    }
+
+    /// Whose leave is asked about, after checking the asker may see it.
+    async fn leave_subject(
+        &self,
+        slots: &Slots,
+        principal: &Principal,
+        text: &str,
+    ) -> Result<(String, bool), Stop> {
+        let wanted = slots.employee.as_deref().unwrap_or(SELF_EMPLOYEE).trim();
+        let is_self = wanted == SELF_EMPLOYEE
+            || wanted == principal.dingtalk_user_id
+            || wanted.eq_ignore_ascii_case(&principal.name)
+            || (!principal.name_zh.is_empty() && wanted == principal.name_zh);
+        if is_self {
+            return Ok((principal.employee_id.clone(), true));
+        }
+        // Refuse before looking anyone up, so the answer does not reveal who exists.
+        if !self.policy.may_see_others_leave(principal) {
+            return Err(Stop::deny(DenyReason::OthersLeave));
+        }
+        if let Some(p) = self.directory.lookup(wanted) {
+            return Ok((p.employee_id.clone(), false));
+        }
+        let mut found = self.erp.find_employees(wanted).await?.data;
+        match found.len() {
+            0 => Err(Stop::NotFound(NotFound::Employee(wanted.to_string()))),
+            1 => {
+                let e = found.remove(0);
+                let own = e.id == principal.employee_id;
+                Ok((e.id, own))
+            }
+            _ => Err(Stop::Clarify(
+                Box::new(Content::ChooseEmployee {
+                    question: text.to_string(),
+                    candidates: found.into_iter().take(5).collect(),
+                }),
+                "several employees match".into(),
+            )),
+        }
+    }
+
+    /// Matches a place slot to the connector's catalog.
+    fn place(
+        &self,
+        places: &Places,
+        kind: PlaceKind,
+        slot: &Option<String>,
+    ) -> Result<Option<Place>, Stop> {
+        match slot.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(text) => places
+                .find(kind, text)
+                .cloned()
+                .map(Some)
+                .ok_or_else(|| Stop::NotFound(NotFound::Place(kind, text.to_string()))),
+        }
+    }
+
+    /// Builds the sales filter and applies the principal's sales scope: a question
+    /// outside it is refused, and a question without a place is narrowed to it.
+    fn sales_filter(
+        &self,
+        intent: Intent,
+        slots: &Slots,
+        period: crate::intent::Period,
+        principal: &Principal,
+        places: &Places,
+    ) -> Result<(SalesFilter, Vec<Place>, Vec<Place>), Stop> {
+        let region = self.place(places, PlaceKind::Region, &slots.region)?;
+        let store = self.place(places, PlaceKind::Store, &slots.store)?;
+        let scope = self.policy.sales_scope(principal, intent);
+        for requested in region.iter().chain(store.iter()) {
+            if !covers(&scope, requested) {
+                return Err(Stop::deny(DenyReason::OutOfScope {
+                    requested: requested.clone(),
+                    allowed: allowed_places(&scope, places),
+                }));
+            }
+        }
+        let (regions, stores): (Vec<Place>, Vec<Place>) = match (&region, &store, &scope) {
+            (None, None, Scope::Regions(_)) | (None, None, Scope::Stores(_)) => {
+                let allowed = allowed_places(&scope, places);
+                if allowed.is_empty() {
+                    return Err(Stop::deny(DenyReason::OutOfScope {
+                        requested: Place {
+                            code: String::new(),
+                            kind: PlaceKind::Region,
+                            name_en: "the whole company".into(),
+                            name_zh: "全公司".into(),
+                            region: None,
+                            aliases: vec![],
+                        },
+                        allowed,
+                    }));
+                }
+                allowed
+                    .into_iter()
+                    .partition(|p| p.kind == PlaceKind::Region)
+            }
+            _ => (region.into_iter().collect(), store.into_iter().collect()),
+        };
+        let filter = SalesFilter {
+            start: period.start,
+            end: period.end,
+            regions: regions.iter().map(|p| p.code.clone()).collect(),
+            stores: stores.iter().map(|p| p.code.clone()).collect(),
+            customer: slots.customer.clone().filter(|c| !c.trim().is_empty()),
+        };
+        Ok((filter, regions, stores))
+    }
+
+    fn reply(
+        &self,
+        resolution: Option<Resolution>,
+        locale: Locale,
+        decision: Decision,
+        content: Content,
+    ) -> Answer {
+        Answer {
+            card: self.renderer.render(locale, &content),
+            resolution,
+            locale,
+            decision,
+            reason: None,
+            delivery: Delivery::Conversation,
+            group_note: None,
+            principal: None,
+            connector: None,
+            erp_latency_ms: None,
+        }
+    }
+}
+
+impl Answer {
+    fn by(mut self, principal: &Principal) -> Answer {
+        self.principal = Some(principal.employee_id.clone());
+        self
+    }
+
+    fn because(mut self, reason: &str) -> Answer {
+        self.reason = Some(reason.to_string());
+        self
+    }
+}
+
+/// Whether a scope covers a store, warehouse or region.
+fn covers(scope: &Scope, place: &Place) -> bool {
+    match scope {
+        Scope::All => true,
+        Scope::Regions(regions) => match place.kind {
+            PlaceKind::Region => regions.contains(&place.code),
+            _ => place.region.as_ref().is_some_and(|r| regions.contains(r)),
+        },
+        Scope::Stores(stores) => place.kind == PlaceKind::Store && stores.contains(&place.code),
+    }
+}
+
+/// The places a scope stands for, for refusals and default filters.
+fn allowed_places(scope: &Scope, places: &Places) -> Vec<Place> {
+    let codes: &[String] = match scope {
+        Scope::All => return Vec::new(),
+        Scope::Regions(c) | Scope::Stores(c) => c,
+    };
+    codes
+        .iter()
+        .filter_map(|c| places.by_code(c).cloned())
+        .collect()
+}
+
+/// Shared handle to the bot.
+pub type SharedBot = Arc<Bot>;

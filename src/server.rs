@@ -1,1 +1,256 @@
-//! server (in progress)
+//! The HTTP server: the DingTalk callback, `/healthz`, `/readyz`, `/metrics`, and in demo
+//! mode the built-in DingTalk simulator under `/demo/dingtalk`.
+//!
+//! [`AppState::handle`] is the per-message task: pipeline, delivery, audit, all inside
+//! one `tracing` span carrying the message id.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::audit::{AuditLog, AuditRecord};
+use crate::channel::{Conversation, Inbound};
+use crate::config::Config;
+use crate::dedupe::Deduper;
+use crate::deliver;
+use crate::dingtalk::DingTalkClient;
+use crate::dingtalk::sim::Simulator;
+use crate::pipeline::{Answer, Bot, Question};
+use crate::telemetry::Metrics;
+
+/// Shared state of the server. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub bot: Arc<Bot>,
+    pub dingtalk: Arc<DingTalkClient>,
+    pub dedupe: Deduper,
+    pub audit: Arc<AuditLog>,
+    pub metrics: Arc<Metrics>,
+    /// Message tasks in flight; shutdown waits for them.
+    pub tasks: TaskTracker,
+    /// False once shutdown has begun, so `/readyz` turns away new traffic.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(
+        config: Arc<Config>,
+        bot: Arc<Bot>,
+        audit: Arc<AuditLog>,
+    ) -> Result<AppState, crate::dingtalk::SendError> {
+        Ok(AppState {
+            dingtalk: Arc::new(DingTalkClient::new(&config.dingtalk)?),
+            dedupe: Deduper::new(Duration::from_secs(config.server.dedupe_ttl_secs)),
+            config,
+            bot,
+            audit,
+            metrics: Arc::new(Metrics::default()),
+            tasks: TaskTracker::new(),
+            ready: Arc::new(AtomicBool::new(true)),
+        })
+    }
+
+    /// Handles one accepted message end to end: answer, deliver, audit.
+    pub async fn handle(&self, inbound: Inbound, channel: &'static str) {
+        let span = tracing::info_span!(
+            "message",
+            msg_id = %inbound.msg_id,
+            conversation = ?inbound.conversation,
+            reference = %reference(&inbound.msg_id),
+        );
+        async {
+            let started = Instant::now();
+            let question = Question {
+                text: inbound.text.clone(),
+                msgtype: inbound.msgtype.clone(),
+                user_id: inbound.sender_staff_id.clone(),
+                conversation: inbound.conversation,
+                mentioned: inbound.mentioned_staff_ids.clone(),
+                now: jiff::Zoned::now().with_time_zone(self.bot.tz.clone()),
+                reference: reference(&inbound.msg_id),
+            };
+            let answer = self.bot.answer(&question).await;
+            self.metrics
+                .count(&format!("decisions_{}", answer.decision.as_str()));
+            let report =
+                deliver::deliver(&self.dingtalk, &inbound, &answer, Timestamp::now()).await;
+            self.metrics.count(if report.delivered {
+                "replies_delivered"
+            } else {
+                "replies_failed"
+            });
+            let mut record = audit_record(&inbound, &answer, channel);
+            record.sends = report.sends;
+            record.outcome = if report.delivered {
+                "delivered"
+            } else {
+                "failed"
+            }
+            .into();
+            record.latency_ms = u64::try_from(started.elapsed().as_millis()).ok();
+            if let Err(e) = self.audit.append(&record) {
+                tracing::error!(error = %e, "Audit record could not be written.");
+            }
+            tracing::info!(
+                decision = answer.decision.as_str(),
+                delivered = report.delivered,
+                "Message handled."
+            );
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Audits a request refused before it became a message (bad signature, wrong robot).
+    pub fn audit_refused(&self, msg_id: Option<&str>, reason: &str) {
+        let record = AuditRecord {
+            time: Some(Timestamp::now()),
+            channel: "callback".into(),
+            msg_id: msg_id.unwrap_or_default().to_string(),
+            decision: "refused".into(),
+            reason: Some(reason.to_string()),
+            outcome: "not_processed".into(),
+            ..AuditRecord::default()
+        };
+        if let Err(e) = self.audit.append(&record) {
+            tracing::error!(error = %e, "Audit record could not be written.");
+        }
+    }
+}
+
+/// A short, stable id for a message, shown to users on error cards.
+pub fn reference(msg_id: &str) -> String {
+    let digest = Sha256::digest(msg_id.as_bytes());
+    hex::encode(&digest[..4])
+}
+
+/// The audit record of an answered message (sends and outcome filled by the caller).
+pub fn audit_record(inbound: &Inbound, answer: &Answer, channel: &str) -> AuditRecord {
+    let resolution = answer.resolution.as_ref();
+    AuditRecord {
+        time: Some(Timestamp::now()),
+        channel: channel.to_string(),
+        msg_id: inbound.msg_id.clone(),
+        conversation_id: inbound.conversation_id.clone(),
+        conversation_type: match inbound.conversation {
+            Conversation::OneToOne => "1:1".into(),
+            Conversation::Group => "group".into(),
+        },
+        user: inbound.sender_staff_id.clone(),
+        principal: answer.principal.clone(),
+        text: inbound.text.clone(),
+        intent: resolution
+            .and_then(|r| r.intent)
+            .map(|i| i.name().to_string()),
+        slots: resolution.map(|r| r.slots.clone()).unwrap_or_default(),
+        source: resolution
+            .and_then(|r| r.source)
+            .and_then(|s| serde_json::to_value(s).ok())
+            .and_then(|v| v.as_str().map(str::to_string)),
+        rule: resolution.and_then(|r| r.rule.clone()),
+        decision: answer.decision.as_str().into(),
+        reason: answer.reason.clone(),
+        connector: answer.connector.clone(),
+        erp_latency_ms: answer.erp_latency_ms,
+        delivery: serde_json::to_value(answer.delivery)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string)),
+        ..AuditRecord::default()
+    }
+}
+
+/// The application's routes. `simulator` mounts the demo DingTalk under `/demo/dingtalk`.
+pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
+    let mut app = Router::new()
+        .route("/dingtalk/callback", post(crate::channel::http::callback))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state);
+    if let Some(sim) = simulator {
+        app = app.nest("/demo/dingtalk", sim.router());
+    }
+    app
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let stats = state.bot.erp.stats();
+    let text = state.metrics.render(&[
+        ("erp_cache_hits", stats.hits.load(Ordering::Relaxed)),
+        ("erp_calls", stats.misses.load(Ordering::Relaxed)),
+        ("erp_errors", stats.errors.load(Ordering::Relaxed)),
+        ("tasks_in_flight", state.tasks.len() as u64),
+    ]);
+    ([("content-type", "text/plain; version=0.0.4")], text)
+}
+
+/// Serves until `shutdown` completes, then stops accepting, waits up to the configured
+/// grace period for in-flight answers, and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    simulator: Option<Simulator>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let ready = Arc::clone(&state.ready);
+    let tasks = state.tasks.clone();
+    let app = router(state, simulator);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            ready.store(false, Ordering::Relaxed);
+            tracing::info!("Shutting down: finishing answers in flight.");
+        })
+        .await?;
+    tasks.close();
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!(
+            left = tasks.len(),
+            "Shutdown grace period over; answers dropped."
+        );
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

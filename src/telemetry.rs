@@ -1,1 +1,68 @@
-//! telemetry (in progress)
+//! Logging setup and the small set of counters `/metrics` exposes.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the global `tracing` subscriber: text or JSON lines on stderr, filtered by
+/// `RUST_LOG` when set, else by `log.level`. Safe to call more than once.
+pub fn init(config: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Counters with bounded label sets, rendered in the Prometheus text format.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Metrics {
+    /// Adds one to `askerp_<name>_total`.
+    pub fn count(&self, name: &str) {
+        self.add(name, 1);
+    }
+
+    pub fn add(&self, name: &str, n: u64) {
+        if let Ok(mut c) = self.counters.lock() {
+            *c.entry(name.to_string()).or_default() += n;
+        }
+    }
+
+    pub fn get(&self, name: &str) -> u64 {
+        self.counters
+            .lock()
+            .ok()
+            .and_then(|c| c.get(name).copied())
+            .unwrap_or(0)
+    }
+
+    /// The Prometheus exposition text, with `extra` gauges appended.
+    pub fn render(&self, extra: &[(&str, u64)]) -> String {
+        let mut out = String::new();
+        if let Ok(c) = self.counters.lock() {
+            for (name, value) in c.iter() {
+                out.push_str(&format!(
+                    "# TYPE askerp_{name}_total counter\naskerp_{name}_total {value}\n"
+                ));
+            }
+        }
+        for (name, value) in extra {
+            out.push_str(&format!(
+                "# TYPE askerp_{name} gauge\naskerp_{name} {value}\n"
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,70 @@
+//! DingTalk's HTTP callback mode: `POST /dingtalk/callback`.
+//!
+//! The request is verified (signature, timestamp window, robot code), parsed, deduped on
+//! `msgId`, and acknowledged with 200 at once; the work runs in a task so DingTalk never
+//! waits on the ERP. A refused request gets 401/403/400 and is never processed.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+
+use crate::dingtalk::RobotMessage;
+use crate::dingtalk::sign::{SignError, verify};
+use crate::server::AppState;
+
+/// The callback handler.
+pub async fn callback(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let window_ms = i64::try_from(state.config.dingtalk.timestamp_window_secs)
+        .unwrap_or(3600)
+        .saturating_mul(1000);
+    if let Err(e) = verify(
+        state.config.dingtalk.app_secret.expose(),
+        header("timestamp"),
+        header("sign"),
+        Timestamp::now().as_millisecond(),
+        window_ms,
+    ) {
+        state.metrics.count(match e {
+            SignError::Missing => "callback_rejected_missing_signature",
+            SignError::Expired => "callback_rejected_expired",
+            _ => "callback_rejected_bad_signature",
+        });
+        tracing::warn!(reason = %e, "Callback refused.");
+        state.audit_refused(None, &format!("signature: {e}"));
+        return (StatusCode::UNAUTHORIZED, "invalid signature").into_response();
+    }
+    let message: RobotMessage = match serde_json::from_slice(&body) {
+        Ok(m) => m,
+        Err(e) => {
+            state.metrics.count("callback_rejected_malformed");
+            tracing::warn!(error = %e, "Callback body is not a robot message.");
+            state.audit_refused(None, &format!("malformed body: {e}"));
+            return (StatusCode::BAD_REQUEST, "malformed robot message").into_response();
+        }
+    };
+    let expected = &state.config.dingtalk.robot_code;
+    if !expected.is_empty()
+        && let Some(got) = message.robot_code.as_deref()
+        && got != expected
+    {
+        state.metrics.count("callback_rejected_robot_code");
+        tracing::warn!(msg_id = %message.msg_id, "Callback for another robot refused.");
+        state.audit_refused(Some(&message.msg_id), "robotCode does not match");
+        return (StatusCode::FORBIDDEN, "unknown robot").into_response();
+    }
+    let inbound = message.into_inbound();
+    if !state.dedupe.first_time(&inbound.msg_id).await {
+        state.metrics.count("callback_duplicates");
+        tracing::info!(msg_id = %inbound.msg_id, "Redelivery ignored.");
+        return (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response();
+    }
+    state.metrics.count("callback_accepted");
+    let worker = state.clone();
+    state
+        .tasks
+        .spawn(async move { worker.handle(inbound, "callback").await });
+    (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
+}

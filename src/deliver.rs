@@ -1,0 +1,150 @@
+//! Delivery: puts an [`Answer`] where it belongs.
+//!
+//! - In the conversation: through the message's session webhook while it is valid and
+//!   under the configured `oapi_base`; otherwise (expired, refused, failed) through the
+//!   robot OpenAPI (`groupMessages/send` for groups, `oToMessages/batchSend` for 1:1).
+//! - Privately: 1:1 through `oToMessages/batchSend`; when asked in a group, the group then
+//!   gets only the note without data.
+//!
+//! Every attempt is reported back for the audit record.
+
+use jiff::Timestamp;
+
+use crate::card::Card;
+use crate::channel::{Conversation, Inbound};
+use crate::dingtalk::DingTalkClient;
+use crate::dingtalk::client::{SendError, WebhookProblem};
+use crate::pipeline::Answer;
+use crate::policy::Delivery;
+
+/// What happened to an answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// One entry per attempt, e.g. `webhook:ok`, `webhook:refused:foreign_host`,
+    /// `group_api:failed:…`, `private:ok`.
+    pub sends: Vec<String>,
+    /// Whether the user received the answer (for a private answer: the 1:1 message).
+    pub delivered: bool,
+}
+
+/// Delivers `answer` for `inbound` at `now`.
+pub async fn deliver(
+    client: &DingTalkClient,
+    inbound: &Inbound,
+    answer: &Answer,
+    now: Timestamp,
+) -> Report {
+    let mut report = Report::default();
+    match answer.delivery {
+        Delivery::Conversation => {
+            report.delivered =
+                to_conversation(client, inbound, &answer.card, now, &mut report).await;
+        }
+        Delivery::Private => {
+            report.delivered = to_user(client, inbound, &answer.card, &mut report).await;
+            if inbound.conversation == Conversation::Group {
+                let note = answer.group_note.as_ref().unwrap_or(&answer.card);
+                if answer.group_note.is_some() {
+                    to_conversation(client, inbound, note, now, &mut report).await;
+                }
+            }
+        }
+    }
+    if !report.delivered {
+        tracing::warn!(msg_id = %inbound.msg_id, sends = ?report.sends, "Answer could not be delivered.");
+    }
+    report
+}
+
+async fn to_conversation(
+    client: &DingTalkClient,
+    inbound: &Inbound,
+    card: &Card,
+    now: Timestamp,
+    report: &mut Report,
+) -> bool {
+    let at = match inbound.conversation {
+        Conversation::Group => inbound.sender_staff_id.as_deref(),
+        Conversation::OneToOne => None,
+    };
+    match client.check_webhook(
+        inbound.reply.session_webhook.as_deref(),
+        inbound.reply.webhook_expires_at,
+        now,
+    ) {
+        Ok(url) => match client.reply_webhook(url, card, at).await {
+            Ok(()) => {
+                report.sends.push("webhook:ok".into());
+                return true;
+            }
+            Err(e) => report.sends.push(format!("webhook:failed:{e}")),
+        },
+        Err(problem) => {
+            let label = match problem {
+                WebhookProblem::Missing => "missing",
+                WebhookProblem::ForeignHost => "foreign_host",
+                WebhookProblem::Expired => "expired",
+            };
+            if problem == WebhookProblem::ForeignHost {
+                tracing::warn!(msg_id = %inbound.msg_id, "Session webhook outside oapi_base refused.");
+            }
+            report.sends.push(format!("webhook:refused:{label}"));
+        }
+    }
+    let result = match inbound.conversation {
+        Conversation::Group => client
+            .send_group(&inbound.conversation_id, card)
+            .await
+            .map(|()| "group_api:ok".to_string()),
+        Conversation::OneToOne => match inbound.sender_staff_id.as_deref() {
+            Some(user) => client
+                .send_private(&[user.to_string()], card)
+                .await
+                .map(|r| batch_label("private_api", &r)),
+            None => Err(SendError::Transport("no sender id to send to".into())),
+        },
+    };
+    record(report, "api", result)
+}
+
+async fn to_user(
+    client: &DingTalkClient,
+    inbound: &Inbound,
+    card: &Card,
+    report: &mut Report,
+) -> bool {
+    let Some(user) = inbound.sender_staff_id.as_deref() else {
+        report.sends.push("private:failed:no sender id".into());
+        return false;
+    };
+    let result = client
+        .send_private(&[user.to_string()], card)
+        .await
+        .map(|r| batch_label("private", &r));
+    record(report, "private", result)
+}
+
+fn batch_label(kind: &str, r: &crate::dingtalk::client::BatchSendResult) -> String {
+    if r.flow_controlled_staff_id_list.is_empty() && r.invalid_staff_id_list.is_empty() {
+        format!("{kind}:ok")
+    } else {
+        format!(
+            "{kind}:partial:invalid={:?},flow_controlled={:?}",
+            r.invalid_staff_id_list, r.flow_controlled_staff_id_list
+        )
+    }
+}
+
+fn record(report: &mut Report, kind: &str, result: Result<String, SendError>) -> bool {
+    match result {
+        Ok(label) => {
+            let ok = label.ends_with(":ok");
+            report.sends.push(label);
+            ok
+        }
+        Err(e) => {
+            report.sends.push(format!("{kind}:failed:{e}"));
+            false
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Start-up: turns a validated [`Config`] into a ready [`Bot`], loading and
+//! cross-checking every data file (intents, directory, policy, message catalogs) and
+//! opening the connector. Everything that can be wrong is found here, before the first
+//! message, and reported together.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::card::{Messages, Renderer};
+use crate::config::Config;
+use crate::erp::demo::DemoErp;
+use crate::erp::{CachedConnector, Connector};
+use crate::identity::Directory;
+use crate::intent::{Catalog, Resolver};
+use crate::pipeline::Bot;
+use crate::policy::Policy;
+
+#[derive(Debug, thiserror::Error)]
+#[error("askerp cannot start:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct SetupError(pub Vec<String>);
+
+/// Loads the intent catalog from `data.intents_dir` or the built-in copy.
+pub fn catalog(config: &Config) -> Result<Catalog, String> {
+    match &config.data.intents_dir {
+        Some(dir) => Catalog::load_dir(dir).map_err(|e| e.to_string()),
+        None => Catalog::builtin().map_err(|e| e.to_string()),
+    }
+}
+
+/// Builds the bot for `config`.
+pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
+    let mut problems = Vec::new();
+    let tz = config.time_zone();
+    let catalog = catalog(config).map_err(|e| problems.push(e)).ok();
+    let directory = match &config.data.directory {
+        Some(path) => Directory::load(path),
+        None => Directory::demo(),
+    }
+    .map_err(|e| problems.push(e.to_string()))
+    .ok();
+    let policy = match &config.data.policy {
+        Some(path) => Policy::load(path),
+        None => Policy::builtin(),
+    }
+    .map_err(|e| problems.push(e.to_string()))
+    .ok();
+    if let (Some(p), Some(d)) = (&policy, &directory) {
+        let unknown = p.unknown_roles(d);
+        if !unknown.is_empty() {
+            problems.push(format!(
+                "the directory uses roles the policy does not define: {}",
+                unknown.join(", ")
+            ));
+        }
+    }
+    let messages = Messages::builtin()
+        .map_err(|e| problems.push(e.to_string()))
+        .ok();
+    let resolver = catalog.and_then(|c| {
+        Resolver::new(Arc::new(c), tz.clone())
+            .map_err(|e| problems.push(e.to_string()))
+            .ok()
+    });
+    let today = jiff::Zoned::now().with_time_zone(tz.clone()).date();
+    let connector: Option<Arc<dyn Connector>> = match config.erp.connector.as_str() {
+        "demo" => match DemoErp::open(config.erp.demo_database.as_deref(), today).await {
+            Ok(erp) => Some(Arc::new(erp)),
+            Err(e) => {
+                problems.push(format!("demo ERP: {e}"));
+                None
+            }
+        },
+        other => {
+            problems.push(format!("unknown connector {other:?}"));
+            None
+        }
+    };
+    match (resolver, directory, policy, messages, connector) {
+        (Some(resolver), Some(directory), Some(policy), Some(messages), Some(connector))
+            if problems.is_empty() =>
+        {
+            let erp = CachedConnector::new(
+                connector,
+                Duration::from_secs(config.erp.cache_ttl_secs),
+                Duration::from_secs(config.erp.timeout_secs),
+            );
+            Ok(Bot {
+                resolver,
+                directory,
+                policy,
+                erp,
+                renderer: Renderer::new(messages, tz.clone()),
+                tz,
+            })
+        }
+        _ => Err(SetupError(problems)),
+    }
+}
