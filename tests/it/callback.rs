@@ -1,0 +1,322 @@
+//! The HTTP callback: signatures, dedupe, webhook safety, private delivery, failures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use askerp::dingtalk::sign::sign;
+use askerp::dingtalk::sim::{Destination, Incoming};
+use askerp::erp::*;
+use async_trait::async_trait;
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use crate::support::{SECRET, TestApp, has_digit};
+
+#[tokio::test]
+async fn missing_wrong_and_expired_signatures_are_refused_and_not_processed() {
+    let app = TestApp::start().await;
+    let msg = Incoming::text("demo.staff", "how many iPhone 15 Pro 256GB in stock?");
+    let cb = app.sim.callback(&msg, Timestamp::now());
+
+    assert_eq!(app.post_raw(None, None, &cb.body).await, 401);
+    assert_eq!(app.post_raw(Some(&cb.timestamp), None, &cb.body).await, 401);
+    assert_eq!(app.post_raw(None, Some(&cb.sign), &cb.body).await, 401);
+    let wrong = sign("not-the-secret", &cb.timestamp);
+    assert_eq!(app.post_raw(Some(&cb.timestamp), Some(&wrong), &cb.body).await, 401);
+    // Signed correctly, but two hours old.
+    let old = (Timestamp::now().as_millisecond() - 2 * 3_600_000).to_string();
+    assert_eq!(
+        app.post_raw(Some(&old), Some(&sign(SECRET, &old)), &cb.body).await,
+        401
+    );
+    // Signed correctly, but from the future beyond the window.
+    let future = (Timestamp::now().as_millisecond() + 2 * 3_600_000).to_string();
+    assert_eq!(
+        app.post_raw(Some(&future), Some(&sign(SECRET, &future)), &cb.body)
+            .await,
+        401
+    );
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.sim.sent().is_empty(), "a refused callback was answered");
+    let audit = app.audit(6).await;
+    assert_eq!(audit.len(), 6);
+    assert!(audit.iter().all(|r| r["decision"] == "refused"));
+
+    // The same message, properly signed, is answered.
+    assert_eq!(app.post(&cb).await, 200);
+    let sent = app.sim.wait_for_sent(1, Duration::from_secs(10)).await;
+    assert_eq!(sent.len(), 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_message_is_answered_once() {
+    let app = TestApp::start().await;
+    let msg = Incoming::text("demo.staff", "help");
+    let cb = app.sim.callback(&msg, Timestamp::now());
+    let (a, b, c) = tokio::join!(app.post(&cb), app.post(&cb), app.post(&cb));
+    assert!([a, b, c].iter().all(|s| *s == 200));
+    // A later redelivery (DingTalk retry) too.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.post(&cb).await, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.sim.sent().len(), 1, "answered more than once");
+    assert_eq!(app.audit(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_foreign_session_webhook_is_never_called() {
+    // A listener that counts every connection: it plays the attacker's host.
+    let foreign = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let foreign_addr = foreign.local_addr().expect("addr");
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = foreign.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let app = TestApp::start().await;
+    let mut msg = Incoming::text("demo.staff", "help").in_group("cidGroupA==");
+    msg.session_webhook = Some(format!(
+        "http://{foreign_addr}/robot/sendBySession?session=stolen"
+    ));
+    assert_eq!(app.say(&msg).await, 200);
+    let sent = app.sim.wait_for_sent(1, Duration::from_secs(10)).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The answer still reaches the group, through the OpenAPI on the configured host.
+    assert_eq!(
+        sent[0].to,
+        Destination::Group {
+            conversation_id: "cidGroupA==".into()
+        }
+    );
+    let audit = app.audit(1).await;
+    let sends = audit[0]["sends"].to_string();
+    assert!(sends.contains("webhook:refused:foreign_host"), "{sends}");
+}
+
+#[tokio::test]
+async fn an_expired_session_webhook_falls_back_to_the_openapi() {
+    let app = TestApp::start().await;
+    let mut msg = Incoming::text("demo.staff", "help");
+    msg.webhook_ttl = Duration::from_millis(0);
+    assert_eq!(app.say(&msg).await, 200);
+    let sent = app.sim.wait_for_sent(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        sent[0].to,
+        Destination::Private {
+            user_ids: vec!["demo.staff".into()]
+        }
+    );
+    let audit = app.audit(1).await;
+    assert!(audit[0]["sends"].to_string().contains("webhook:refused:expired"));
+}
+
+#[tokio::test]
+async fn a_failing_webhook_falls_back_to_the_openapi() {
+    let app = TestApp::start().await;
+    let msg = Incoming::text("demo.staff", "help").in_group("cidGroupB==");
+    app.sim.expire_session(&app.sim.session_for(&msg.msg_id));
+    assert_eq!(app.say(&msg).await, 200);
+    let sent = app.sim.wait_for_sent(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        sent[0].to,
+        Destination::Group {
+            conversation_id: "cidGroupB==".into()
+        }
+    );
+    let audit = app.audit(1).await;
+    assert!(audit[0]["sends"].to_string().contains("300001"), "{}", audit[0]);
+}
+
+#[tokio::test]
+async fn an_unknown_user_is_told_how_to_get_access() {
+    let app = TestApp::start().await;
+    let reply = app.ask("0999888777", "how many iPhone 15 Pro 256GB in stock?").await;
+    assert!(reply.text.contains("0999888777"), "{}", reply.text);
+    assert!(!reply.text.contains("Kwun Tong"), "data leaked: {}", reply.text);
+    let audit = app.audit(1).await;
+    assert_eq!(audit[0]["decision"], "unknown_user");
+    assert_eq!(audit[0]["user"], "0999888777");
+}
+
+#[tokio::test]
+async fn a_wrong_robot_code_is_refused() {
+    let app = TestApp::start_with(|c| c.dingtalk.robot_code = "dingexpectedrobot".into(), None).await;
+    let msg = Incoming::text("demo.staff", "help");
+    assert_eq!(app.say(&msg).await, 403);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.sim.sent().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_refused_politely() {
+    let app = TestApp::start().await;
+    let ts = Timestamp::now().as_millisecond().to_string();
+    let status = app
+        .post_raw(
+            Some(&ts),
+            Some(&sign(SECRET, &ts)),
+            &serde_json::json!({"not": "a robot message"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(app.audit(1).await[0]["decision"], "refused");
+}
+
+#[tokio::test]
+async fn pictures_get_a_polite_answer() {
+    let app = TestApp::start().await;
+    let msg = Incoming::text("demo.staff", "x");
+    let mut cb = app.sim.callback(&msg, Timestamp::now());
+    cb.body["msgtype"] = "picture".into();
+    cb.body["content"] = serde_json::json!({"downloadCode": "d", "pictureDownloadCode": "p"});
+    cb.body.as_object_mut().map(|o| o.remove("text"));
+    assert_eq!(app.post(&cb).await, 200);
+    let sent = app.sim.wait_for_sent(1, Duration::from_secs(10)).await;
+    assert!(!sent[0].text.is_empty());
+    assert_eq!(app.audit(1).await[0]["decision"], "not_understood");
+}
+
+#[tokio::test]
+async fn leave_asked_in_a_group_is_answered_privately() {
+    let app = TestApp::start().await;
+    let msg = Incoming::text("demo.staff", "how many annual leave days do I have?")
+        .in_group("cidStoreGroup==");
+    assert_eq!(app.say(&msg).await, 200);
+    let sent = app.sim.wait_for_sent(2, Duration::from_secs(10)).await;
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    let private = sent
+        .iter()
+        .find(|s| matches!(s.to, Destination::Private { .. }))
+        .expect("a private message");
+    assert_eq!(
+        private.to,
+        Destination::Private {
+            user_ids: vec!["demo.staff".into()]
+        }
+    );
+    assert!(has_digit(&private.text), "no figures: {}", private.text);
+    let note = sent
+        .iter()
+        .find(|s| matches!(s.to, Destination::Webhook { .. }))
+        .expect("a note in the group");
+    assert!(!has_digit(&note.text), "figures in the group: {}", note.text);
+    assert!(!has_digit(&note.title), "figures in the group: {}", note.title);
+    let audit = app.audit(1).await;
+    assert_eq!(audit[0]["delivery"], "private");
+    assert_eq!(audit[0]["outcome"], "delivered");
+}
+
+/// A connector whose ERP is down.
+struct DownErp;
+
+fn down<T>() -> Result<T, ErpError> {
+    Err(ErpError::Unavailable {
+        connector: "down".into(),
+        detail: "connection refused".into(),
+    })
+}
+
+#[async_trait]
+impl Connector for DownErp {
+    fn name(&self) -> &str {
+        "down"
+    }
+    async fn places(&self) -> Result<Places, ErpError> {
+        down()
+    }
+    async fn find_items(&self, _: &str) -> Result<Vec<Item>, ErpError> {
+        down()
+    }
+    async fn stock(&self, _: &[String], _: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
+        down()
+    }
+    async fn low_stock(&self, _: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
+        down()
+    }
+    async fn sales_summary(&self, _: &SalesFilter) -> Result<SalesSummary, ErpError> {
+        down()
+    }
+    async fn top_items(&self, _: &SalesFilter, _: u32) -> Result<Vec<TopItem>, ErpError> {
+        down()
+    }
+    async fn order(&self, _: &str) -> Result<Option<Order>, ErpError> {
+        down()
+    }
+    async fn find_employees(&self, _: &str) -> Result<Vec<Employee>, ErpError> {
+        down()
+    }
+    async fn leave_balance(&self, _: &str, _: Date) -> Result<Option<LeaveBalance>, ErpError> {
+        down()
+    }
+}
+
+/// A connector that never answers in time.
+struct SlowErp;
+
+#[async_trait]
+impl Connector for SlowErp {
+    fn name(&self) -> &str {
+        "slow"
+    }
+    async fn places(&self) -> Result<Places, ErpError> {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        down()
+    }
+    async fn find_items(&self, _: &str) -> Result<Vec<Item>, ErpError> {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        down()
+    }
+    async fn stock(&self, _: &[String], _: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
+        down()
+    }
+    async fn low_stock(&self, _: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
+        down()
+    }
+    async fn sales_summary(&self, _: &SalesFilter) -> Result<SalesSummary, ErpError> {
+        down()
+    }
+    async fn top_items(&self, _: &SalesFilter, _: u32) -> Result<Vec<TopItem>, ErpError> {
+        down()
+    }
+    async fn order(&self, _: &str) -> Result<Option<Order>, ErpError> {
+        down()
+    }
+    async fn find_employees(&self, _: &str) -> Result<Vec<Employee>, ErpError> {
+        down()
+    }
+    async fn leave_balance(&self, _: &str, _: Date) -> Result<Option<LeaveBalance>, ErpError> {
+        down()
+    }
+}
+
+#[tokio::test]
+async fn an_erp_failure_gives_an_error_card_with_a_reference() {
+    let app = TestApp::start_with(|_| {}, Some(Arc::new(DownErp))).await;
+    let reply = app
+        .ask("demo.staff", "how many iPhone 15 Pro 256GB in stock?")
+        .await;
+    let audit = app.audit(1).await;
+    assert_eq!(audit[0]["decision"], "error");
+    let reference = askerp::server::reference(audit[0]["msg_id"].as_str().unwrap_or_default());
+    assert!(reply.text.contains(&reference), "{}", reply.text);
+    assert!(audit[0]["reason"].to_string().contains("connection refused"));
+}
+
+#[tokio::test]
+async fn a_slow_erp_gives_a_timeout_card() {
+    let app = TestApp::start_with(|c| c.erp.timeout_secs = 1, Some(Arc::new(SlowErp))).await;
+    let started = std::time::Instant::now();
+    let reply = app
+        .ask("demo.staff", "how many iPhone 15 Pro 256GB in stock?")
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!reply.text.is_empty());
+    let audit = app.audit(1).await;
+    assert_eq!(audit[0]["decision"], "error");
+    assert!(audit[0]["reason"].to_string().contains("timed out"));
+}

@@ -1,0 +1,119 @@
+//! The CLI contracts other tools depend on: `resolve --json`, `ask --json`, `explain`.
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+fn askerp(args: &[&str], audit: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_askerp"))
+        .args(args)
+        .env("ASKERP_AUDIT__PATH", audit)
+        .env_remove("ASKERP_CONFIG")
+        .output()
+        .expect("run askerp");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_of(stdout: &str) -> Value {
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+#[test]
+fn resolve_json_has_the_documented_shape() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("a.jsonl");
+    let now = "2026-11-21T10:00:00+08:00";
+    let (code, out, err) = askerp(
+        &["resolve", "--json", "--now", now, "sales last month in Kowloon"],
+        &audit,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        json_of(&out),
+        json!({"intent": "sales.summary",
+               "slots": {"region": "Kowloon", "period": {"start": "2026-10-01", "end": "2026-10-31"}},
+               "source": "rule", "locale": "en"})
+    );
+    let (_, out, _) = askerp(
+        &["resolve", "--json", "--now", now, "@ERP助手 維他檸檬茶 觀塘倉仲有幾多?"],
+        &audit,
+    );
+    let v = json_of(&out);
+    assert_eq!(v["intent"], "inventory.stock");
+    assert_eq!(v["slots"]["item"], "維他檸檬茶");
+    assert_eq!(v["slots"]["warehouse"], "觀塘");
+    assert_eq!(v["locale"], "zh-HK");
+    let (_, out, _) = askerp(&["resolve", "--json", "--now", now, "what's the weather tomorrow?"], &audit);
+    assert_eq!(
+        json_of(&out),
+        json!({"intent": null, "slots": {}, "source": null, "locale": "en"})
+    );
+}
+
+#[test]
+fn explain_says_which_rule_matched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, _) = askerp(
+        &["explain", "how many iPhone 15 Pro 256GB in stock?"],
+        &dir.path().join("a.jsonl"),
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("inventory.stock"), "{out}");
+}
+
+#[test]
+fn ask_json_runs_the_whole_pipeline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("a.jsonl");
+    let (code, out, err) = askerp(
+        &["ask", "--as", "demo.staff", "--group", "--json", "how many annual leave days do I have?"],
+        &audit,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v = json_of(&out);
+    assert_eq!(v["intent"], "leave.balance");
+    assert_eq!(v["slots"]["employee"], "self");
+    assert_eq!(v["decision"], "allow");
+    assert_eq!(v["delivery"], "private");
+    assert!(v["card"]["title"].is_string());
+    assert!(v["card"]["markdown"].is_string());
+    assert!(v["card"]["buttons"].is_array());
+
+    let (_, out, _) = askerp(
+        &["ask", "--as", "demo.staff", "--json", "sales last month in Kowloon"],
+        &audit,
+    );
+    assert_eq!(json_of(&out)["decision"], "deny");
+    let (_, out, _) = askerp(&["ask", "--as", "nobody", "--json", "help"], &audit);
+    assert_eq!(json_of(&out)["decision"], "unknown_user");
+    let (_, out, _) = askerp(&["ask", "--as", "demo.staff", "--json", "tell me a joke"], &audit);
+    assert_eq!(json_of(&out)["decision"], "not_understood");
+    let (_, out, _) = askerp(&["ask", "--as", "demo.manager", "--json", "sales in Kowloon"], &audit);
+    assert_eq!(json_of(&out)["decision"], "clarify");
+
+    // Every CLI question is audited, and the chain verifies.
+    let (code, out, err) = askerp(&["audit", "verify", audit.to_str().unwrap_or_default()], &audit);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("5 records"), "{out}");
+}
+
+#[test]
+fn config_errors_are_all_reported_with_exit_code_78() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"nowhere\"\n[company]\ntime_zone = \"Mars/Base\"\n",
+    )
+    .expect("write");
+    let (code, _, err) = askerp(
+        &["check", "--offline", "--config", cfg.to_str().unwrap_or_default()],
+        &dir.path().join("a.jsonl"),
+    );
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("server.listen") && err.contains("company.time_zone"), "{err}");
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: signed DingTalk callbacks in, cards out through the simulator.
+
+mod support;
+
+mod callback;
+mod cli;
