@@ -52,10 +52,20 @@ pub struct BatchSendResult {
     pub flow_controlled_staff_id_list: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Token {
     value: String,
     refresh_at: Instant,
+}
+
+/// Access tokens are credentials: never printed.
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("value", &"***")
+            .field("refresh_at", &self.refresh_at)
+            .finish()
+    }
 }
 
 /// The DingTalk client. One per process; cheap to share behind an `Arc`.
