@@ -22,11 +22,16 @@ async fn missing_wrong_and_expired_signatures_are_refused_and_not_processed() {
     assert_eq!(app.post_raw(Some(&cb.timestamp), None, &cb.body).await, 401);
     assert_eq!(app.post_raw(None, Some(&cb.sign), &cb.body).await, 401);
     let wrong = sign("not-the-secret", &cb.timestamp);
-    assert_eq!(app.post_raw(Some(&cb.timestamp), Some(&wrong), &cb.body).await, 401);
+    assert_eq!(
+        app.post_raw(Some(&cb.timestamp), Some(&wrong), &cb.body)
+            .await,
+        401
+    );
     // Signed correctly, but two hours old.
     let old = (Timestamp::now().as_millisecond() - 2 * 3_600_000).to_string();
     assert_eq!(
-        app.post_raw(Some(&old), Some(&sign(SECRET, &old)), &cb.body).await,
+        app.post_raw(Some(&old), Some(&sign(SECRET, &old)), &cb.body)
+            .await,
         401
     );
     // Signed correctly, but from the future beyond the window.
@@ -112,7 +117,11 @@ async fn an_expired_session_webhook_falls_back_to_the_openapi() {
         }
     );
     let audit = app.audit(1).await;
-    assert!(audit[0]["sends"].to_string().contains("webhook:refused:expired"));
+    assert!(
+        audit[0]["sends"]
+            .to_string()
+            .contains("webhook:refused:expired")
+    );
 }
 
 #[tokio::test]
@@ -129,15 +138,25 @@ async fn a_failing_webhook_falls_back_to_the_openapi() {
         }
     );
     let audit = app.audit(1).await;
-    assert!(audit[0]["sends"].to_string().contains("300001"), "{}", audit[0]);
+    assert!(
+        audit[0]["sends"].to_string().contains("300001"),
+        "{}",
+        audit[0]
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_user_is_told_how_to_get_access() {
     let app = TestApp::start().await;
-    let reply = app.ask("0999888777", "how many iPhone 15 Pro 256GB in stock?").await;
+    let reply = app
+        .ask("0999888777", "how many iPhone 15 Pro 256GB in stock?")
+        .await;
     assert!(reply.text.contains("0999888777"), "{}", reply.text);
-    assert!(!reply.text.contains("Kwun Tong"), "data leaked: {}", reply.text);
+    assert!(
+        !reply.text.contains("Kwun Tong"),
+        "data leaked: {}",
+        reply.text
+    );
     let audit = app.audit(1).await;
     assert_eq!(audit[0]["decision"], "unknown_user");
     assert_eq!(audit[0]["user"], "0999888777");
@@ -145,7 +164,8 @@ async fn an_unknown_user_is_told_how_to_get_access() {
 
 #[tokio::test]
 async fn a_wrong_robot_code_is_refused() {
-    let app = TestApp::start_with(|c| c.dingtalk.robot_code = "dingexpectedrobot".into(), None).await;
+    let app =
+        TestApp::start_with(|c| c.dingtalk.robot_code = "dingexpectedrobot".into(), None).await;
     let msg = Incoming::text("demo.staff", "help");
     assert_eq!(app.say(&msg).await, 403);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -204,8 +224,16 @@ async fn leave_asked_in_a_group_is_answered_privately() {
         .iter()
         .find(|s| matches!(s.to, Destination::Webhook { .. }))
         .expect("a note in the group");
-    assert!(!has_digit(&note.text), "figures in the group: {}", note.text);
-    assert!(!has_digit(&note.title), "figures in the group: {}", note.title);
+    assert!(
+        !has_digit(&note.text),
+        "figures in the group: {}",
+        note.text
+    );
+    assert!(
+        !has_digit(&note.title),
+        "figures in the group: {}",
+        note.title
+    );
     let audit = app.audit(1).await;
     assert_eq!(audit[0]["delivery"], "private");
     assert_eq!(audit[0]["outcome"], "delivered");
@@ -304,7 +332,11 @@ async fn an_erp_failure_gives_an_error_card_with_a_reference() {
     assert_eq!(audit[0]["decision"], "error");
     let reference = askerp::server::reference(audit[0]["msg_id"].as_str().unwrap_or_default());
     assert!(reply.text.contains(&reference), "{}", reply.text);
-    assert!(audit[0]["reason"].to_string().contains("connection refused"));
+    assert!(
+        audit[0]["reason"]
+            .to_string()
+            .contains("connection refused")
+    );
 }
 
 #[tokio::test]

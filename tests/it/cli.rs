@@ -28,7 +28,13 @@ fn resolve_json_has_the_documented_shape() {
     let audit = dir.path().join("a.jsonl");
     let now = "2026-11-21T10:00:00+08:00";
     let (code, out, err) = askerp(
-        &["resolve", "--json", "--now", now, "sales last month in Kowloon"],
+        &[
+            "resolve",
+            "--json",
+            "--now",
+            now,
+            "sales last month in Kowloon",
+        ],
         &audit,
     );
     assert_eq!(code, 0, "{err}");
@@ -39,7 +45,13 @@ fn resolve_json_has_the_documented_shape() {
                "source": "rule", "locale": "en"})
     );
     let (_, out, _) = askerp(
-        &["resolve", "--json", "--now", now, "@ERP助手 維他檸檬茶 觀塘倉仲有幾多?"],
+        &[
+            "resolve",
+            "--json",
+            "--now",
+            now,
+            "@ERP助手 維他檸檬茶 觀塘倉仲有幾多?",
+        ],
         &audit,
     );
     let v = json_of(&out);
@@ -47,7 +59,16 @@ fn resolve_json_has_the_documented_shape() {
     assert_eq!(v["slots"]["item"], "維他檸檬茶");
     assert_eq!(v["slots"]["warehouse"], "觀塘");
     assert_eq!(v["locale"], "zh-HK");
-    let (_, out, _) = askerp(&["resolve", "--json", "--now", now, "what's the weather tomorrow?"], &audit);
+    let (_, out, _) = askerp(
+        &[
+            "resolve",
+            "--json",
+            "--now",
+            now,
+            "what's the weather tomorrow?",
+        ],
+        &audit,
+    );
     assert_eq!(
         json_of(&out),
         json!({"intent": null, "slots": {}, "source": null, "locale": "en"})
@@ -70,7 +91,14 @@ fn ask_json_runs_the_whole_pipeline() {
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("a.jsonl");
     let (code, out, err) = askerp(
-        &["ask", "--as", "demo.staff", "--group", "--json", "how many annual leave days do I have?"],
+        &[
+            "ask",
+            "--as",
+            "demo.staff",
+            "--group",
+            "--json",
+            "how many annual leave days do I have?",
+        ],
         &audit,
     );
     assert_eq!(code, 0, "{err}");
@@ -84,19 +112,34 @@ fn ask_json_runs_the_whole_pipeline() {
     assert!(v["card"]["buttons"].is_array());
 
     let (_, out, _) = askerp(
-        &["ask", "--as", "demo.staff", "--json", "sales last month in Kowloon"],
+        &[
+            "ask",
+            "--as",
+            "demo.staff",
+            "--json",
+            "sales last month in Kowloon",
+        ],
         &audit,
     );
     assert_eq!(json_of(&out)["decision"], "deny");
     let (_, out, _) = askerp(&["ask", "--as", "nobody", "--json", "help"], &audit);
     assert_eq!(json_of(&out)["decision"], "unknown_user");
-    let (_, out, _) = askerp(&["ask", "--as", "demo.staff", "--json", "tell me a joke"], &audit);
+    let (_, out, _) = askerp(
+        &["ask", "--as", "demo.staff", "--json", "tell me a joke"],
+        &audit,
+    );
     assert_eq!(json_of(&out)["decision"], "not_understood");
-    let (_, out, _) = askerp(&["ask", "--as", "demo.manager", "--json", "sales in Kowloon"], &audit);
+    let (_, out, _) = askerp(
+        &["ask", "--as", "demo.manager", "--json", "sales in Kowloon"],
+        &audit,
+    );
     assert_eq!(json_of(&out)["decision"], "clarify");
 
     // Every CLI question is audited, and the chain verifies.
-    let (code, out, err) = askerp(&["audit", "verify", audit.to_str().unwrap_or_default()], &audit);
+    let (code, out, err) = askerp(
+        &["audit", "verify", audit.to_str().unwrap_or_default()],
+        &audit,
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("5 records"), "{out}");
 }
@@ -111,9 +154,17 @@ fn config_errors_are_all_reported_with_exit_code_78() {
     )
     .expect("write");
     let (code, _, err) = askerp(
-        &["check", "--offline", "--config", cfg.to_str().unwrap_or_default()],
+        &[
+            "check",
+            "--offline",
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+        ],
         &dir.path().join("a.jsonl"),
     );
     assert_eq!(code, 78, "{err}");
-    assert!(err.contains("server.listen") && err.contains("company.time_zone"), "{err}");
+    assert!(
+        err.contains("server.listen") && err.contains("company.time_zone"),
+        "{err}"
+    );
 }

@@ -61,8 +61,7 @@ impl TestApp {
         let audit = Arc::new(AuditLog::open(&config.audit.path).expect("audit"));
         let audit_path = config.audit.path.clone();
         let db_path = dir.path().join("demo.sqlite");
-        let state =
-            AppState::new(Arc::new(config), Arc::new(bot), audit).expect("state");
+        let state = AppState::new(Arc::new(config), Arc::new(bot), audit).expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -114,7 +113,10 @@ impl TestApp {
         let before = self.sim.sent().len();
         let status = self.say(&Incoming::text(user, text)).await;
         assert_eq!(status, 200, "callback refused");
-        let sent = self.sim.wait_for_sent(before + 1, Duration::from_secs(10)).await;
+        let sent = self
+            .sim
+            .wait_for_sent(before + 1, Duration::from_secs(10))
+            .await;
         sent.get(before).cloned().expect("a reply")
     }
 
