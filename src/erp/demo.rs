@@ -1,1 +1,0 @@
-//! The embedded demo ERP on SQLite. (Stub: to be implemented.)
