@@ -239,20 +239,25 @@ async fn dispatch(cli: Cli) -> Result<()> {
 /// The demo's configuration: the built-in simulator as DingTalk, the documented demo
 /// secret, unless the file or environment say otherwise.
 fn demo_config(path: Option<PathBuf>) -> Result<Config> {
-    let listen = std::env::var("ASKERP_SERVER__LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let sim_base = format!("http://{listen}/demo/dingtalk");
     let defaults = Figment::new()
         .merge(Serialized::default("dingtalk.app_key", DEMO_APP_KEY))
         .merge(Serialized::default("dingtalk.app_secret", DEMO_APP_SECRET))
-        .merge(Serialized::default("dingtalk.api_base", &sim_base))
-        .merge(Serialized::default("dingtalk.oapi_base", &sim_base))
         .merge(Serialized::default("audit.path", "askerp-demo-audit.jsonl"));
-    let config = Config::load_with(path.as_deref(), defaults)?;
+    let mut config = Config::load_with(path.as_deref(), defaults)?;
     if config.erp.connector != "demo" {
         bail!(
             "askerp demo runs on the demo ERP; erp.connector is {:?}",
             config.erp.connector
         );
+    }
+    // Unless pointed elsewhere, DingTalk is the simulator mounted in the demo server.
+    let sim_base = format!("http://{}/demo/dingtalk", config.server.listen);
+    let stock = crate::config::DingTalkConfig::default();
+    if config.dingtalk.api_base == stock.api_base {
+        config.dingtalk.api_base = sim_base.clone();
+    }
+    if config.dingtalk.oapi_base == stock.oapi_base {
+        config.dingtalk.oapi_base = sim_base;
     }
     Ok(config)
 }

@@ -2,5 +2,6 @@
 
 mod support;
 
+mod answers;
 mod callback;
 mod cli;

@@ -1,0 +1,63 @@
+//! Latency of the hot path: rule resolution, card rendering, and a whole answer on the
+//! demo ERP with a warm cache. Run with `cargo bench --bench pipeline`; results are
+//! recorded in BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use askerp::channel::Conversation;
+use askerp::config::Config;
+use askerp::intent::{Catalog, Resolver};
+use askerp::pipeline::Question;
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const UTTERANCES: [&str; 8] = [
+    "@ERP assistant how many iPhone 15 Pro 256GB in stock?",
+    "@ERP助手 維他檸檬茶 觀塘倉仲有幾多?",
+    "sales last month in Kowloon",
+    "上個月九龍區營業額",
+    "how many annual leave days do I have?",
+    "status of SO-2026-00123",
+    "top 5 items this month",
+    "what's the weather tomorrow?",
+];
+
+fn resolution(c: &mut Criterion) {
+    let tz = jiff::tz::TimeZone::get("Asia/Hong_Kong").expect("tz");
+    let resolver = Resolver::new(Arc::new(Catalog::builtin().expect("catalog")), tz.clone())
+        .expect("resolver");
+    let now = jiff::Zoned::now().with_time_zone(tz);
+    c.bench_function("resolve/one_utterance_avg_of_8", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % UTTERANCES.len();
+            black_box(resolver.resolve(black_box(UTTERANCES[i]), &now))
+        })
+    });
+}
+
+fn whole_answer(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let config = Config::default();
+    let bot = rt.block_on(askerp::setup::bot(&config)).expect("bot");
+    let question = |text: &str, user: &str| Question {
+        text: Some(text.to_string()),
+        msgtype: "text".into(),
+        user_id: Some(user.to_string()),
+        conversation: Conversation::Group,
+        mentioned: vec![],
+        now: jiff::Zoned::now().with_time_zone(bot.tz.clone()),
+        reference: "bench".into(),
+    };
+    let stock = question("how many iPhone 15 Pro 256GB in stock?", "demo.staff");
+    let sales = question("上個月九龍區營業額", "demo.manager");
+    c.bench_function("answer/stock_warm_cache", |b| {
+        b.to_async(&rt).iter(|| bot.answer(&stock))
+    });
+    c.bench_function("answer/sales_warm_cache", |b| {
+        b.to_async(&rt).iter(|| bot.answer(&sales))
+    });
+}
+
+criterion_group!(benches, resolution, whole_answer);
+criterion_main!(benches);
