@@ -245,7 +245,7 @@ impl Catalog {
                 None => problems.push(problem(&name, None, "not valid UTF-8")),
             }
         }
-        Catalog::from_files(files, problems)
+        Catalog::build(files, problems)
     }
 
     /// Loads every `*.toml` in `dir` (not recursively), reporting all problems at once.
@@ -264,11 +264,17 @@ impl Catalog {
                 Err(e) => problems.push(problem(&name, None, &format!("cannot read: {e}"))),
             }
         }
-        Catalog::from_files(files, problems)
+        Catalog::build(files, problems)
     }
 
-    /// Parses and checks a set of `(file name, contents)`.
-    pub fn from_files(
+    /// Parses and checks catalog files given as `(file name, contents)`, e.g. from a
+    /// configuration store rather than a directory.
+    pub fn from_files(files: Vec<(String, String)>) -> Result<Catalog, CatalogError> {
+        Catalog::build(files, Vec::new())
+    }
+
+    /// Parses and checks `files`, adding to the problems already found while reading them.
+    fn build(
         mut files: Vec<(String, String)>,
         problems: Vec<Problem>,
     ) -> Result<Catalog, CatalogError> {

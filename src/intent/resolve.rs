@@ -82,6 +82,8 @@ pub struct Explanation {
     pub matched_text: String,
     /// The date "today" was taken to be, in the company time zone.
     pub today: Date,
+    /// The company time zone's name, when it has one.
+    pub time_zone: Option<String>,
     /// Every matching pattern, best first.
     pub candidates: Vec<Candidate>,
     /// Why the winner won, or why nothing was understood.
@@ -93,7 +95,10 @@ impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "text:        {}", self.text)?;
         writeln!(f, "normalized:  {}", self.normalized)?;
-        writeln!(f, "today:       {}", self.today)?;
+        match &self.time_zone {
+            Some(tz) => writeln!(f, "today:       {} ({tz})", self.today)?,
+            None => writeln!(f, "today:       {}", self.today)?,
+        }
         if self.periods.is_empty() {
             writeln!(f, "periods:     none")?;
         }
@@ -269,6 +274,7 @@ impl Resolver {
             periods: Vec::new(),
             matched_text: String::new(),
             today,
+            time_zone: self.tz.iana_name().map(str::to_string),
             candidates: Vec::new(),
             reason: String::new(),
             resolution: Resolution {
@@ -280,7 +286,8 @@ impl Resolver {
             },
         };
         if text.len() > MAX_TEXT_BYTES {
-            ex.resolution.locale = Locale::detect(text.get(..1024).unwrap_or_default());
+            let head: String = text.chars().take(256).collect();
+            ex.resolution.locale = Locale::detect(&head);
             ex.reason = format!("the message is longer than {MAX_TEXT_BYTES} bytes");
             return ex;
         }

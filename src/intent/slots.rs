@@ -11,8 +11,9 @@ use regex::{Regex, RegexBuilder};
 
 use super::{LeaveType, SELF_EMPLOYEE};
 
-/// Words that, on their own, name nothing ("total sales" must not give region "total").
-const FILLER: [&str; 40] = [
+/// Words that, on their own, name nothing ("total sales" must not give region "total",
+/// "有冇貨" must not give item "貨").
+const FILLER: [&str; 52] = [
     "the",
     "our",
     "my",
@@ -38,6 +39,12 @@ const FILLER: [&str; 40] = [
     "quarterly",
     "yearly",
     "daily",
+    "item",
+    "items",
+    "goods",
+    "products",
+    "stock",
+    "stuff",
     "公司",
     "全公司",
     "總",
@@ -53,7 +60,17 @@ const FILLER: [&str; 40] = [
     "佢",
     "銷售",
     "營業",
+    "貨",
+    "存貨",
+    "現貨",
+    "嘢",
+    "貨品",
+    "產品",
 ];
+
+/// A capture that starts with one of these is a phrase, not a name ("sales by region",
+/// "sales vs last month", "sales and stock").
+const NOT_A_NAME_START: [&str; 8] = ["by", "vs", "vs.", "versus", "and", "or", "per", "compared"];
 
 /// Characters that surround a name without being part of it.
 const EDGE_NOISE: &str = " \t,.:;!?、，。：；「」『』【】《》\"'“”‘’()（）[]";
@@ -71,7 +88,8 @@ fn trim_edges(s: &str) -> &str {
 
 fn is_filler(s: &str) -> bool {
     let lower = s.to_lowercase();
-    FILLER.contains(&lower.as_str())
+    let first = lower.split_whitespace().next().unwrap_or_default();
+    FILLER.contains(&lower.as_str()) || NOT_A_NAME_START.contains(&first)
 }
 
 /// Removes an English leading word ("the Kwun Tong" → "Kwun Tong"), case-insensitively.
@@ -193,7 +211,12 @@ pub fn clean_employee(raw: &str) -> Result<Option<String>, String> {
         "he", "she", "him", "her", "his", "they", "them", "their", "you", "your", "it", "佢",
         "佢哋", "他", "她", "他們", "你", "你哋",
     ];
-    let mut t = trim_edges(raw).trim_start_matches('@').trim();
+    let mut t = trim_edges(raw);
+    // "HR: 陳大文" — a label before a colon is not part of the name.
+    if let Some((_, after)) = t.rsplit_once([':', '：']) {
+        t = trim_edges(after);
+    }
+    let mut t = t.trim_start_matches('@').trim();
     for suffix in ["'s", "’s", "s'"] {
         if let Some(rest) = t.strip_suffix(suffix) {
             // "James'" keeps its s: only the apostrophe goes.
@@ -250,9 +273,10 @@ pub fn leave_type_in(text: &str) -> Option<LeaveType> {
 
 static LEAVE_TYPES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let b = r"(?-u:\b)";
+    // "AL"/"SL" are office shorthand, matched in capitals only so "Al Wong" stays a name.
     let source = format!(
-        "(?P<annual>{b}(?:annual|vacation|holiday leave){b}|年假|大假|年休假?)\
-         |(?P<sick>{b}(?:sick|sickness|medical leave){b}|病假|病休)\
+        "(?P<annual>{b}(?:annual|vacation|holiday leave|(?-i:AL)){b}|年假|大假|年休假?)\
+         |(?P<sick>{b}(?:sick|sickness|medical leave|(?-i:SL)){b}|病假|病休)\
          |(?P<compensation>{b}(?:comp(?:ensation|ensatory)?\\s+(?:leave|off|days?)|time\\s+off\\s+in\\s+lieu|toil|lieu\\s+(?:leave|days?)|days?\\s+in\\s+lieu){b}|補假|補休|調休|补假|补休)\
          |(?P<maternity>{b}maternity{b}|產假|产假|分娩假)\
          |(?P<paternity>{b}paternity{b}|侍產假|陪產假|侍产假|陪产假)\
@@ -303,6 +327,9 @@ mod tests {
         );
         assert_eq!(clean_place("store", "store").as_deref(), Some("store"));
         assert_eq!(clean_place("region", "total"), None);
+        assert_eq!(clean_place("region", "by"), None);
+        assert_eq!(clean_place("region", "vs"), None);
+        assert_eq!(clean_place("region", "and stock"), None);
         assert_eq!(clean_place("region", " "), None);
     }
 
@@ -318,6 +345,7 @@ mod tests {
         );
         assert_eq!(clean_employee("James'"), Ok(Some("James".into())));
         assert_eq!(clean_employee("@陳大文"), Ok(Some("陳大文".into())));
+        assert_eq!(clean_employee("HR: 陳大文"), Ok(Some("陳大文".into())));
         assert_eq!(clean_employee("同事陳大文"), Ok(Some("陳大文".into())));
         assert!(clean_employee("佢").is_err());
         assert!(clean_employee("he").is_err());
@@ -349,6 +377,8 @@ mod tests {
             ("婚假", Some(LeaveType::Other)),
             ("birthday leave", Some(LeaveType::Other)),
             ("my leave balance", None),
+            ("my AL balance", Some(LeaveType::Annual)),
+            ("how much leave does Al Wong have", None),
             ("假期", None),
         ];
         for (text, want) in cases {
