@@ -2,7 +2,9 @@
 //!
 //! The rules live as data in `intents/*.toml` ([`catalog`]), are compiled once into a
 //! single `RegexSet` ([`resolve`]), and periods are computed in the company time zone
-//! ([`period`]). Nothing here touches the ERP or decides access.
+//! ([`period`]). Before matching, the text is prepared ([`normalize`]); after matching,
+//! captured text becomes slot values ([`slots`], [`numbers`]). Nothing here touches the
+//! ERP or decides access.
 
 pub mod catalog;
 pub mod normalize;
