@@ -2,19 +2,27 @@
 //!
 //! The rules live as data in `intents/*.toml` ([`catalog`]), are compiled once into a
 //! single `RegexSet` ([`resolve`]), and periods are computed in the company time zone
-//! ([`period`]). Nothing here touches the ERP or decides access.
+//! ([`period`]). Before matching, the text is prepared ([`normalize`]); after matching,
+//! captured text becomes slot values ([`slots`], [`numbers`]). Nothing here touches the
+//! ERP or decides access.
 
 pub mod catalog;
+pub mod normalize;
+pub mod numbers;
 pub mod period;
 pub mod resolve;
+pub mod slots;
 
 use std::fmt;
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-pub use catalog::{Catalog, CatalogError, IntentDef, Sensitivity, SlotDef};
-pub use resolve::{Explanation, Resolver};
+pub use catalog::{
+    Catalog, CatalogError, CounterExample, Example, Expect, IntentDef, PatternDef, Problem,
+    Sensitivity, SlotDef,
+};
+pub use resolve::{Candidate, ExampleFailure, ExampleReport, Explanation, Resolver};
 
 /// Every question askerp can answer. The wire name (`inventory.stock`, …) is the contract
 /// used by `intents/`, the policy file, the CLI JSON and the audit log.

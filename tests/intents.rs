@@ -1,0 +1,355 @@
+//! The intent catalog as tests: every example and counter-example in `intents/` must
+//! resolve as its file says, the embedded catalog must equal the files on disk, and broken
+//! catalogs must be rejected with every problem named.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use askerp::intent::{Catalog, CatalogError, Intent, LeaveType, Locale, Resolver, Source};
+use jiff::Zoned;
+use jiff::tz::TimeZone;
+
+fn hong_kong() -> TimeZone {
+    TimeZone::get("Asia/Hong_Kong").unwrap_or(TimeZone::UTC)
+}
+
+fn resolver() -> Resolver {
+    let catalog = Catalog::builtin().unwrap_or_else(|e| panic!("builtin catalog: {e}"));
+    Resolver::new(Arc::new(catalog), hong_kong()).unwrap_or_else(|e| panic!("resolver: {e}"))
+}
+
+fn now() -> Zoned {
+    "2026-11-21T10:00:00+08:00[Asia/Hong_Kong]"
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn every_example_resolves_as_written() {
+    let report = resolver().test_examples();
+    println!("{report}");
+    assert!(
+        report.examples >= 80,
+        "too few examples: {}",
+        report.examples
+    );
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn catalog_has_enough_examples_per_intent_and_language() {
+    let catalog = Catalog::builtin().unwrap_or_else(|e| panic!("{e}"));
+    for def in &catalog.intents {
+        let en = def
+            .examples
+            .iter()
+            .filter(|e| Locale::detect(&e.text) == Locale::En)
+            .count();
+        let zh = def.examples.len() - en;
+        assert!(
+            def.examples.len() >= 10,
+            "{}: only {} examples",
+            def.intent,
+            def.examples.len()
+        );
+        assert!(en >= 3 && zh >= 3, "{}: {en} en / {zh} zh", def.intent);
+        for lang in [Locale::En, Locale::ZhHk] {
+            let help = catalog.examples(def.intent, lang);
+            assert!(
+                (1..=3).contains(&help.len()),
+                "{} {lang:?}: {help:?}",
+                def.intent
+            );
+        }
+    }
+}
+
+#[test]
+fn files_on_disk_equal_the_embedded_catalog() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
+    let disk = Catalog::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let builtin = Catalog::builtin().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(disk.content_hash(), builtin.content_hash());
+    assert_eq!(disk, builtin);
+    let hash = builtin.content_hash();
+    assert_eq!(hash.len(), 64);
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));
+}
+
+#[test]
+fn sensitivity_comes_from_the_file() {
+    use askerp::intent::Sensitivity;
+    let catalog = Catalog::builtin().unwrap_or_else(|e| panic!("{e}"));
+    for intent in Intent::ALL {
+        let def = catalog
+            .def(intent)
+            .unwrap_or_else(|| panic!("{intent} missing"));
+        let want = if intent == Intent::LeaveBalance {
+            Sensitivity::Personal
+        } else {
+            Sensitivity::Internal
+        };
+        assert_eq!(def.sensitivity, want, "{intent}");
+    }
+}
+
+#[test]
+fn resolution_shape_matches_the_cli_contract() {
+    let r = resolver();
+    let res = r.resolve("@ERP助手 維他檸檬茶 觀塘倉仲有幾多?", &now());
+    assert_eq!(res.intent, Some(Intent::InventoryStock));
+    assert_eq!(res.source, Some(Source::Rule));
+    assert_eq!(res.locale, Locale::ZhHk);
+    assert!(res.rule.is_some());
+    let json = serde_json::to_value(&res).unwrap_or_default();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "intent": "inventory.stock",
+            "slots": {"item": "維他檸檬茶", "warehouse": "觀塘"},
+            "source": "rule",
+            "locale": "zh-HK"
+        })
+    );
+
+    let res = r.resolve("sales last month in Kowloon", &now());
+    let json = serde_json::to_value(&res).unwrap_or_default();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "intent": "sales.summary",
+            "slots": {"region": "Kowloon", "period": {"start": "2026-10-01", "end": "2026-10-31"}},
+            "source": "rule",
+            "locale": "en"
+        })
+    );
+
+    let res = r.resolve("what's the weather tomorrow", &now());
+    let json = serde_json::to_value(&res).unwrap_or_default();
+    assert_eq!(
+        json,
+        serde_json::json!({"intent": null, "slots": {}, "source": null, "locale": "en"})
+    );
+    // The mention does not make an English question Chinese.
+    let res = r.resolve("@ERP助手 help", &now());
+    assert_eq!(res.locale, Locale::En);
+}
+
+#[test]
+fn now_is_taken_in_the_company_time_zone() {
+    let r = resolver();
+    // 23:30 UTC on 31 October is already 1 November in Hong Kong.
+    let late: Zoned = "2026-10-31T23:30:00+00:00[UTC]"
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let res = r.resolve("sales last month", &late);
+    let p = res.slots.period.unwrap_or_else(|| panic!("no period"));
+    assert_eq!(p.start.to_string(), "2026-10-01");
+    assert_eq!(p.end.to_string(), "2026-10-31");
+}
+
+#[test]
+fn leave_types_and_people() {
+    let r = resolver();
+    let res = r.resolve("how much maternity leave does Carmen Lau have left", &now());
+    assert_eq!(res.intent, Some(Intent::LeaveBalance));
+    assert_eq!(res.slots.employee.as_deref(), Some("Carmen Lau"));
+    assert_eq!(res.slots.leave_type, Some(LeaveType::Maternity));
+    let res = r.resolve("@陳大文 仲有幾多日年假", &now());
+    assert_eq!(res.slots.employee.as_deref(), Some("陳大文"));
+}
+
+#[test]
+fn explain_shows_candidates_and_the_winner() {
+    let r = resolver();
+    let ex = r.explain("上個月九龍區營業額有幾多?", &now());
+    let text = ex.to_string();
+    assert!(text.contains("sales.zh.region"), "{text}");
+    assert!(text.contains("stock.zh.item"), "{text}");
+    assert!(text.contains("higher priority"), "{text}");
+    assert!(text.contains("last_month"), "{text}");
+    assert!(ex.candidates.len() >= 2);
+
+    let ex = r.explain("what's the weather tomorrow", &now());
+    assert!(ex.to_string().contains("no pattern matched"), "{ex}");
+    let ex = r.explain("佢仲有幾多日年假", &now());
+    assert!(ex.to_string().contains("REJECTED"), "{ex}");
+}
+
+#[test]
+fn nothing_panics_on_odd_input() {
+    let r = resolver();
+    let long_word = "a".repeat(100_000);
+    let long_han = "幾多".repeat(300);
+    let inputs = [
+        "",
+        " ",
+        "@",
+        "@ERP助手",
+        "？？？",
+        "🙂",
+        "👨‍👩‍👧‍👦 stock of 🍋",
+        "\u{0}\u{1}\u{7f}",
+        "\u{200b}\u{feff}",
+        "SO-",
+        "top 99999999999999999999 items",
+        "top 0 items",
+        "最好賣嘅一百零五樣貨品",
+        "Q9 sales",
+        "第九季營業額",
+        "13月營業額",
+        "last 99999 days sales",
+        long_word.as_str(),
+        long_han.as_str(),
+        "how many how many how many in stock in stock in in in",
+        "(?P<item>.*)",
+        "{{ask_en}}",
+        "\\d+",
+    ];
+    for input in inputs {
+        let res = r.resolve(input, &now());
+        let _ = serde_json::to_string(&res);
+        let _ = r.explain(input, &now()).to_string();
+    }
+    // Arbitrary unicode, deterministic "random" text.
+    let mut seed = 0x2545_f491_u32;
+    for _ in 0..300 {
+        let s: String = (0..40)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                char::from_u32(seed % 0x3_0000).unwrap_or('?')
+            })
+            .collect();
+        let _ = r.resolve(&s, &now());
+    }
+}
+
+#[test]
+fn zero_limit_is_not_a_top_list() {
+    let r = resolver();
+    let res = r.resolve("top 0 items", &now());
+    assert_ne!(res.slots.limit, Some(0));
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn broken_catalogs_report_every_problem() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    write(
+        dir,
+        "a.toml",
+        r#"
+version = 1
+now = "2026-11-21T10:00:00+08:00"
+
+[[intent]]
+name = "inventory.stock"
+sensitivity = "internal"
+slots = [{ name = "item" }, { name = "colour" }]
+
+[[intent.pattern]]
+id = "p1"
+lang = "en"
+regex = '^stock of (?P<item>.+$'
+
+[[intent.pattern]]
+id = "p2"
+lang = "fr"
+regex = '^x$'
+
+[[intent.pattern]]
+id = "p3"
+lang = "en"
+regex = '^(?P<customer>.+) {{nope}}$'
+
+[[intent.example]]
+text = "stock of x"
+slots = { item = "x", shoe = "y" }
+
+[[intent]]
+name = "inventory.teleport"
+sensitivity = "internal"
+"#,
+    );
+    write(
+        dir,
+        "b.toml",
+        r#"
+version = 2
+
+[[intent]]
+name = "inventory.stock"
+sensitivity = "internal"
+
+[[intent.pattern]]
+id = "p1"
+lang = "en"
+regex = '^y$'
+"#,
+    );
+    write(dir, "c.toml", "this is = = not toml");
+    write(dir, "notes.txt", "ignored");
+    let err = Catalog::load_dir(dir)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    let text = err.to_string();
+    let CatalogError::Invalid(problems) = &err else {
+        panic!("{text}");
+    };
+    for needle in [
+        "a.toml [inventory.stock]: unknown slot `colour`",
+        "a.toml [p1]: bad regex",
+        "a.toml [p2]: unknown lang `fr`",
+        "a.toml [p3]: unknown fragment `nope`",
+        "a.toml [inventory.stock example 1]: unknown slot `shoe`",
+        "a.toml [inventory.teleport]: unknown intent name",
+        "b.toml: version 2 is not supported",
+        "b.toml [p1]: pattern id used again (first in a.toml)",
+        "b.toml [inventory.stock]: intent defined again (first in a.toml)",
+        "c.toml: invalid TOML",
+        "- [help]: intent is not defined",
+        "- [leave.balance]: intent is not defined",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+    assert!(problems.len() >= 12, "{text}");
+    assert!(!text.contains("notes.txt"));
+}
+
+#[test]
+fn group_must_name_a_declared_slot() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    let builtin = Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
+    for entry in std::fs::read_dir(builtin).unwrap_or_else(|e| panic!("{e}")) {
+        let entry = entry.unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_else(|e| panic!("{e}"));
+        // Give the help intent a pattern with a group for a slot it does not declare.
+        let text = text.replace("^(?:/?help|menu", "^(?P<item>x)?(?:/?help|menu");
+        write(dir, &entry.file_name().to_string_lossy(), &text);
+    }
+    let err = Catalog::load_dir(dir)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "help.toml [help.en]: group `item` fills slot `item`, which the intent does not declare"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_directory_is_a_read_error() {
+    let err = Catalog::load_dir(Path::new("does-not-exist-anywhere"))
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    assert!(matches!(err, CatalogError::Read(_)));
+}
