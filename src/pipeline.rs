@@ -451,6 +451,24 @@ impl Bot {
         }
     }
 
+    /// Matches a place slot against several kinds, in order of preference.
+    fn place_of_kinds(
+        &self,
+        places: &Places,
+        kinds: &[PlaceKind],
+        slot: &Option<String>,
+    ) -> Result<Option<Place>, Stop> {
+        let Some(text) = slot.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        kinds
+            .iter()
+            .find_map(|k| places.find(*k, text))
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| Stop::NotFound(NotFound::Place(kinds[0], text.to_string())))
+    }
+
     /// Matches a place slot to the connector's catalog.
     fn place(
         &self,
@@ -478,39 +496,41 @@ impl Bot {
         principal: &Principal,
         places: &Places,
     ) -> Result<(SalesFilter, Vec<Place>, Vec<Place>), Stop> {
-        let region = self.place(places, PlaceKind::Region, &slots.region)?;
-        let store = self.place(places, PlaceKind::Store, &slots.store)?;
+        // People say "sales in Causeway Bay" as readily as "sales in Kowloon": a place
+        // slot matches a region or a store, whichever the catalog knows it as.
+        let requested: Vec<Place> = [
+            (&slots.region, [PlaceKind::Region, PlaceKind::Store]),
+            (&slots.store, [PlaceKind::Store, PlaceKind::Region]),
+        ]
+        .into_iter()
+        .map(|(slot, kinds)| self.place_of_kinds(places, &kinds, slot))
+        .collect::<Result<Vec<_>, Stop>>()?
+        .into_iter()
+        .flatten()
+        .collect();
         let scope = self.policy.sales_scope(principal, intent);
-        for requested in region.iter().chain(store.iter()) {
-            if !covers(&scope, requested) {
+        if let Some(outside) = requested.iter().find(|p| !covers(&scope, p)) {
+            return Err(Stop::deny(DenyReason::OutOfScope {
+                requested: outside.clone(),
+                allowed: allowed_places(&scope, places),
+            }));
+        }
+        let narrowed = if requested.is_empty() && scope != Scope::All {
+            // No place asked for: the answer covers what the asker may see.
+            let allowed = allowed_places(&scope, places);
+            if allowed.is_empty() {
                 return Err(Stop::deny(DenyReason::OutOfScope {
-                    requested: requested.clone(),
-                    allowed: allowed_places(&scope, places),
+                    requested: whole_company(),
+                    allowed,
                 }));
             }
-        }
-        let (regions, stores): (Vec<Place>, Vec<Place>) = match (&region, &store, &scope) {
-            (None, None, Scope::Regions(_)) | (None, None, Scope::Stores(_)) => {
-                let allowed = allowed_places(&scope, places);
-                if allowed.is_empty() {
-                    return Err(Stop::deny(DenyReason::OutOfScope {
-                        requested: Place {
-                            code: String::new(),
-                            kind: PlaceKind::Region,
-                            name_en: "the whole company".into(),
-                            name_zh: "全公司".into(),
-                            region: None,
-                            aliases: vec![],
-                        },
-                        allowed,
-                    }));
-                }
-                allowed
-                    .into_iter()
-                    .partition(|p| p.kind == PlaceKind::Region)
-            }
-            _ => (region.into_iter().collect(), store.into_iter().collect()),
+            allowed
+        } else {
+            requested
         };
+        let (regions, stores): (Vec<Place>, Vec<Place>) = narrowed
+            .into_iter()
+            .partition(|p| p.kind == PlaceKind::Region);
         let filter = SalesFilter {
             start: period.start,
             end: period.end,
@@ -552,6 +572,19 @@ impl Answer {
     fn because(mut self, reason: &str) -> Answer {
         self.reason = Some(reason.to_string());
         self
+    }
+}
+
+/// The pseudo-place a refusal names when an asker with no stores or regions asks about
+/// everything.
+fn whole_company() -> Place {
+    Place {
+        code: String::new(),
+        kind: PlaceKind::Region,
+        name_en: "the whole company".into(),
+        name_zh: "全公司".into(),
+        region: None,
+        aliases: vec![],
     }
 }
 

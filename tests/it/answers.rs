@@ -73,7 +73,11 @@ async fn stock_in_english_with_the_available_quantity_per_warehouse() {
             unit: row.get(2),
         };
         let shown = format::quantity(Locale::En, &q, &messages);
-        assert!(reply.text.contains(&shown), "{shown} missing in {}", reply.text);
+        assert!(
+            reply.text.contains(&shown),
+            "{shown} missing in {}",
+            reply.text
+        );
     }
     assert!(reply.text.contains("Kwun Tong"));
     assert!(!reply.buttons.is_empty());
@@ -82,7 +86,9 @@ async fn stock_in_english_with_the_available_quantity_per_warehouse() {
 #[tokio::test]
 async fn stock_in_cantonese_for_one_warehouse() {
     let app = TestApp::start().await;
-    let reply = app.ask("demo.staff", "@ERP助手 維他檸檬茶 觀塘倉仲有幾多?").await;
+    let reply = app
+        .ask("demo.staff", "@ERP助手 維他檸檬茶 觀塘倉仲有幾多?")
+        .await;
     let db = app.db().await;
     let row = sqlx::query(
         "SELECT s.on_hand - s.reserved, i.unit FROM stock s JOIN items i ON i.sku = s.sku \
@@ -96,9 +102,17 @@ async fn stock_in_cantonese_for_one_warehouse() {
         unit: row.get(1),
     };
     let shown = format::quantity(Locale::ZhHk, &q, &Messages::builtin().expect("messages"));
-    assert!(reply.text.contains(&shown), "{shown} missing in {}", reply.text);
+    assert!(
+        reply.text.contains(&shown),
+        "{shown} missing in {}",
+        reply.text
+    );
     assert!(reply.text.contains("觀塘"), "{}", reply.text);
-    assert!(!reply.text.contains("荃灣：") && !reply.text.contains("**荃灣**"), "{}", reply.text);
+    assert!(
+        !reply.text.contains("荃灣：") && !reply.text.contains("**荃灣**"),
+        "{}",
+        reply.text
+    );
 }
 
 #[tokio::test]
@@ -117,7 +131,11 @@ async fn low_stock_lists_the_worst_line_of_the_warehouse() {
     .await
     .expect("low")
     .get(0);
-    assert!(reply.text.contains(&worst), "{worst} missing in {}", reply.text);
+    assert!(
+        reply.text.contains(&worst),
+        "{worst} missing in {}",
+        reply.text
+    );
 }
 
 #[tokio::test]
@@ -134,7 +152,11 @@ async fn sales_last_month_in_kowloon_in_both_languages() {
         reply.text
     );
     let reply = app.ask("demo.manager", "上個月九龍區營業額").await;
-    assert!(reply.text.contains(&hkd(expected, Locale::ZhHk)), "{}", reply.text);
+    assert!(
+        reply.text.contains(&hkd(expected, Locale::ZhHk)),
+        "{}",
+        reply.text
+    );
     assert!(reply.text.contains("九龍"), "{}", reply.text);
 }
 
@@ -144,9 +166,17 @@ async fn a_manager_without_a_place_gets_their_own_region() {
     let (start, end) = last_month();
     let expected = region_sales(&app, "KLN", start, end).await;
     let reply = app.ask("demo.admin", "sales last month in Kowloon").await;
-    assert!(reply.text.contains(&hkd(expected, Locale::En)), "{}", reply.text);
+    assert!(
+        reply.text.contains(&hkd(expected, Locale::En)),
+        "{}",
+        reply.text
+    );
     let reply = app.ask("demo.manager", "sales last month").await;
-    assert!(reply.text.contains(&hkd(expected, Locale::En)), "{}", reply.text);
+    assert!(
+        reply.text.contains(&hkd(expected, Locale::En)),
+        "{}",
+        reply.text
+    );
 }
 
 #[tokio::test]
@@ -157,7 +187,11 @@ async fn sales_outside_the_managers_region_are_refused() {
         .await;
     let audit = app.audit(1).await;
     assert_eq!(audit[0]["decision"], "deny");
-    assert!(!reply.text.contains("HK$"), "figures leaked: {}", reply.text);
+    assert!(
+        !reply.text.contains("HK$"),
+        "figures leaked: {}",
+        reply.text
+    );
     assert!(reply.text.contains("Kowloon"), "{}", reply.text);
 }
 
@@ -165,7 +199,11 @@ async fn sales_outside_the_managers_region_are_refused() {
 async fn store_staff_may_not_see_sales() {
     let app = TestApp::start().await;
     let reply = app.ask("demo.staff", "sales last month in Kowloon").await;
-    assert!(!reply.text.contains("HK$"), "figures leaked: {}", reply.text);
+    assert!(
+        !reply.text.contains("HK$"),
+        "figures leaked: {}",
+        reply.text
+    );
     let audit = app.audit(1).await;
     assert_eq!(audit[0]["decision"], "deny");
     assert_eq!(audit[0]["intent"], "sales.summary");
@@ -190,7 +228,11 @@ async fn top_items_this_month_for_the_managers_region() {
     .expect("best seller")
     .get(0);
     let reply = app.ask("demo.manager", "top 5 items this month").await;
-    assert!(reply.text.contains(&best), "{best} missing in {}", reply.text);
+    assert!(
+        reply.text.contains(&best),
+        "{best} missing in {}",
+        reply.text
+    );
 }
 
 #[tokio::test]
@@ -210,8 +252,16 @@ async fn order_status_with_customer_and_total() {
         .ask("demo.manager", &format!("status of {number}"))
         .await;
     assert!(reply.text.contains(&number), "{}", reply.text);
-    assert!(reply.text.contains(&customer), "{customer} missing in {}", reply.text);
-    assert!(reply.text.contains(&hkd(row.get(2), Locale::En)), "{}", reply.text);
+    assert!(
+        reply.text.contains(&customer),
+        "{customer} missing in {}",
+        reply.text
+    );
+    assert!(
+        reply.text.contains(&hkd(row.get(2), Locale::En)),
+        "{}",
+        reply.text
+    );
 
     // The same manager may not read an order booked on Hong Kong Island.
     let other: String = sqlx::query(
@@ -261,7 +311,7 @@ async fn own_annual_leave_in_a_one_to_one_chat() {
         .ask("demo.staff", "how many annual leave days do I have?")
         .await;
     assert!(
-        reply.text.contains(&format!("**{expected} day")),
+        reply.text.contains(&format!("## {expected} day")),
         "{expected} missing in {}",
         reply.text
     );
@@ -272,7 +322,11 @@ async fn hr_asks_about_a_colleague_by_chinese_name() {
     let app = TestApp::start().await;
     let expected = remaining(&app, "E1001", "annual").await;
     let reply = app.ask("demo.hr", "陳大文仲有幾多日年假?").await;
-    assert!(reply.text.contains(&format!("**{expected} 日")), "{expected} missing in {}", reply.text);
+    assert!(
+        reply.text.contains(&format!("## {expected} 日")),
+        "{expected} missing in {}",
+        reply.text
+    );
     assert!(reply.text.contains("陳大文"), "{}", reply.text);
 }
 
@@ -280,7 +334,10 @@ async fn hr_asks_about_a_colleague_by_chinese_name() {
 async fn staff_may_not_see_a_colleagues_leave() {
     let app = TestApp::start().await;
     let reply = app
-        .ask("demo.staff", "how much sick leave does Peter Wong have left?")
+        .ask(
+            "demo.staff",
+            "how much sick leave does Peter Wong have left?",
+        )
         .await;
     assert!(!reply.text.contains("Peter Wong have"), "{}", reply.text);
     let audit = app.audit(1).await;
@@ -304,7 +361,11 @@ async fn hr_asks_about_a_mentioned_colleague() {
         .iter()
         .find(|s| matches!(s.to, askerp::dingtalk::sim::Destination::Private { .. }))
         .expect("private answer");
-    assert!(private.text.contains(&format!("**{expected} 日")), "{}", private.text);
+    assert!(
+        private.text.contains(&format!("## {expected} 日")),
+        "{}",
+        private.text
+    );
 }
 
 #[tokio::test]
@@ -313,8 +374,16 @@ async fn sales_report_compares_with_the_previous_period() {
     let (start, end) = last_month();
     let expected = region_sales(&app, "KLN", start, end).await;
     let reply = app.ask("demo.manager", "sales report last month").await;
-    assert!(reply.text.contains(&hkd(expected, Locale::En)), "{}", reply.text);
-    assert!(reply.text.contains('▲') || reply.text.contains('▼'), "{}", reply.text);
+    assert!(
+        reply.text.contains(&hkd(expected, Locale::En)),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.text.contains('▲') || reply.text.contains('▼'),
+        "{}",
+        reply.text
+    );
 }
 
 #[tokio::test]
@@ -332,13 +401,93 @@ async fn help_lists_what_the_role_may_ask() {
 #[tokio::test]
 async fn not_understood_and_missing_period_get_a_helpful_reply() {
     let app = TestApp::start().await;
-    let reply = app.ask("demo.manager", "what's the weather tomorrow?").await;
+    let reply = app
+        .ask("demo.manager", "what's the weather tomorrow?")
+        .await;
     assert!(!reply.buttons.is_empty());
     let reply = app.ask("demo.manager", "sales in Kowloon").await;
     assert!(!reply.buttons.is_empty(), "clarify offers periods");
     let audit = app.audit(2).await;
     assert_eq!(audit[0]["decision"], "not_understood");
     assert_eq!(audit[1]["decision"], "clarify");
-    let reply = app.ask("demo.staff", "how many Unobtainium Widget in stock?").await;
+    let reply = app
+        .ask("demo.staff", "how many Unobtainium Widget in stock?")
+        .await;
     assert!(reply.text.contains("Unobtainium Widget"), "{}", reply.text);
+}
+
+/// Buttons send follow-up questions as the user; each must be understood again, by the
+/// same rules, for the same asker.
+#[tokio::test]
+async fn every_button_follow_up_is_understood() {
+    let app = TestApp::start().await;
+    let questions = [
+        ("demo.staff", "how many iPhone 15 Pro 256GB in stock?"),
+        ("demo.staff", "A4影印紙 觀塘倉仲有幾多?"),
+        ("demo.staff", "which items are low on stock in Tsuen Wan?"),
+        ("demo.manager", "sales last month in Kowloon"),
+        ("demo.manager", "上個月九龍區營業額"),
+        ("demo.manager", "top 5 items this month"),
+        ("demo.manager", "sales report last month"),
+        ("demo.manager", "sales in Kowloon"),
+        ("demo.manager", "九龍區營業額"),
+        ("demo.manager", "help"),
+        ("demo.staff", "幫助"),
+        ("demo.staff", "what's the weather tomorrow?"),
+        ("demo.staff", "how many iPhone in stock?"),
+    ];
+    let now = jiff::Zoned::now();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (user, q) in questions {
+        let reply = app.ask(user, q).await;
+        for (title, url) in &reply.buttons {
+            let button = askerp::card::Button {
+                title: title.clone(),
+                url: url.clone(),
+            };
+            let text = button.follow_up_text().expect("a follow-up link");
+            let r = app.state.bot.resolver.resolve(&text, &now);
+            if r.intent.is_none() {
+                failures.push(format!("button {title:?} of {q:?} sends {text:?}"));
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "not understood:\n{}",
+        failures.join("\n")
+    );
+    assert!(checked > 20, "only {checked} buttons checked");
+}
+
+#[tokio::test]
+async fn sales_for_one_store_whichever_way_it_is_named() {
+    let app = TestApp::start().await;
+    let db = app.db().await;
+    let year_start = today().first_of_year();
+    let expected: i64 = sqlx::query(
+        "SELECT COALESCE(SUM(total_cents), 0) FROM orders WHERE store = 'CWB' AND order_date BETWEEN ? AND ? \
+         AND state IN ('confirmed','picking','shipped','delivered')",
+    )
+    .bind(year_start.to_string())
+    .bind(today().last_of_year().to_string())
+    .fetch_one(&db)
+    .await
+    .expect("sum")
+    .get(0);
+    for q in [
+        "sales this year for Causeway Bay store",
+        "sales this year in Causeway Bay",
+        "銅鑼灣店今年營業額",
+    ] {
+        let reply = app.ask("demo.admin", q).await;
+        assert!(
+            reply.text.contains(&hkd(expected, Locale::En)),
+            "{q}: {} missing in {}",
+            hkd(expected, Locale::En),
+            reply.text
+        );
+    }
 }

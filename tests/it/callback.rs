@@ -67,6 +67,7 @@ async fn a_redelivered_message_is_answered_once() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.sim.sent().len(), 1, "answered more than once");
     assert_eq!(app.audit(1).await.len(), 1);
+    assert_eq!(app.state.metrics.get("callback_duplicates"), 3);
 }
 
 #[tokio::test]
