@@ -378,8 +378,20 @@ pub fn answer_json(answer: &Answer) -> Value {
 /// A card for a terminal: title, body, numbered buttons.
 pub fn render_terminal(card: &Card) -> String {
     let mut out = format!("┌─ {}\n", card.title);
-    for line in card.markdown.lines() {
-        let line = line.trim_end().trim_start_matches("### ").replace("**", "");
+    let mut lines = card.markdown.lines().peekable();
+    // The body repeats the title as its first heading; the frame already shows it.
+    if lines
+        .peek()
+        .is_some_and(|l| l.trim_start_matches('#').trim() == card.title)
+    {
+        lines.next();
+    }
+    for line in lines {
+        let line = line
+            .trim_end()
+            .trim_start_matches('#')
+            .trim_start()
+            .replace("**", "");
         out.push_str(&format!("│ {line}\n"));
     }
     for (i, b) in card.buttons.iter().enumerate() {

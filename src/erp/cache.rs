@@ -300,3 +300,115 @@ impl CachedConnector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::erp::{Employee, LeaveBalance, Order, SalesFilter, SalesSummary, TopItem};
+
+    /// Counts calls and answers slowly, so concurrent questions overlap.
+    #[derive(Default)]
+    struct Counting {
+        calls: AtomicUsize,
+        fail: bool,
+    }
+
+    #[async_trait]
+    impl Connector for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        async fn places(&self) -> Result<Places, ErpError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if self.fail {
+                return Err(ErpError::Unavailable {
+                    connector: "counting".into(),
+                    detail: "down".into(),
+                });
+            }
+            Ok(Places::default())
+        }
+        async fn find_items(&self, _: &str) -> Result<Vec<Item>, ErpError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![])
+        }
+        async fn stock(&self, _: &[String], _: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
+            Ok(vec![])
+        }
+        async fn low_stock(&self, _: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
+            Ok(vec![])
+        }
+        async fn sales_summary(&self, _: &SalesFilter) -> Result<SalesSummary, ErpError> {
+            Err(ErpError::Query {
+                connector: "counting".into(),
+                detail: "unused".into(),
+            })
+        }
+        async fn top_items(&self, _: &SalesFilter, _: u32) -> Result<Vec<TopItem>, ErpError> {
+            Ok(vec![])
+        }
+        async fn order(&self, _: &str) -> Result<Option<Order>, ErpError> {
+            Ok(None)
+        }
+        async fn find_employees(&self, _: &str) -> Result<Vec<Employee>, ErpError> {
+            Ok(vec![])
+        }
+        async fn leave_balance(&self, _: &str, _: Date) -> Result<Option<LeaveBalance>, ErpError> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn identical_concurrent_queries_make_one_erp_call() {
+        let erp = Arc::new(Counting::default());
+        let cached =
+            CachedConnector::new(erp.clone(), Duration::from_secs(60), Duration::from_secs(5));
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let c = cached.clone();
+                tokio::spawn(async move { c.places().await.is_ok() })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap_or(false));
+        }
+        assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(cached.stats().misses.load(Ordering::Relaxed), 1);
+        assert_eq!(cached.stats().hits.load(Ordering::Relaxed), 199);
+        // Different questions are different calls.
+        cached.find_items("a").await.ok();
+        cached.find_items("b").await.ok();
+        cached.find_items("a").await.ok();
+        assert_eq!(erp.calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn errors_are_shared_by_waiters_but_not_cached() {
+        let erp = Arc::new(Counting {
+            fail: true,
+            ..Counting::default()
+        });
+        let cached =
+            CachedConnector::new(erp.clone(), Duration::from_secs(60), Duration::from_secs(5));
+        let (a, b) = tokio::join!(cached.places(), cached.places());
+        assert!(a.is_err() && b.is_err());
+        assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
+        assert!(cached.places().await.is_err());
+        assert_eq!(erp.calls.load(Ordering::SeqCst), 2, "an error was cached");
+    }
+
+    #[tokio::test]
+    async fn a_hung_erp_times_out() {
+        let erp = Arc::new(Counting::default());
+        let cached = CachedConnector::new(erp, Duration::from_secs(60), Duration::from_millis(10));
+        match cached.places().await {
+            Err(ErpError::Timeout { after_ms, .. }) => assert_eq!(after_ms, 10),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+    }
+}
