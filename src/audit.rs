@@ -2,11 +2,14 @@
 //!
 //! Each line carries `prev` (the previous line's hash) and `hash` = SHA-256 of `prev`
 //! followed by the line's content without `hash`, so editing or deleting a line breaks
-//! the chain and [`verify`] shows where. The writer continues the chain of an existing
-//! file on restart.
+//! the chain and [`verify`] shows where.
+//!
+//! Several processes may append to one log (the server and an operator's `askerp ask`):
+//! each append takes an exclusive lock on the file and reads the last record's hash
+//! under it, so the chain stays a single chain.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -50,7 +53,7 @@ pub struct AuditRecord {
     pub delivery: Option<String>,
     /// Every send attempt: `webhook:ok`, `webhook:refused:foreign_host`, `private:ok`, …
     pub sends: Vec<String>,
-    /// `delivered`, `failed`, `not_sent`, `duplicate`.
+    /// `delivered`, `failed`, `printed` (CLI), `not_processed` (refused requests).
     pub outcome: String,
     /// Total handling time.
     pub latency_ms: Option<u64>,
@@ -62,15 +65,14 @@ pub enum AuditError {
     Io { path: String, detail: String },
 }
 
-struct Writer {
-    file: File,
-    prev: String,
-}
+/// Records are far smaller than this; the last one is always inside the tail read.
+const TAIL_BYTES: u64 = 256 * 1024;
 
 /// The append-only audit log.
 pub struct AuditLog {
     path: PathBuf,
-    writer: Mutex<Writer>,
+    /// Serializes appends within the process; the file lock does it across processes.
+    file: Mutex<File>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -96,15 +98,15 @@ impl AuditLog {
         {
             std::fs::create_dir_all(dir).map_err(|e| io_err(path, e))?;
         }
-        let prev = last_hash(path)?.unwrap_or_else(|| GENESIS.to_string());
         let file = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(path)
             .map_err(|e| io_err(path, e))?;
         Ok(AuditLog {
             path: path.to_path_buf(),
-            writer: Mutex::new(Writer { file, prev }),
+            file: Mutex::new(file),
         })
     }
 
@@ -116,26 +118,47 @@ impl AuditLog {
     /// message never stops because the audit disk is full.
     pub fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
         let mut value = serde_json::to_value(record).map_err(|e| io_err(&self.path, e))?;
-        let mut w = self
-            .writer
+        let mut file = self
+            .file
             .lock()
             .map_err(|_| io_err(&self.path, "writer lock poisoned"))?;
-        if let Value::Object(map) = &mut value {
-            map.insert("prev".into(), Value::String(w.prev.clone()));
-        }
-        let hash = chain_hash(&w.prev, &value);
-        if let Value::Object(map) = &mut value {
-            map.insert("hash".into(), Value::String(hash.clone()));
-        }
-        let mut line = serde_json::to_string(&value).map_err(|e| io_err(&self.path, e))?;
-        line.push('\n');
-        w.file
-            .write_all(line.as_bytes())
-            .and_then(|()| w.file.flush())
-            .map_err(|e| io_err(&self.path, e))?;
-        w.prev = hash;
-        Ok(())
+        file.lock().map_err(|e| io_err(&self.path, e))?;
+        let result = append_locked(&mut file, &mut value);
+        let unlocked = file.unlock();
+        result.map_err(|e| io_err(&self.path, e))?;
+        unlocked.map_err(|e| io_err(&self.path, e))
     }
+}
+
+/// Appends under the file lock: finds the previous hash, chains, writes one line.
+fn append_locked(file: &mut File, value: &mut Value) -> std::io::Result<()> {
+    let prev = last_hash(file)?.unwrap_or_else(|| GENESIS.to_string());
+    if let Value::Object(map) = value {
+        map.insert("prev".into(), Value::String(prev.clone()));
+    }
+    let hash = chain_hash(&prev, value);
+    if let Value::Object(map) = value {
+        map.insert("hash".into(), Value::String(hash));
+    }
+    let mut line = serde_json::to_string(value)?;
+    line.push('\n');
+    file.write_all(line.as_bytes())?;
+    file.flush()
+}
+
+/// The hash of the last complete record, read from the end of the file.
+fn last_hash(file: &mut File) -> std::io::Result<Option<String>> {
+    let len = file.seek(SeekFrom::End(0))?;
+    let start = len.saturating_sub(TAIL_BYTES);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    let text = String::from_utf8_lossy(&tail);
+    Ok(text
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|v| v.get("hash").and_then(Value::as_str).map(str::to_string)))
 }
 
 /// SHA-256 over the previous hash and the record (with `prev`, without `hash`).
@@ -144,24 +167,6 @@ fn chain_hash(prev: &str, value_without_hash: &Value) -> String {
     h.update(prev.as_bytes());
     h.update(value_without_hash.to_string().as_bytes());
     hex::encode(h.finalize())
-}
-
-fn last_hash(path: &Path) -> Result<Option<String>, AuditError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(path, e)),
-    };
-    let mut last = None;
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| io_err(path, e))?;
-        if let Ok(v) = serde_json::from_str::<Value>(&line)
-            && let Some(h) = v.get("hash").and_then(Value::as_str)
-        {
-            last = Some(h.to_string());
-        }
-    }
-    Ok(last)
 }
 
 /// Checks the whole chain; returns the number of records, or the 1-based line where it
@@ -213,6 +218,13 @@ mod tests {
         let log = AuditLog::open(&path).expect("reopen");
         log.append(&record("c")).expect("append");
         assert_eq!(verify(&path), Ok(3));
+
+        // Two writers on one file (two processes, or the server and the CLI) keep one chain.
+        let other = AuditLog::open(&path).expect("second writer");
+        log.append(&record("d")).expect("append");
+        other.append(&record("e")).expect("append");
+        log.append(&record("f")).expect("append");
+        assert_eq!(verify(&path), Ok(6));
 
         let text = std::fs::read_to_string(&path).expect("read");
         std::fs::write(&path, text.replacen("\"b\"", "\"x\"", 1)).expect("write");

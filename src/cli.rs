@@ -54,22 +54,29 @@ pub enum Command {
     },
     /// Show how a message is understood (intent and slots).
     Resolve {
-        /// Print JSON (the only format for now).
+        /// Print one JSON object: {"intent", "slots", "source", "locale"}.
         #[arg(long)]
         json: bool,
         /// Resolve as if it were this moment (RFC 3339), in the company time zone.
         #[arg(long)]
         now: Option<String>,
-        /// The asking user's DingTalk id.
+        /// The asking user's DingTalk id. Rules do not depend on who asks; the id is
+        /// accepted so scripts keep working once follow-up context (per user) arrives.
         #[arg(long)]
         user: Option<String>,
         text: String,
     },
     /// Explain which rule matched a message and why, or why none did.
     Explain {
+        /// Explain as if it were this moment (RFC 3339), in the company time zone.
         #[arg(long)]
         now: Option<String>,
         text: String,
+    },
+    /// Intent catalog tools.
+    Intents {
+        #[command(subcommand)]
+        command: IntentsCommand,
     },
     /// Validate the configuration and data files, then try the ERP connector.
     Check {
@@ -82,6 +89,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntentsCommand {
+    /// Run every example and counter-example in the intent files and report per intent.
+    Test,
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,7 +207,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             chat(&bot, &config, user).await
         }
         Command::Resolve {
-            json: _,
+            json,
             now,
             user: _,
             text,
@@ -205,7 +218,17 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let resolver = crate::intent::Resolver::new(Arc::new(catalog), tz.clone())?;
             let now = parse_now(now.as_deref(), &tz)?;
             let resolution = resolver.resolve(&text, &now);
-            println!("{}", serde_json::to_string(&resolution)?);
+            if json {
+                println!("{}", serde_json::to_string(&resolution)?);
+            } else {
+                println!(
+                    "intent: {}\nslots:  {}\nsource: {}\nlocale: {}",
+                    resolution.intent.map_or("(none)", |i| i.name()),
+                    serde_json::to_string(&resolution.slots)?,
+                    resolution.rule.as_deref().unwrap_or("-"),
+                    resolution.locale.tag()
+                );
+            }
             Ok(())
         }
         Command::Explain { now, text } => {
@@ -215,6 +238,19 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let resolver = crate::intent::Resolver::new(Arc::new(catalog), tz.clone())?;
             let now = parse_now(now.as_deref(), &tz)?;
             print!("{}", resolver.explain(&text, &now));
+            Ok(())
+        }
+        Command::Intents {
+            command: IntentsCommand::Test,
+        } => {
+            let config = Config::load(config_path.as_deref())?;
+            let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
+            let resolver = crate::intent::Resolver::new(Arc::new(catalog), config.time_zone())?;
+            let report = resolver.test_examples();
+            print!("{report}");
+            if !report.passed() {
+                bail!("{} intent example(s) failed", report.failures.len());
+            }
             Ok(())
         }
         Command::Check { offline } => check(config_path, offline).await,
@@ -249,6 +285,13 @@ fn demo_config(path: Option<PathBuf>) -> Result<Config> {
             "askerp demo runs on the demo ERP; erp.connector is {:?}",
             config.erp.connector
         );
+    }
+    // The demo always has credentials: its simulator checks them like DingTalk does.
+    if config.dingtalk.app_key.is_empty() {
+        config.dingtalk.app_key = DEMO_APP_KEY.into();
+    }
+    if config.dingtalk.app_secret.is_empty() {
+        config.dingtalk.app_secret = crate::config::Secret::new(DEMO_APP_SECRET);
     }
     // Unless pointed elsewhere, DingTalk is the simulator mounted in the demo server.
     let sim_base = format!("http://{}/demo/dingtalk", config.server.listen);

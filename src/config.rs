@@ -149,7 +149,7 @@ pub struct CompanyConfig {
 impl Default for CompanyConfig {
     fn default() -> Self {
         CompanyConfig {
-            name: "Harbour Trading Co. (demo)".into(),
+            name: "Harbour Trading Ltd. (demo)".into(),
             time_zone: "Asia/Hong_Kong".into(),
             currency: "HKD".into(),
         }

@@ -42,11 +42,17 @@ pub async fn deliver(
         }
         Delivery::Private => {
             report.delivered = to_user(client, inbound, &answer.card, &mut report).await;
-            if inbound.conversation == Conversation::Group {
-                let note = answer.group_note.as_ref().unwrap_or(&answer.card);
-                if answer.group_note.is_some() {
-                    to_conversation(client, inbound, note, now, &mut report).await;
-                }
+            // The group learns where the answer went (or that it could not be sent),
+            // never the answer itself.
+            let note = if report.delivered {
+                &answer.group_note
+            } else {
+                &answer.undelivered_note
+            };
+            if inbound.conversation == Conversation::Group
+                && let Some(note) = note
+            {
+                to_conversation(client, inbound, note, now, &mut report).await;
             }
         }
     }

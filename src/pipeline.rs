@@ -79,6 +79,9 @@ pub struct Answer {
     pub card: Card,
     /// For a private answer asked in a group: the note the group sees instead.
     pub group_note: Option<Card>,
+    /// For a private answer asked in a group: the note the group sees when the 1:1
+    /// message could not be sent.
+    pub undelivered_note: Option<Card>,
     pub principal: Option<String>,
     pub connector: Option<String>,
     pub erp_latency_ms: Option<u64>,
@@ -224,6 +227,10 @@ impl Bot {
                 answer.group_note = Some(
                     self.renderer
                         .render(locale, &Content::PrivateNote { intent }),
+                );
+                answer.undelivered_note = Some(
+                    self.renderer
+                        .render(locale, &Content::PrivateUndelivered { intent }),
                 );
             }
         }
@@ -556,6 +563,7 @@ impl Bot {
             reason: None,
             delivery: Delivery::Conversation,
             group_note: None,
+            undelivered_note: None,
             principal: None,
             connector: None,
             erp_latency_ms: None,

@@ -195,12 +195,20 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let stats = state.bot.erp.stats();
-    let text = state.metrics.render(&[
-        ("erp_cache_hits", stats.hits.load(Ordering::Relaxed)),
-        ("erp_calls", stats.misses.load(Ordering::Relaxed)),
-        ("erp_errors", stats.errors.load(Ordering::Relaxed)),
-        ("tasks_in_flight", state.tasks.len() as u64),
-    ]);
+    let mut text = state.metrics.render(
+        &[
+            ("erp_cache_hits", stats.hits.load(Ordering::Relaxed)),
+            ("erp_calls", stats.misses.load(Ordering::Relaxed)),
+            ("erp_errors", stats.errors.load(Ordering::Relaxed)),
+        ],
+        &[("tasks_in_flight", state.tasks.len() as u64)],
+    );
+    text.push_str(&format!(
+        "# TYPE askerp_build_info gauge\naskerp_build_info{{version=\"{}\",intents_hash=\"{}\",connector=\"{}\"}} 1\n",
+        env!("CARGO_PKG_VERSION"),
+        state.bot.resolver.catalog().content_hash(),
+        state.bot.erp.name()
+    ));
     ([("content-type", "text/plain; version=0.0.4")], text)
 }
 

@@ -48,17 +48,21 @@ impl Metrics {
             .unwrap_or(0)
     }
 
-    /// The Prometheus exposition text, with `extra` gauges appended.
-    pub fn render(&self, extra: &[(&str, u64)]) -> String {
-        let mut out = String::new();
-        if let Ok(c) = self.counters.lock() {
-            for (name, value) in c.iter() {
-                out.push_str(&format!(
-                    "# TYPE askerp_{name}_total counter\naskerp_{name}_total {value}\n"
-                ));
-            }
+    /// The Prometheus exposition text: this registry's counters, `counters` kept
+    /// elsewhere (both as `askerp_<name>_total`), and `gauges`.
+    pub fn render(&self, counters: &[(&str, u64)], gauges: &[(&str, u64)]) -> String {
+        let mut all: BTreeMap<String, u64> =
+            self.counters.lock().map(|c| c.clone()).unwrap_or_default();
+        for (name, value) in counters {
+            all.insert((*name).to_string(), *value);
         }
-        for (name, value) in extra {
+        let mut out = String::new();
+        for (name, value) in &all {
+            out.push_str(&format!(
+                "# TYPE askerp_{name}_total counter\naskerp_{name}_total {value}\n"
+            ));
+        }
+        for (name, value) in gauges {
             out.push_str(&format!(
                 "# TYPE askerp_{name} gauge\naskerp_{name} {value}\n"
             ));

@@ -657,6 +657,12 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
             },
         ),
         (
+            "private_undelivered",
+            Content::PrivateUndelivered {
+                intent: Intent::LeaveBalance,
+            },
+        ),
+        (
             "deny_intent",
             Content::Deny(DenyReason::IntentNotAllowed {
                 intent: Intent::SalesSummary,
@@ -848,6 +854,7 @@ fn variant(content: &Content) -> &'static str {
         Content::Report { .. } => "Report",
         Content::Help { .. } => "Help",
         Content::PrivateNote { .. } => "PrivateNote",
+        Content::PrivateUndelivered { .. } => "PrivateUndelivered",
         Content::Deny(_) => "Deny",
         Content::UnknownUser { .. } => "UnknownUser",
         Content::NotUnderstood { .. } => "NotUnderstood",
@@ -860,7 +867,7 @@ fn variant(content: &Content) -> &'static str {
     }
 }
 
-const ALL_VARIANTS: [&str; 18] = [
+const ALL_VARIANTS: [&str; 19] = [
     "Stock",
     "LowStock",
     "Sales",
@@ -870,6 +877,7 @@ const ALL_VARIANTS: [&str; 18] = [
     "Report",
     "Help",
     "PrivateNote",
+    "PrivateUndelivered",
     "Deny",
     "UnknownUser",
     "NotUnderstood",
@@ -919,13 +927,18 @@ fn private_notes_carry_no_figures() {
     let r = renderer();
     for locale in LOCALES {
         for intent in Intent::ALL {
-            let card = r.render(locale, &Content::PrivateNote { intent });
-            let text = all_text(&card);
-            assert!(
-                !text.chars().any(|c| c.is_numeric()),
-                "{intent} in {}: {text}",
-                locale.tag()
-            );
+            for content in [
+                Content::PrivateNote { intent },
+                Content::PrivateUndelivered { intent },
+            ] {
+                let card = r.render(locale, &content);
+                let text = all_text(&card);
+                assert!(
+                    !text.chars().any(|c| c.is_numeric()),
+                    "{intent} in {}: {text}",
+                    locale.tag()
+                );
+            }
         }
     }
 }

@@ -145,6 +145,11 @@ pub enum Content {
     PrivateNote {
         intent: Intent,
     },
+    /// Shown in a group when the 1:1 answer could not be sent (e.g. the asker never
+    /// opened a chat with the bot); carries no figures either.
+    PrivateUndelivered {
+        intent: Intent,
+    },
     Deny(DenyReason),
     /// The DingTalk user is not in the directory.
     UnknownUser {

@@ -116,6 +116,7 @@ impl Renderer {
             } => r.report(current, previous, top, regions, *as_of),
             Content::Help { entries } => r.help(entries),
             Content::PrivateNote { intent } => r.private_note(*intent),
+            Content::PrivateUndelivered { intent } => r.private_undelivered(*intent),
             Content::Deny(reason) => r.deny(reason),
             Content::UnknownUser { user_id } => r.unknown_user(user_id),
             Content::NotUnderstood { text } => r.not_understood(text),
@@ -233,12 +234,14 @@ fn trim_question(question: &str) -> &str {
 /// anything else with the same number of days just before it.
 fn previous_period(p: &Period) -> Period {
     let same_month = p.start.year() == p.end.year() && p.start.month() == p.end.month();
-    if p.start.day() == 1 && same_month && p.end != p.end.last_of_month() {
-        if let Ok(start) = p.start.checked_sub(Span::new().months(1)) {
-            let day = p.end.day().min(start.days_in_month());
-            if let Ok(end) = start.with().day(day).build() {
-                return Period { start, end };
-            }
+    if p.start.day() == 1
+        && same_month
+        && p.end != p.end.last_of_month()
+        && let Ok(start) = p.start.checked_sub(Span::new().months(1))
+    {
+        let day = p.end.day().min(start.days_in_month());
+        if let Ok(end) = start.with().day(day).build() {
+            return Period { start, end };
         }
     }
     let whole_months = p.start.day() == 1 && p.end == p.end.last_of_month() && p.start <= p.end;
@@ -1171,6 +1174,16 @@ impl Ctx<'_> {
             &[("thing", &self.intent_text(intent, "thing"))],
         ));
         card.para(self.t("private_note.why"));
+        card.finish()
+    }
+
+    fn private_undelivered(&self, intent: Intent) -> Card {
+        let mut card = Draft::new(self.t("private_undelivered.title"));
+        card.para(self.f(
+            "private_undelivered.body",
+            &[("thing", &self.intent_text(intent, "thing"))],
+        ));
+        card.para(self.t("private_undelivered.how"));
         card.finish()
     }
 

@@ -61,6 +61,7 @@ struct SimState {
     base_url: std::sync::Mutex<String>,
     sent: std::sync::Mutex<Vec<Sent>>,
     expired_sessions: std::sync::Mutex<HashSet<String>>,
+    unreachable_users: std::sync::Mutex<HashSet<String>>,
     tokens_issued: AtomicU64,
     seq: AtomicU64,
     notify: Notify,
@@ -229,6 +230,14 @@ impl Simulator {
     pub fn expire_session(&self, session: &str) {
         if let Ok(mut s) = self.state.expired_sessions.lock() {
             s.insert(session.to_string());
+        }
+    }
+
+    /// Makes 1:1 sends to `user` come back in `invalidStaffIdList`, as DingTalk does for
+    /// ids it cannot deliver to.
+    pub fn make_unreachable(&self, user: &str) {
+        if let Ok(mut s) = self.state.unreachable_users.lock() {
+            s.insert(user.to_string());
         }
     }
 
@@ -442,13 +451,26 @@ async fn batch_send(
             ),
         );
     }
-    let seq = sim
-        .record(Destination::Private { user_ids: users }, body, vec![])
-        .seq;
+    let unreachable: HashSet<String> = sim
+        .state
+        .unreachable_users
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
+    let (invalid, reachable): (Vec<String>, Vec<String>) =
+        users.into_iter().partition(|u| unreachable.contains(u));
+    let key = if reachable.is_empty() {
+        String::new()
+    } else {
+        let to = Destination::Private {
+            user_ids: reachable,
+        };
+        format!("pqk-{}", sim.record(to, body, vec![]).seq)
+    };
     (
         StatusCode::OK,
         Json(
-            json!({ "processQueryKey": format!("pqk-{seq}"), "invalidStaffIdList": [],
+            json!({ "processQueryKey": key, "invalidStaffIdList": invalid,
                      "flowControlledStaffIdList": [], "filteredStaffIdList": [] }),
         ),
     )

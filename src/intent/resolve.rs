@@ -187,6 +187,8 @@ impl fmt::Display for ExampleFailure {
 pub struct ExampleReport {
     pub examples: usize,
     pub counter_examples: usize,
+    /// Per intent, in catalog order: (intent, examples + counter-examples run, failures).
+    pub per_intent: Vec<(Intent, usize, usize)>,
     pub failures: Vec<ExampleFailure>,
 }
 
@@ -200,6 +202,16 @@ impl fmt::Display for ExampleReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for fail in &self.failures {
             writeln!(f, "FAIL {fail}")?;
+        }
+        for (intent, run, failed) in &self.per_intent {
+            let status = if *failed == 0 { "ok" } else { "FAILED" };
+            writeln!(
+                f,
+                "{:<22} {:>4} run  {:>3} failed  {status}",
+                intent.name(),
+                run,
+                failed
+            )?;
         }
         write!(
             f,
@@ -474,6 +486,8 @@ impl Resolver {
     pub fn test_examples(&self) -> ExampleReport {
         let mut report = ExampleReport::default();
         for def in &self.catalog.intents {
+            let failures_before = report.failures.len();
+            let run = def.examples.len() + def.counter_examples.len();
             for ex in &def.examples {
                 report.examples += 1;
                 let now = ex.now.to_zoned(self.tz.clone());
@@ -518,6 +532,8 @@ impl Resolver {
                     });
                 }
             }
+            let failed = report.failures.len() - failures_before;
+            report.per_intent.push((def.intent, run, failed));
         }
         report
     }

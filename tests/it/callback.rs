@@ -353,3 +353,29 @@ async fn a_slow_erp_gives_a_timeout_card() {
     assert_eq!(audit[0]["decision"], "error");
     assert!(audit[0]["reason"].to_string().contains("timed out"));
 }
+
+#[tokio::test]
+async fn when_the_private_answer_cannot_be_sent_the_group_is_told_without_figures() {
+    let app = TestApp::start().await;
+    app.sim.make_unreachable("demo.staff");
+    let msg = Incoming::text("demo.staff", "我仲有幾多日年假?").in_group("cidStoreGroup==");
+    assert_eq!(app.say(&msg).await, 200);
+    let sent = app.sim.wait_for_sent(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = if sent.len() == 1 {
+        app.sim.sent()
+    } else {
+        sent
+    };
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert!(matches!(sent[0].to, Destination::Webhook { .. }));
+    assert!(!has_digit(&sent[0].text), "{}", sent[0].text);
+    assert!(sent[0].title.contains("私訊"), "{}", sent[0].title);
+    let audit = app.audit(1).await;
+    assert_eq!(audit[0]["outcome"], "failed");
+    assert!(
+        audit[0]["sends"].to_string().contains("invalid"),
+        "{}",
+        audit[0]
+    );
+}

@@ -168,3 +168,14 @@ fn config_errors_are_all_reported_with_exit_code_78() {
         "{err}"
     );
 }
+
+#[test]
+fn intents_test_reports_every_intent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = askerp(&["intents", "test"], &dir.path().join("a.jsonl"));
+    assert_eq!(code, 0, "{err}");
+    for intent in ["inventory.stock", "sales.summary", "leave.balance", "help"] {
+        assert!(out.contains(intent), "{intent} missing: {out}");
+    }
+    assert!(out.contains("0 failure(s)"), "{out}");
+}
