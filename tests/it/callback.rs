@@ -240,92 +240,60 @@ async fn leave_asked_in_a_group_is_answered_privately() {
     assert_eq!(audit[0]["outcome"], "delivered");
 }
 
-/// A connector whose ERP is down.
-struct DownErp;
+/// A connector whose ERP is down, or (with `hang`) never answers.
+struct BrokenErp {
+    hang: bool,
+}
 
-fn down<T>() -> Result<T, ErpError> {
-    Err(ErpError::Unavailable {
-        connector: "down".into(),
-        detail: "connection refused".into(),
-    })
+impl BrokenErp {
+    async fn fail<T>(&self) -> Result<T, ErpError> {
+        if self.hang {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        Err(ErpError::Unavailable {
+            connector: "broken".into(),
+            detail: "connection refused".into(),
+        })
+    }
 }
 
 #[async_trait]
-impl Connector for DownErp {
+impl Connector for BrokenErp {
     fn name(&self) -> &str {
-        "down"
+        "broken"
     }
     async fn places(&self) -> Result<Places, ErpError> {
-        down()
+        self.fail().await
     }
     async fn find_items(&self, _: &str) -> Result<Vec<Item>, ErpError> {
-        down()
+        self.fail().await
     }
     async fn stock(&self, _: &[String], _: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
-        down()
+        self.fail().await
     }
     async fn low_stock(&self, _: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
-        down()
+        self.fail().await
     }
     async fn sales_summary(&self, _: &SalesFilter) -> Result<SalesSummary, ErpError> {
-        down()
+        self.fail().await
     }
     async fn top_items(&self, _: &SalesFilter, _: u32) -> Result<Vec<TopItem>, ErpError> {
-        down()
+        self.fail().await
     }
     async fn order(&self, _: &str) -> Result<Option<Order>, ErpError> {
-        down()
+        self.fail().await
     }
     async fn find_employees(&self, _: &str) -> Result<Vec<Employee>, ErpError> {
-        down()
+        self.fail().await
     }
     async fn leave_balance(&self, _: &str, _: Date) -> Result<Option<LeaveBalance>, ErpError> {
-        down()
-    }
-}
-
-/// A connector that never answers in time.
-struct SlowErp;
-
-#[async_trait]
-impl Connector for SlowErp {
-    fn name(&self) -> &str {
-        "slow"
-    }
-    async fn places(&self) -> Result<Places, ErpError> {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        down()
-    }
-    async fn find_items(&self, _: &str) -> Result<Vec<Item>, ErpError> {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        down()
-    }
-    async fn stock(&self, _: &[String], _: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
-        down()
-    }
-    async fn low_stock(&self, _: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
-        down()
-    }
-    async fn sales_summary(&self, _: &SalesFilter) -> Result<SalesSummary, ErpError> {
-        down()
-    }
-    async fn top_items(&self, _: &SalesFilter, _: u32) -> Result<Vec<TopItem>, ErpError> {
-        down()
-    }
-    async fn order(&self, _: &str) -> Result<Option<Order>, ErpError> {
-        down()
-    }
-    async fn find_employees(&self, _: &str) -> Result<Vec<Employee>, ErpError> {
-        down()
-    }
-    async fn leave_balance(&self, _: &str, _: Date) -> Result<Option<LeaveBalance>, ErpError> {
-        down()
+        self.fail().await
     }
 }
 
 #[tokio::test]
 async fn an_erp_failure_gives_an_error_card_with_a_reference() {
-    let app = TestApp::start_with(|_| {}, Some(Arc::new(DownErp))).await;
+    let app = TestApp::start_with(|_| {}, Some(Arc::new(BrokenErp { hang: false }))).await;
     let reply = app
         .ask("demo.staff", "how many iPhone 15 Pro 256GB in stock?")
         .await;
@@ -342,7 +310,11 @@ async fn an_erp_failure_gives_an_error_card_with_a_reference() {
 
 #[tokio::test]
 async fn a_slow_erp_gives_a_timeout_card() {
-    let app = TestApp::start_with(|c| c.erp.timeout_secs = 1, Some(Arc::new(SlowErp))).await;
+    let app = TestApp::start_with(
+        |c| c.erp.timeout_secs = 1,
+        Some(Arc::new(BrokenErp { hang: true })),
+    )
+    .await;
     let started = std::time::Instant::now();
     let reply = app
         .ask("demo.staff", "how many iPhone 15 Pro 256GB in stock?")
