@@ -348,7 +348,8 @@ mod tests {
     #[test]
     fn a_place_replaces_the_old_place() {
         let slots = follow_up(&sales(), &[], "and in Mong Kok?", &has, &places).expect("store");
-        assert_eq!(slots.region.as_deref(), Some("Mong Kok"));
+        assert_eq!(slots.store.as_deref(), Some("Mong Kok"));
+        assert_eq!(slots.region, None, "the new place replaces the old one");
         assert_eq!(slots.period, sales().slots.period);
         let slots =
             follow_up(&sales(), &[], "what about Hong Kong Island", &has, &places).expect("region");

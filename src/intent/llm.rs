@@ -640,6 +640,9 @@ impl LlmFallback {
             .and_then(|answer| validate(&answer, catalog, today, self.config.max_slot_chars));
         match checked {
             Ok(found) => {
+                if found.is_some() {
+                    bump(&self.stats.understood);
+                }
                 tracing::info!(
                     latency_ms = ms,
                     understood = found.is_some(),
