@@ -169,6 +169,7 @@ impl Bot {
         }
         let mut fallback_reason = None;
         if resolution.intent.is_none()
+            && !explanation.normalized.trim().is_empty()
             && let Some(llm) = &self.llm
         {
             let catalog = self.resolver.catalog();
@@ -177,7 +178,8 @@ impl Bot {
                     resolution.intent = Some(intent);
                     resolution.slots = slots;
                     resolution.source = Some(Source::Llm);
-                    resolution.rule = None;
+                    // The audit record names the model where it would name the rule.
+                    resolution.rule = Some(format!("llm:{}", llm.model()));
                 }
                 Outcome::NotUnderstood(why) => fallback_reason = Some(why),
             }

@@ -581,6 +581,11 @@ impl LlmFallback {
         })
     }
 
+    /// The configured model name, for the audit record.
+    pub fn model(&self) -> &str {
+        &self.config.model
+    }
+
     /// Asks the model what `text` (from `user`, at `now`) means. Never fails: anything
     /// that goes wrong is "not understood".
     #[tracing::instrument(name = "llm", skip_all)]

@@ -164,6 +164,7 @@ async fn a_message_no_rule_understands_is_resolved_by_the_model_and_audited_as_l
     assert!(reply.text.contains("256GB"), "{}", reply.text);
     let record = app.audit(1).await.pop().expect("record");
     assert_eq!(record["source"], "llm", "{record}");
+    assert_eq!(record["rule"], "llm:fake-model", "{record}");
     assert_eq!(record["intent"], "inventory.stock");
     assert_eq!(record["decision"], "allow");
 
