@@ -556,6 +556,32 @@ mod tests {
     }
 
     #[test]
+    fn llm_and_context_problems_are_reported() {
+        let c = Config::from_toml("").expect("defaults");
+        assert!(!c.llm.enabled, "the fallback is off by default");
+        assert_eq!(c.llm.timeout_ms, 4000);
+        assert_eq!(c.context.expiry_secs, 600);
+        let err = Config::from_toml(
+            "[llm]\nenabled = true\nbase_url = \"not a url\"\nmodel = \"\"\ntimeout_ms = 0\n\
+             [context]\nexpiry_secs = 0\n",
+        )
+        .expect_err("invalid");
+        let text = err.to_string();
+        for needle in [
+            "llm.base_url",
+            "llm.model",
+            "llm.timeout_ms",
+            "context.expiry_secs",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+        let mode =
+            Config::from_toml("[llm]\nmode = \"json\"\nauth = \"api-key\"\n").expect("valid");
+        assert_eq!(mode.llm.mode, LlmMode::Json);
+        assert_eq!(mode.llm.auth, LlmAuth::ApiKey);
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let err = Config::from_toml("[server]\nlisten_port = 1\n").expect_err("unknown key");
         assert!(err.to_string().contains("listen_port"), "{err}");

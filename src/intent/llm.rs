@@ -600,9 +600,27 @@ impl LlmFallback {
             bump(&self.stats.cache_hits);
             return outcome(cached);
         }
+        // Identical messages arriving together (the 9 a.m. burst) wait for one call.
+        let fresh = self.fresh(catalog, &redacted, user, now);
+        match self.cache.try_get_with(key, fresh).await {
+            Ok(found) => outcome(found),
+            Err(refused) => Outcome::NotUnderstood(*refused),
+        }
+    }
+
+    /// One call, when the user's budget and the breaker allow it. `Ok(None)` (cached):
+    /// the model found no intent or gave an unusable answer. `Err` (not cached): no call
+    /// was made, or it failed.
+    async fn fresh(
+        &self,
+        catalog: &Catalog,
+        redacted: &str,
+        user: &str,
+        now: &Zoned,
+    ) -> Result<Option<(Intent, Slots)>, &'static str> {
         if !self.within_rate(user) {
             bump(&self.stats.rate_limited);
-            return Outcome::NotUnderstood("fallback rate limit");
+            return Err("fallback rate limit");
         }
         let allowed = self
             .breaker
@@ -611,11 +629,11 @@ impl LlmFallback {
             .unwrap_or(false);
         if !allowed {
             bump(&self.stats.breaker_rejected);
-            return Outcome::NotUnderstood("fallback circuit open");
+            return Err("fallback circuit open");
         }
         bump(&self.stats.calls);
         let started = Instant::now();
-        let result = self.call(&redacted, now).await;
+        let result = self.call(redacted, now).await;
         let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.stats.latency_ms.fetch_add(ms, Ordering::Relaxed);
         let completion = match result {
@@ -638,11 +656,11 @@ impl LlmFallback {
                     );
                 }
                 tracing::warn!(error = %e, latency_ms = ms, "LLM fallback failed.");
-                return Outcome::NotUnderstood("fallback failed");
+                return Err("fallback failed");
             }
         };
         let checked = answer_of(&completion)
-            .and_then(|answer| validate(&answer, catalog, today, self.config.max_slot_chars));
+            .and_then(|answer| validate(&answer, catalog, now.date(), self.config.max_slot_chars));
         match checked {
             Ok(found) => {
                 if found.is_some() {
@@ -653,14 +671,12 @@ impl LlmFallback {
                     understood = found.is_some(),
                     "LLM fallback answered."
                 );
-                self.cache.insert(key, found.clone()).await;
-                outcome(found)
+                Ok(found)
             }
             Err(why) => {
                 bump(&self.stats.invalid);
                 tracing::warn!(reason = %why, "LLM answer refused.");
-                self.cache.insert(key, None).await;
-                Outcome::NotUnderstood("fallback answer invalid")
+                Ok(None)
             }
         }
     }

@@ -61,6 +61,9 @@ async fn completions(State(fake): State<FakeModel>, Json(body): Json<Value>) -> 
     let answer = if user.contains("SLOW") {
         tokio::time::sleep(Duration::from_secs(3)).await;
         json!({"intent": "help", "slots": {}})
+    } else if user.contains("DELAY") {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        json!({"intent": "help", "slots": {}})
     } else if user.contains("HTTP500") {
         let error = json!({"error": {"message": "The server had an error", "type": "server_error",
             "param": null, "code": null}});
@@ -310,6 +313,23 @@ async fn answers_are_cached_per_normalized_text() {
     assert_eq!(second.decision, Decision::Allow);
     assert_eq!(source(&second), Some(Source::Llm));
     assert_eq!(fake.requests().len(), 1, "second answer from the cache");
+}
+
+#[tokio::test]
+async fn identical_messages_arriving_together_make_one_call() {
+    let (fake, base) = FakeModel::start().await;
+    let bot = Arc::new(bot(&llm_config(&base)).await);
+    let asks = (0..8).map(|n| {
+        let bot = Arc::clone(&bot);
+        let user = ["demo.staff", "demo.manager", "demo.hr", "demo.admin"][n % 4];
+        tokio::spawn(async move { ask(&bot, user, "DELAY what can you do").await })
+    });
+    for handle in asks {
+        let a = handle.await.expect("task");
+        assert_eq!(a.decision, Decision::Allow);
+        assert_eq!(source(&a), Some(Source::Llm));
+    }
+    assert_eq!(fake.requests().len(), 1);
 }
 
 #[tokio::test]
