@@ -45,6 +45,7 @@ fn whole_answer(c: &mut Criterion) {
         msgtype: "text".into(),
         user_id: Some(user.to_string()),
         conversation: Conversation::Group,
+        conversation_id: "bench".into(),
         mentioned: vec![],
         now: jiff::Zoned::now().with_time_zone(bot.tz.clone()),
         reference: "bench".into(),

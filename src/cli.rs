@@ -366,6 +366,7 @@ async fn ask(
         msgtype: "text".into(),
         user_id: Some(user.to_string()),
         conversation,
+        conversation_id: "cli".into(),
         mentioned: vec![],
         now,
         reference: server::reference(&msg_id),

@@ -59,6 +59,8 @@ pub struct Config {
     pub erp: ErpConfig,
     pub audit: AuditConfig,
     pub log: LogConfig,
+    pub context: ContextConfig,
+    pub llm: LlmConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,6 +233,130 @@ impl Default for LogConfig {
     }
 }
 
+/// Follow-up questions: what the bot remembers of a user's last question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContextConfig {
+    /// How long after a question a follow-up ("and in Tsuen Wan?") still refers to it.
+    pub expiry_secs: u64,
+    /// At most this many (conversation, user) contexts are kept; the oldest go first.
+    pub max_entries: u64,
+}
+
+impl Default for ContextConfig {
+    fn default() -> Self {
+        ContextConfig {
+            expiry_secs: 600,
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// How the fallback asks the model for structured output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmMode {
+    /// Function calling (`tools` with a forced `tool_choice`).
+    Tools,
+    /// JSON mode (`response_format: json_object`), for endpoints without tool calling.
+    Json,
+}
+
+/// How the API key is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LlmAuth {
+    /// `Authorization: Bearer <key>` (OpenAI, DashScope, DeepSeek, vLLM, Ollama).
+    Bearer,
+    /// `api-key: <key>` (Azure OpenAI).
+    ApiKey,
+}
+
+/// The optional LLM fallback for messages no rule understands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// Off by default: without it, a message no rule matches is "not understood".
+    pub enabled: bool,
+    /// Base URL of an OpenAI-compatible API; `/chat/completions` is appended.
+    pub base_url: String,
+    pub model: String,
+    /// From `ASKERP_LLM__API_KEY`; may stay empty for a local server without auth.
+    pub api_key: Secret,
+    pub auth: LlmAuth,
+    pub mode: LlmMode,
+    /// A prompt template replacing the built-in `prompts/fallback.md`.
+    pub prompt: Option<PathBuf>,
+    /// Longest wait for the model before the message is "not understood".
+    pub timeout_ms: u64,
+    /// How long an answer is reused for the same (normalized) text.
+    pub cache_ttl_secs: u64,
+    /// Calls one user may cause per minute; more are "not understood" without a call.
+    pub rate_per_user_per_minute: u32,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before one trial call.
+    pub breaker_cooldown_secs: u64,
+    /// Longest text value the model may return for a slot.
+    pub max_slot_chars: usize,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            enabled: false,
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4o-mini".into(),
+            api_key: Secret::default(),
+            auth: LlmAuth::Bearer,
+            mode: LlmMode::Tools,
+            prompt: None,
+            timeout_ms: 4000,
+            cache_ttl_secs: 3600,
+            rate_per_user_per_minute: 10,
+            breaker_failures: 5,
+            breaker_cooldown_secs: 30,
+            max_slot_chars: 80,
+        }
+    }
+}
+
+impl LlmConfig {
+    /// Problems of the `[llm]` and `[context]` sections (added to [`Config::validate`]).
+    fn problems(&self, context: &ContextConfig) -> Vec<String> {
+        let mut problems = Vec::new();
+        if context.expiry_secs == 0 {
+            problems.push("context.expiry_secs must be greater than 0".to_string());
+        }
+        match url::Url::parse(&self.base_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => problems.push(format!(
+                "llm.base_url = {:?} is not an http(s) URL",
+                self.base_url
+            )),
+        }
+        if self.enabled && self.model.trim().is_empty() {
+            problems.push("llm.model must be set when llm.enabled = true".to_string());
+        }
+        for (key, v) in [
+            ("llm.timeout_ms", self.timeout_ms),
+            ("llm.breaker_cooldown_secs", self.breaker_cooldown_secs),
+            ("llm.max_slot_chars", self.max_slot_chars as u64),
+            ("llm.breaker_failures", u64::from(self.breaker_failures)),
+        ] {
+            if v == 0 {
+                problems.push(format!("{key} must be greater than 0"));
+            }
+        }
+        if let Some(p) = &self.prompt
+            && !p.exists()
+        {
+            problems.push(format!("llm.prompt = {} does not exist", p.display()));
+        }
+        problems
+    }
+}
+
 /// Everything wrong with a configuration, reported together.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -356,6 +482,7 @@ impl Config {
                 problems.push(format!("{key} = {} does not exist", p.display()));
             }
         }
+        problems.extend(self.llm.problems(&self.context));
         if problems.is_empty() {
             Ok(())
         } else {
@@ -426,6 +553,32 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }
+    }
+
+    #[test]
+    fn llm_and_context_problems_are_reported() {
+        let c = Config::from_toml("").expect("defaults");
+        assert!(!c.llm.enabled, "the fallback is off by default");
+        assert_eq!(c.llm.timeout_ms, 4000);
+        assert_eq!(c.context.expiry_secs, 600);
+        let err = Config::from_toml(
+            "[llm]\nenabled = true\nbase_url = \"not a url\"\nmodel = \"\"\ntimeout_ms = 0\n\
+             [context]\nexpiry_secs = 0\n",
+        )
+        .expect_err("invalid");
+        let text = err.to_string();
+        for needle in [
+            "llm.base_url",
+            "llm.model",
+            "llm.timeout_ms",
+            "context.expiry_secs",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+        let mode =
+            Config::from_toml("[llm]\nmode = \"json\"\nauth = \"api-key\"\n").expect("valid");
+        assert_eq!(mode.llm.mode, LlmMode::Json);
+        assert_eq!(mode.llm.auth, LlmAuth::ApiKey);
     }
 
     #[test]

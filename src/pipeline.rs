@@ -5,6 +5,11 @@
 //!       ─▶ render ─▶ Answer { decision, delivery, card }
 //! ```
 //!
+//! Understanding is rules first, then the asker's conversation context (follow-ups and
+//! answers to a clarifying question), then the optional LLM fallback; whichever found the
+//! intent is the resolution's `source`. Whatever found it, clarification and policy run
+//! after it, on every question.
+//!
 //! [`Bot::answer`] is that path and nothing else; delivering the card and writing the
 //! audit record are the caller's (the server's, or the CLI's). Every stage that cannot go
 //! on ends in a [`Stop`], which becomes a card too, so every question gets an answer.
@@ -18,13 +23,18 @@ use serde::Serialize;
 
 use crate::card::{Card, Content, DenyReason, Failure, NotFound, Renderer};
 use crate::channel::Conversation;
-use crate::erp::{CachedConnector, ErpError, Place, PlaceKind, Places, SalesFilter};
+use crate::erp::matching::{self, Entry};
+use crate::erp::{CachedConnector, ErpError, Item, Place, PlaceKind, Places, SalesFilter};
 use crate::identity::{Directory, Principal};
-use crate::intent::{Intent, Locale, Resolution, Resolver, SELF_EMPLOYEE, Sensitivity, Slots};
+use crate::intent::context::{self, ContextKey, ContextStore, PlaceSlot, Turn};
+use crate::intent::llm::{LlmFallback, Outcome};
+use crate::intent::{
+    Explanation, Intent, Locale, Resolution, Resolver, SELF_EMPLOYEE, Sensitivity, Slots, Source,
+};
 use crate::policy::{self, Delivery, Policy, Scope};
 
-/// More matching items than this and the bot asks which one instead of listing them all.
-const MAX_ITEMS_LISTED: usize = 8;
+/// At most this many items are offered on a "did you mean…" card.
+const MAX_ITEM_CHOICES: usize = 20;
 
 /// The outcome class of a question, as in the CLI JSON and the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -60,6 +70,8 @@ pub struct Question {
     /// The DingTalk user id of the asker.
     pub user_id: Option<String>,
     pub conversation: Conversation,
+    /// The conversation's id; with `user_id`, the key of the follow-up context.
+    pub conversation_id: String,
     /// DingTalk ids of colleagues @-mentioned in the message.
     pub mentioned: Vec<String>,
     pub now: Zoned,
@@ -116,6 +128,10 @@ pub struct Bot {
     pub erp: CachedConnector,
     pub renderer: Renderer,
     pub tz: TimeZone,
+    /// The last question of each (conversation, user), for follow-ups.
+    pub context: Arc<dyn ContextStore>,
+    /// The LLM fallback, when `llm.enabled`.
+    pub llm: Option<LlmFallback>,
 }
 
 impl Bot {
@@ -130,10 +146,11 @@ impl Bot {
                 .reply(None, Locale::En, Decision::NotUnderstood, content)
                 .because("message type without text");
         };
-        let resolution = self.resolver.resolve(text, &q.now);
-        let locale = resolution.locale;
+        let explanation = self.resolver.explain(text, &q.now);
+        let mut resolution = explanation.resolution.clone();
 
         let Some(principal) = q.user_id.as_deref().and_then(|u| self.directory.lookup(u)) else {
+            let locale = resolution.locale;
             let content = Content::UnknownUser {
                 user_id: q.user_id.clone().unwrap_or_default(),
             };
@@ -142,13 +159,44 @@ impl Bot {
                 .because("user not in directory");
         };
 
+        let key = ContextKey {
+            conversation_id: q.conversation_id.clone(),
+            user_id: principal.dingtalk_user_id.clone(),
+        };
+        if let Some(previous) = self.context.get(&key).await {
+            self.continue_from(&previous, &explanation, text, &mut resolution)
+                .await;
+        }
+        let mut fallback_reason = None;
+        if resolution.intent.is_none()
+            && !explanation.normalized.trim().is_empty()
+            && let Some(llm) = &self.llm
+        {
+            let catalog = self.resolver.catalog();
+            match llm.resolve(catalog, text, &key.user_id, &q.now).await {
+                Outcome::Understood { intent, slots } => {
+                    resolution.intent = Some(intent);
+                    resolution.slots = slots;
+                    resolution.source = Some(Source::Llm);
+                    // The audit record names the model where it would name the rule.
+                    resolution.rule = Some(format!("llm:{}", llm.model()));
+                }
+                Outcome::NotUnderstood(why) => fallback_reason = Some(why),
+            }
+        }
+        let locale = resolution.locale;
+
         let Some(intent) = resolution.intent else {
             let content = Content::NotUnderstood {
                 text: text.to_string(),
             };
-            return self
+            let answer = self
                 .reply(Some(resolution), locale, Decision::NotUnderstood, content)
                 .by(principal);
+            return match fallback_reason {
+                Some(why) => answer.because(why),
+                None => answer,
+            };
         };
         tracing::Span::current().record("intent", intent.name());
 
@@ -159,7 +207,16 @@ impl Bot {
             // "@Peter Wong 仲有幾多日年假?": the mention names the colleague.
             slots.employee = Some(mentioned.clone());
         }
-        if let Some(missing) = self.missing_slot(intent, &slots) {
+        let missing = self.missing_slot(intent, &slots);
+        // Remembered before policy: a follow-up to a refused question is checked again.
+        let turn = Turn {
+            intent,
+            slots: slots.clone(),
+            locale,
+            pending: missing.clone(),
+        };
+        self.context.put(key, turn).await;
+        if let Some(missing) = missing {
             let content = Content::Clarify {
                 intent,
                 slot: missing.clone(),
@@ -237,6 +294,74 @@ impl Bot {
         answer
     }
 
+    /// Reads the message as a continuation of the asker's previous question: a follow-up
+    /// that changes one slot ("and in Tsuen Wan?", "上個月呢?"), the answer to a
+    /// clarifying question, or a new question of the same kind that leaves out a
+    /// required slot the previous one had.
+    async fn continue_from(
+        &self,
+        previous: &Turn,
+        explanation: &Explanation,
+        text: &str,
+        resolution: &mut Resolution,
+    ) {
+        let catalog = self.resolver.catalog();
+        let has_slot = |i: Intent, s: &str| catalog.def(i).is_some_and(|d| d.has_slot(s));
+        match resolution.intent {
+            None => {
+                let places = self.erp.places().await.ok().map(|p| p.data);
+                let place = |t: &str| -> Vec<PlaceSlot> {
+                    let Some(places) = &places else {
+                        return Vec::new();
+                    };
+                    [
+                        (PlaceSlot::Warehouse, PlaceKind::Warehouse),
+                        (PlaceSlot::Store, PlaceKind::Store),
+                        (PlaceSlot::Region, PlaceKind::Region),
+                    ]
+                    .into_iter()
+                    .filter(|(_, kind)| places.find(*kind, t).is_some())
+                    .map(|(slot, _)| slot)
+                    .collect()
+                };
+                let periods: Vec<_> = explanation.periods.iter().map(|(_, _, p)| *p).collect();
+                let Some(slots) = context::follow_up(
+                    previous,
+                    &periods,
+                    &explanation.matched_text,
+                    &has_slot,
+                    &place,
+                ) else {
+                    return;
+                };
+                resolution.intent = Some(previous.intent);
+                resolution.slots = slots;
+                resolution.source = Some(Source::Context);
+                resolution.rule = None;
+                // "SO-2026-00123" says nothing about the language; keep the previous one.
+                if !text.chars().any(char::is_alphabetic) {
+                    resolution.locale = previous.locale;
+                }
+            }
+            Some(intent) if intent == previous.intent => {
+                let Some(def) = catalog.def(intent) else {
+                    return;
+                };
+                let mut filled = false;
+                for slot in def.slots.iter().filter(|s| s.required) {
+                    if !resolution.slots.has(&slot.name) {
+                        filled |=
+                            context::copy_slot(&previous.slots, &mut resolution.slots, &slot.name);
+                    }
+                }
+                if filled {
+                    resolution.source = Some(Source::Context);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
     /// The first required slot the intent's definition lists that has no value.
     fn missing_slot(&self, intent: Intent, slots: &Slots) -> Option<String> {
         let def = self.resolver.catalog().def(intent)?;
@@ -275,20 +400,23 @@ impl Bot {
                 let places = self.erp.places().await?.data;
                 let warehouse = self.place(&places, PlaceKind::Warehouse, &slots.warehouse)?;
                 let items = self.erp.find_items(&query).await?.data;
-                if items.is_empty() {
-                    return Err(Stop::NotFound(NotFound::Item(query)));
-                }
-                if items.len() > MAX_ITEMS_LISTED {
-                    let content = Content::ChooseItem {
-                        question: text.to_string(),
-                        candidates: items.into_iter().take(5).collect(),
-                    };
-                    return Err(Stop::Clarify(
-                        Box::new(content),
-                        "several items match".into(),
-                    ));
-                }
-                let skus: Vec<String> = items.iter().map(|i| i.sku.clone()).collect();
+                let item = match one_item(&query, items) {
+                    Ok(item) => item,
+                    Err(candidates) if candidates.is_empty() => {
+                        return Err(Stop::NotFound(NotFound::Item(query)));
+                    }
+                    Err(candidates) => {
+                        let content = Content::ChooseItem {
+                            question: text.to_string(),
+                            candidates,
+                        };
+                        return Err(Stop::Clarify(
+                            Box::new(content),
+                            "several items match".into(),
+                        ));
+                    }
+                };
+                let skus = vec![item.sku.clone()];
                 let stock = self
                     .erp
                     .stock(&skus, warehouse.as_ref().map(|w| w.code.as_str()))
@@ -580,6 +708,33 @@ impl Answer {
     fn because(mut self, reason: &str) -> Answer {
         self.reason = Some(reason.to_string());
         self
+    }
+}
+
+/// The one item the text names, or the candidates to choose from (empty: none match).
+/// The connector found the items; the matcher decides whether one stands out (its SKU,
+/// its exact name, or the only item whose every word the text contains), so the bot asks
+/// "did you mean…" rather than guessing.
+fn one_item(query: &str, mut items: Vec<Item>) -> Result<Item, Vec<Item>> {
+    if items.len() == 1 {
+        return Ok(items.remove(0));
+    }
+    let best = {
+        let entries: Vec<Entry<'_>> = items
+            .iter()
+            .map(|i| Entry {
+                sku: &i.sku,
+                names: vec![i.name_en.as_str(), i.name_zh.as_str()],
+            })
+            .collect();
+        matching::unique_best(&matching::rank(query, &entries)).map(|h| h.index)
+    };
+    match best {
+        Some(i) if i < items.len() => Ok(items.swap_remove(i)),
+        _ => {
+            items.truncate(MAX_ITEM_CHOICES);
+            Err(items)
+        }
     }
 }
 

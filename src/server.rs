@@ -77,6 +77,7 @@ impl AppState {
                 msgtype: inbound.msgtype.clone(),
                 user_id: inbound.sender_staff_id.clone(),
                 conversation: inbound.conversation,
+                conversation_id: inbound.conversation_id.clone(),
                 mentioned: inbound.mentioned_staff_ids.clone(),
                 now: jiff::Zoned::now().with_time_zone(self.bot.tz.clone()),
                 reference: reference(&inbound.msg_id),
@@ -203,6 +204,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         ],
         &[("tasks_in_flight", state.tasks.len() as u64)],
     );
+    if let Some(llm) = &state.bot.llm {
+        text.push_str(&llm.stats.render());
+    }
     text.push_str(&format!(
         "# TYPE askerp_build_info gauge\naskerp_build_info{{version=\"{}\",intents_hash=\"{}\",connector=\"{}\"}} 1\n",
         env!("CARGO_PKG_VERSION"),

@@ -11,6 +11,8 @@ use crate::config::Config;
 use crate::erp::demo::DemoErp;
 use crate::erp::{CachedConnector, Connector};
 use crate::identity::Directory;
+use crate::intent::context::MemoryContext;
+use crate::intent::llm::{LlmFallback, PromptTemplate};
 use crate::intent::{Catalog, Resolver};
 use crate::pipeline::Bot;
 use crate::policy::Policy;
@@ -61,6 +63,22 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
             .map_err(|e| problems.push(e.to_string()))
             .ok()
     });
+    // The prompt is checked even while the fallback is off, so `askerp check` finds a
+    // broken template before someone turns the fallback on.
+    let prompt = match &config.llm.prompt {
+        Some(path) => PromptTemplate::load(path),
+        None => PromptTemplate::builtin(),
+    }
+    .map_err(|e| problems.push(e.to_string()))
+    .ok();
+    let llm = match (&prompt, &resolver) {
+        (Some(prompt), Some(resolver)) if config.llm.enabled => {
+            LlmFallback::new(&config.llm, prompt.clone(), resolver.catalog())
+                .map_err(|e| problems.push(e.to_string()))
+                .ok()
+        }
+        _ => None,
+    };
     let today = jiff::Zoned::now().with_time_zone(tz.clone()).date();
     let connector: Option<Arc<dyn Connector>> = match config.erp.connector.as_str() {
         "demo" => match DemoErp::open(config.erp.demo_database.as_deref(), today).await {
@@ -91,6 +109,11 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
                 erp,
                 renderer: Renderer::new(messages, tz.clone()),
                 tz,
+                context: Arc::new(MemoryContext::new(
+                    Duration::from_secs(config.context.expiry_secs),
+                    config.context.max_entries,
+                )),
+                llm,
             })
         }
         _ => Err(SetupError(problems)),

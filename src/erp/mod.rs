@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod demo;
+pub mod matching;
 
 use async_trait::async_trait;
 use jiff::civil::Date;

@@ -7,6 +7,8 @@
 //! ERP or decides access.
 
 pub mod catalog;
+pub mod context;
+pub mod llm;
 pub mod normalize;
 pub mod numbers;
 pub mod period;

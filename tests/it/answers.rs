@@ -87,7 +87,7 @@ async fn stock_in_english_with_the_available_quantity_per_warehouse() {
 async fn stock_in_cantonese_for_one_warehouse() {
     let app = TestApp::start().await;
     let reply = app
-        .ask("demo.staff", "@ERP助手 維他檸檬茶 觀塘倉仲有幾多?")
+        .ask("demo.staff", "@ERP助手 維他檸檬茶 250ml 觀塘倉仲有幾多?")
         .await;
     let db = app.db().await;
     let row = sqlx::query(

@@ -5,3 +5,5 @@ mod support;
 mod answers;
 mod callback;
 mod cli;
+mod followup;
+mod llm;

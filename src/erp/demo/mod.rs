@@ -63,6 +63,7 @@ use super::{
     OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine,
     StoreSales, TopItem,
 };
+use crate::erp::matching::{self, Entry};
 use crate::intent::LeaveType;
 
 /// Version of the generator. A database seeded by another version is rebuilt, so bump this
@@ -281,63 +282,36 @@ impl Connector for DemoErp {
     /// starting with the text, then names containing it as written, then the rest — and by
     /// SKU within each group.
     async fn find_items(&self, text: &str) -> Result<Vec<Item>, ErpError> {
-        let wanted = fold(text);
-        let tokens: Vec<&str> = wanted.split_whitespace().collect();
-        if tokens.is_empty() {
+        if text.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let joined = tokens.join(" ");
-        let compact_query = compact(&wanted);
         let items: Vec<(String, String, String, String)> =
             sqlx::query_as("SELECT sku, name_en, name_zh, unit FROM items ORDER BY sku")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
-        let to_item = |(sku, name_en, name_zh, unit): (String, String, String, String)| Item {
-            sku,
-            name_en,
-            name_zh,
-            unit,
-        };
-
-        if let Some(hit) = items.iter().find(|(sku, ..)| fold(sku) == compact_query) {
-            return Ok(vec![to_item(hit.clone())]);
-        }
-        let exact: Vec<Item> = items
+        let entries: Vec<Entry<'_>> = items
             .iter()
-            .filter(|(_, en, zh, _)| {
-                compact(&fold(en)) == compact_query || compact(&fold(zh)) == compact_query
-            })
-            .cloned()
-            .map(to_item)
-            .collect();
-        if !exact.is_empty() {
-            return Ok(exact);
-        }
-
-        let mut ranked: Vec<(u8, Item)> = items
-            .into_iter()
-            .filter_map(|row| {
-                let names = [fold(&row.1), fold(&row.2)];
-                let compacts = [compact(&names[0]), compact(&names[1])];
-                let all_present = tokens.iter().all(|t| {
-                    names.iter().any(|n| n.contains(t)) || compacts.iter().any(|n| n.contains(t))
-                });
-                if !all_present {
-                    return None;
+            .map(|(sku, en, zh, _)| {
+                let mut names = vec![en.as_str(), zh.as_str()];
+                if let Some((_, aliases)) = ITEM_ALIASES.iter().find(|(name, _)| name == en) {
+                    names.extend(aliases.iter().copied());
                 }
-                let rank = if compacts.iter().any(|n| n.starts_with(&compact_query)) {
-                    0
-                } else if names.iter().any(|n| n.contains(joined.as_str())) {
-                    1
-                } else {
-                    2
-                };
-                Some((rank, to_item(row)))
+                Entry { sku, names }
             })
             .collect();
-        ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.sku.cmp(&b.1.sku)));
-        Ok(ranked.into_iter().map(|(_, item)| item).collect())
+        // An exact SKU, name or alias comes back alone; otherwise every match, best first,
+        // so the pipeline can ask which one was meant.
+        Ok(matching::rank(text, &entries)
+            .into_iter()
+            .filter_map(|hit| items.get(hit.index))
+            .map(|(sku, name_en, name_zh, unit)| Item {
+                sku: sku.clone(),
+                name_en: name_en.clone(),
+                name_zh: name_zh.clone(),
+                unit: unit.clone(),
+            })
+            .collect())
     }
 
     /// Lines for the given SKUs (any case) in every warehouse or in one (a warehouse code),
@@ -638,6 +612,15 @@ impl Connector for DemoErp {
         }))
     }
 }
+
+/// Names the company's staff use for some items besides their catalog names (by English
+/// name). A real connector would read these from its ERP or from configuration.
+const ITEM_ALIASES: &[(&str, &[&str])] = &[
+    ("Coca-Cola 330ml", &["Coke", "Coke 330ml", "可樂"]),
+    ("Coca-Cola Zero 330ml", &["Coke Zero", "零系可樂"]),
+    ("A4 Copy Paper 80g", &["A4 paper", "A4紙"]),
+    ("Vita Lemon Tea 250ml", &["檸茶", "lemon tea pack"]),
+];
 
 /// Lower case, with full-width ASCII forms and the ideographic space folded to their plain
 /// forms, so "ｉＰｈｏｎｅ" and "iphone" compare equal.

@@ -1,0 +1,358 @@
+//! Item matching: what a user typed against a connector's list of items.
+//!
+//! People type item names the way they remember them: words in another order ("256GB
+//! iPhone 15 Pro"), with typos ("iphnoe", "vita lemon tee"), in Chinese without spaces,
+//! by SKU, or by a nickname the company uses (an alias). Every connector that can list its
+//! items runs the same matcher, so the bot behaves the same whatever the ERP.
+//!
+//! The matcher ranks; it does not guess. [`unique_best`] says whether one item stands out
+//! (an exact name, SKU or alias, or the only item whose every word the user wrote); when
+//! none does, the pipeline asks "did you mean…" instead of picking one.
+//!
+//! Digits are never corrected: "128GB" is not a typo of "256GB", and "iPhone 14" is not
+//! "iPhone 15". Typos are only forgiven in words of letters, and only when no item matches
+//! the words as written.
+
+/// One item as the matcher sees it: its SKU and every name it is known by (English,
+/// Chinese, aliases).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry<'a> {
+    pub sku: &'a str,
+    pub names: Vec<&'a str>,
+}
+
+/// How well an entry matched, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Quality {
+    /// The text is the SKU, a name or an alias (ignoring case, width and spaces).
+    Exact,
+    /// The text contains every word of one of the names, in any order (possibly with
+    /// typos): the user named this item completely.
+    Complete,
+    /// Every word of the text occurs in a name.
+    Words,
+    /// Every word of the text occurs in a name once typos are forgiven.
+    Fuzzy,
+}
+
+/// A matching entry: its index in the list given to [`rank`] and how it matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub index: usize,
+    pub quality: Quality,
+    /// 0: a name starts with the text; 1: a name contains the text as written; 2: the
+    /// words occur apart. Keeps "cola 330ml" ranking "Coca-Cola 330ml" before "Coca-Cola
+    /// Zero 330ml".
+    pub closeness: u8,
+    /// Letters changed to forgive typos (0 unless `quality` is `Fuzzy` or a fuzzy
+    /// `Complete`).
+    pub edits: usize,
+}
+
+/// Ranks `entries` against `text`, best first; entries that do not match are left out.
+/// Ties keep the order of `entries`.
+pub fn rank(text: &str, entries: &[Entry<'_>]) -> Vec<Hit> {
+    let query = fold(text);
+    let tokens = words(&query);
+    if tokens.is_empty() {
+        return Vec::new();
+    }
+    let compact_query = compact(&query);
+    let joined = tokens.join(" ");
+    let prepared: Vec<Prepared> = entries.iter().map(Prepared::new).collect();
+
+    let exact: Vec<Hit> = prepared
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.sku == compact_query || p.compacts.contains(&compact_query))
+        .map(|(index, _)| Hit {
+            index,
+            quality: Quality::Exact,
+            closeness: 0,
+            edits: 0,
+        })
+        .collect();
+    if !exact.is_empty() {
+        return exact;
+    }
+
+    let mut hits: Vec<Hit> = prepared
+        .iter()
+        .enumerate()
+        .filter_map(|(index, p)| p.direct(&tokens, &compact_query, &joined, index))
+        .collect();
+    if hits.is_empty() {
+        hits = prepared
+            .iter()
+            .enumerate()
+            .filter_map(|(index, p)| p.fuzzy(&tokens, index))
+            .collect();
+    }
+    hits.sort_by(|a, b| {
+        a.quality
+            .cmp(&b.quality)
+            .then(a.closeness.cmp(&b.closeness))
+            .then(a.edits.cmp(&b.edits))
+            .then(a.index.cmp(&b.index))
+    });
+    hits
+}
+
+/// The one hit that stands out, if any: the only exact match, the only complete one, or
+/// the only hit at all. `None` means the user must choose.
+pub fn unique_best(hits: &[Hit]) -> Option<Hit> {
+    if let [only] = hits {
+        return Some(*only);
+    }
+    for quality in [Quality::Exact, Quality::Complete] {
+        let mut of_quality = hits.iter().filter(|h| h.quality == quality);
+        if let Some(first) = of_quality.next() {
+            return match of_quality.next() {
+                None => Some(*first),
+                // Two complete matches with different typo counts: the closer one wins
+                // only if it needed no correction at all.
+                Some(second) if first.edits == 0 && second.edits > 0 => Some(*first),
+                Some(_) => None,
+            };
+        }
+    }
+    None
+}
+
+/// An entry with its names folded once.
+struct Prepared {
+    sku: String,
+    /// Folded names (lower case, half width).
+    names: Vec<String>,
+    /// The same without spaces (Chinese is written without them).
+    compacts: Vec<String>,
+    /// The words of each name.
+    words: Vec<Vec<String>>,
+}
+
+impl Prepared {
+    fn new(e: &Entry<'_>) -> Prepared {
+        let names: Vec<String> = e.names.iter().map(|n| fold(n)).collect();
+        Prepared {
+            sku: compact(&fold(e.sku)),
+            compacts: names.iter().map(|n| compact(n)).collect(),
+            words: names.iter().map(|n| words(n)).collect(),
+            names,
+        }
+    }
+
+    /// Every token occurs in a name as written.
+    fn direct(
+        &self,
+        tokens: &[String],
+        compact_query: &str,
+        joined: &str,
+        index: usize,
+    ) -> Option<Hit> {
+        let all = tokens.iter().all(|t| {
+            self.names.iter().any(|n| n.contains(t.as_str()))
+                || self.compacts.iter().any(|n| n.contains(t.as_str()))
+        });
+        if !all {
+            return None;
+        }
+        let closeness = if self.compacts.iter().any(|n| n.starts_with(compact_query)) {
+            0
+        } else if self.names.iter().any(|n| n.contains(joined)) {
+            1
+        } else {
+            2
+        };
+        let complete = self.complete(tokens, compact_query).is_some();
+        Some(Hit {
+            index,
+            quality: if complete {
+                Quality::Complete
+            } else {
+                Quality::Words
+            },
+            closeness,
+            edits: 0,
+        })
+    }
+
+    /// Every token occurs in a name once typos are forgiven.
+    fn fuzzy(&self, tokens: &[String], index: usize) -> Option<Hit> {
+        let mut edits = 0;
+        for t in tokens {
+            let direct = self.names.iter().any(|n| n.contains(t.as_str()))
+                || self.compacts.iter().any(|n| n.contains(t.as_str()));
+            if direct {
+                continue;
+            }
+            edits += self
+                .words
+                .iter()
+                .flatten()
+                .filter_map(|w| typo_distance(t, w))
+                .min()?;
+        }
+        let compact_query: String = tokens.concat();
+        let quality = match self.complete(tokens, &compact_query) {
+            Some(_) => Quality::Complete,
+            None => Quality::Fuzzy,
+        };
+        Some(Hit {
+            index,
+            quality,
+            closeness: 2,
+            edits,
+        })
+    }
+
+    /// Whether the text names every word of one of the names (with typos forgiven);
+    /// returns the letters changed.
+    fn complete(&self, tokens: &[String], compact_query: &str) -> Option<usize> {
+        self.words
+            .iter()
+            .filter(|ws| !ws.is_empty())
+            .filter_map(|ws| {
+                let mut edits = 0;
+                for w in ws {
+                    if compact_query.contains(w.as_str()) {
+                        continue;
+                    }
+                    edits += tokens.iter().filter_map(|t| typo_distance(t, w)).min()?;
+                }
+                Some(edits)
+            })
+            .min()
+    }
+}
+
+/// The number of letters that turn `typed` into `word`, when small enough to be a typo.
+/// Words with digits, and words shorter than three letters, must be written exactly.
+fn typo_distance(typed: &str, word: &str) -> Option<usize> {
+    if typed == word {
+        return Some(0);
+    }
+    let letters = |s: &str| s.chars().all(char::is_alphabetic) && s.is_ascii();
+    if !letters(typed) || !letters(word) {
+        return None;
+    }
+    let len = typed.chars().count().min(word.chars().count());
+    let allowed = match len {
+        0..=2 => 0,
+        3..=7 => 1,
+        _ => 2,
+    };
+    if allowed == 0 {
+        return None;
+    }
+    let d = strsim::damerau_levenshtein(typed, word);
+    (d <= allowed).then_some(d)
+}
+
+/// Lower case, full-width forms folded to ASCII, ideographic space to a space.
+pub fn fold(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{3000}' => ' ',
+            '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
+            _ => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn compact(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// Words: runs of letters and digits; punctuation ("coca-cola", "x 24") separates.
+/// Chinese runs stay whole, since they are matched as substrings.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ITEMS: &[(&str, &str, &str)] = &[
+        (
+            "APL-IP15P-128",
+            "iPhone 15 Pro 128GB",
+            "iPhone 15 Pro 128GB",
+        ),
+        (
+            "APL-IP15P-256",
+            "iPhone 15 Pro 256GB",
+            "iPhone 15 Pro 256GB",
+        ),
+        (
+            "APL-IP15P-512",
+            "iPhone 15 Pro 512GB",
+            "iPhone 15 Pro 512GB",
+        ),
+        ("VITA-LT-250", "Vita Lemon Tea 250ml", "維他檸檬茶 250ml"),
+        ("VITA-LT-500", "Vita Lemon Tea 500ml", "維他檸檬茶 500ml"),
+        ("COKE-330", "Coca-Cola 330ml", "可口可樂 330ml"),
+    ];
+
+    fn entries() -> Vec<Entry<'static>> {
+        ITEMS
+            .iter()
+            .map(|(sku, en, zh)| Entry {
+                sku,
+                names: if *sku == "COKE-330" {
+                    vec![en, zh, "Coke"]
+                } else {
+                    vec![en, zh]
+                },
+            })
+            .collect()
+    }
+
+    fn best(text: &str) -> Option<&'static str> {
+        let hits = rank(text, &entries());
+        unique_best(&hits).map(|h| ITEMS[h.index].0)
+    }
+
+    fn skus(text: &str) -> Vec<&'static str> {
+        rank(text, &entries())
+            .into_iter()
+            .map(|h| ITEMS[h.index].0)
+            .collect()
+    }
+
+    #[test]
+    fn typos_and_word_order_still_name_one_item() {
+        assert_eq!(best("iphnoe 15 pro 256gb"), Some("APL-IP15P-256"));
+        assert_eq!(best("256GB iPhone 15 Pro"), Some("APL-IP15P-256"));
+        assert_eq!(best("ｉＰｈｏｎｅ　15 Pro 256GB"), Some("APL-IP15P-256"));
+        assert_eq!(best("apl-ip15p-256"), Some("APL-IP15P-256"));
+        assert_eq!(best("coke"), Some("COKE-330"));
+        assert_eq!(best("維他檸檬茶250ml"), Some("VITA-LT-250"));
+    }
+
+    #[test]
+    fn ambiguous_text_has_no_best_but_lists_candidates() {
+        assert_eq!(best("iphone 15 pro"), None);
+        assert_eq!(skus("iphone 15 pro").len(), 3);
+        assert_eq!(best("vita lemon tee"), None);
+        assert_eq!(skus("vita lemon tee"), ["VITA-LT-250", "VITA-LT-500"]);
+        assert_eq!(best("維他檸檬茶"), None);
+    }
+
+    #[test]
+    fn digits_are_never_corrected() {
+        assert!(skus("iphone 15 pro 265gb").is_empty());
+        assert!(skus("iphone 14 pro").is_empty());
+    }
+
+    #[test]
+    fn nonsense_and_blank_match_nothing() {
+        assert!(skus("zzz").is_empty());
+        assert!(skus("   ").is_empty());
+        assert!(skus("??").is_empty());
+    }
+}
