@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::card::{Card, Content, DenyReason, Failure, NotFound, Renderer};
 use crate::channel::Conversation;
-use crate::erp::{CachedConnector, ErpError, Place, PlaceKind, Places, SalesFilter};
+use crate::erp::{ErpError, ErpRouter, Place, PlaceKind, Places, SalesFilter};
 use crate::identity::{Directory, Principal};
 use crate::intent::{Intent, Locale, Resolution, Resolver, SELF_EMPLOYEE, Sensitivity, Slots};
 use crate::policy::{self, Delivery, Policy, Scope};
@@ -113,7 +113,7 @@ pub struct Bot {
     pub resolver: Resolver,
     pub directory: Directory,
     pub policy: Policy,
-    pub erp: CachedConnector,
+    pub erp: ErpRouter,
     pub renderer: Renderer,
     pub tz: TimeZone,
 }
