@@ -39,6 +39,11 @@ askerp_databases() {
   local pgbin
   pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
+  # pg_stat_statements lets the tests count the statements that reached the server.
+  if _askerp_as_pg "$pgbin/pg_ctl" -D "$pg_dir" status >>"$log" 2>&1 &&
+    ! grep -q pg_stat_statements "$pg_dir/postmaster.opts" 2>/dev/null; then
+    _askerp_as_pg "$pgbin/pg_ctl" -D "$pg_dir" -w stop >>"$log" 2>&1 || true
+  fi
   if ! _askerp_as_pg "$pgbin/pg_ctl" -D "$pg_dir" status >>"$log" 2>&1; then
     rm -rf "$pg_dir"
     mkdir -p "$pg_dir"
@@ -46,13 +51,15 @@ askerp_databases() {
     _askerp_as_pg "$pgbin/initdb" -D "$pg_dir" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
       >>"$log" 2>&1 || { _askerp_db_fail "initdb failed"; return 1; }
     _askerp_as_pg "$pgbin/pg_ctl" -D "$pg_dir" -w -l "$pg_dir/server.log" \
-      -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir" start >>"$log" 2>&1 ||
+      -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c shared_preload_libraries=pg_stat_statements" start >>"$log" 2>&1 ||
       { cat "$pg_dir/server.log" >>"$log" 2>/dev/null; _askerp_db_fail "PostgreSQL did not start"; return 1; }
   fi
   _askerp_as_pg "$pgbin/psql" -h "$pg_dir" -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -q >>"$log" 2>&1 <<SQL || { _askerp_db_fail "PostgreSQL setup failed"; return 1; }
 SELECT 'CREATE ROLE askerp LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'askerp')\gexec
 ALTER ROLE askerp PASSWORD '$password';
 SELECT 'CREATE DATABASE askerp_test OWNER askerp' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'askerp_test')\gexec
+\c askerp_test
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 SQL
 
   if ! mariadb-admin --socket="$my_dir/mysqld.sock" -uroot ping >>"$log" 2>&1; then

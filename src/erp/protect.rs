@@ -404,6 +404,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn starts_are_paced_by_the_rate_limit() {
+        let g = Guard::new(
+            "t",
+            Protect {
+                rate_per_sec: 20,
+                max_concurrency: 10,
+                ..cfg()
+            },
+        );
+        let started = Instant::now();
+        for _ in 0..5 {
+            assert!(g.run(|| async { Ok::<_, ErpError>(()) }).await.is_ok());
+        }
+        // Five starts at 20 per second: the fifth starts 200 ms after the first.
+        assert!(started.elapsed() >= Duration::from_millis(195));
+        assert_eq!(g.stats.calls.load(Ordering::Relaxed), 5);
+    }
+
+    #[tokio::test]
     async fn concurrency_is_limited() {
         let g = Arc::new(Guard::new(
             "t",

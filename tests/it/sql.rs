@@ -530,6 +530,7 @@ async fn two_hundred_identical_questions_make_one_database_call() {
             calls: AtomicUsize::new(0),
         });
         let router = router_for(counting.clone(), Protect::default());
+        let server_before = pg_statements(t, "SOHDR").await;
         let tasks: Vec<_> = (0..200)
             .map(|_| {
                 let r = router.clone();
@@ -546,12 +547,43 @@ async fn two_hundred_identical_questions_make_one_database_call() {
             "{:?}: 200 identical questions must reach the database once",
             t.kind
         );
+        // On PostgreSQL, also what the server itself counted.
+        if let (Some(before), Some(after)) = (server_before, pg_statements(t, "SOHDR").await) {
+            assert_eq!(
+                after - before,
+                1,
+                "PostgreSQL ran the sales statement {} times",
+                after - before
+            );
+            eprintln!("PostgreSQL pg_stat_statements: 200 questions, 1 statement");
+        }
         let metrics = router.metrics_text();
         assert!(
             metrics.contains("askerp_erp_connector_cache_hits_total{connector=\"legacy\"} 199"),
             "{metrics}"
         );
     }
+}
+
+/// How many times PostgreSQL ran statements reading `table` of this target's schema
+/// (`pg_stat_statements`, enabled by `scripts/ci/databases.sh`); `None` elsewhere.
+async fn pg_statements(t: &Target, table: &str) -> Option<i64> {
+    if t.kind != Kind::Postgres {
+        return None;
+    }
+    let opts: sqlx::postgres::PgConnectOptions = t.url.parse().expect("pg url");
+    let opts = opts.password(t.password.as_deref().unwrap_or_default());
+    let pool = sqlx::PgPool::connect_with(opts).await.expect("postgres");
+    let pattern = format!("%{}{}%", t.prefix.to_lowercase(), table.to_lowercase());
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(calls), 0)::bigint FROM pg_stat_statements WHERE LOWER(query) LIKE $1 AND query NOT LIKE '%pg_stat_statements%'",
+    )
+    .bind(pattern)
+    .fetch_one(&pool)
+    .await
+    .expect("pg_stat_statements (run scripts/ci/databases.sh)");
+    pool.close().await;
+    Some(n)
 }
 
 /// A TCP relay in front of PostgreSQL that the test can stop and start, playing a
