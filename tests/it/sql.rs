@@ -866,3 +866,46 @@ async fn routing_and_protection_settings_are_checked_offline() {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
 }
+
+#[tokio::test]
+async fn readyz_and_metrics_show_each_connector() {
+    let app = crate::support::TestApp::start().await;
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 200);
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("askerp_erp_connector_calls_total{connector=\"demo\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("askerp_erp_connector_circuit_open{connector=\"demo\"} 0"));
+
+    // A database that cannot be opened: not ready, and the reason names the connector.
+    let cfg: SqlConfig = toml::from_str(
+        "url = \"sqlite:///nonexistent-askerp-dir/legacy.db\"\n[queries.places]\nsql = \"SELECT 1 AS code\"\n",
+    )
+    .expect("config");
+    let broken = SqlConnector::connect("legacy", &cfg, "HKD").expect("lazy connect");
+    let app = crate::support::TestApp::start_with(|_| {}, Some(Arc::new(broken))).await;
+    let not_ready = app
+        .http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(not_ready.status().as_u16(), 503);
+    let body = not_ready.text().await.expect("body");
+    assert!(body.contains("connector legacy"), "{body}");
+}
