@@ -810,10 +810,11 @@ async fn wrong_credentials_are_named_in_check_and_the_reply() {
             .output()
             .expect("askerp check");
         let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{stdout}");
         assert!(
             stdout.contains("✗ connector legacy") && stdout.contains("credentials"),
-            "{url}: {stdout}"
+            "{url}: {stdout}\n{stderr}"
         );
         // The user hears that the ERP cannot be reached; the audit reason says why.
         let config = Config::load(Some(&config_path)).expect("config");
