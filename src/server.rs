@@ -191,11 +191,15 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if !state.ready.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down".to_string());
     }
-    let failing: Vec<String> = state
-        .bot
-        .erp
-        .health()
-        .await
+    // A probe must not hang on a hung ERP: its own short deadline.
+    let Ok(health) = tokio::time::timeout(Duration::from_secs(3), state.bot.erp.health()).await
+    else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: connector health check timed out".to_string(),
+        );
+    };
+    let failing: Vec<String> = health
         .into_iter()
         .filter_map(|(name, r)| r.err().map(|e| format!("connector {name}: {}", e.kind())))
         .collect();

@@ -771,14 +771,9 @@ async fn the_connector_cannot_write() {
 
 #[tokio::test]
 async fn wrong_credentials_are_named_in_check_and_the_reply() {
-    let mut servers = Vec::new();
-    if let Some(u) = server_url("ASKERP_TEST_PG_URL", "PostgreSQL") {
-        servers.push(u);
-    }
-    if let Some(u) = server_url("ASKERP_TEST_MYSQL_URL", "MariaDB") {
-        servers.push(u);
-    }
-    for url in servers {
+    let targets = targets("askerp_t_creds").await;
+    for t in targets.iter().filter(|t| t.kind != Kind::Sqlite) {
+        let url = &t.url;
         let dir = tempfile::tempdir().expect("tempdir");
         let directory = dir.path().join("directory.toml");
         std::fs::write(
@@ -786,7 +781,7 @@ async fn wrong_credentials_are_named_in_check_and_the_reply() {
             "version = 1\n[[user]]\ndingtalk_user_id = \"u-chan\"\nemployee_id = \"E001\"\nname = \"Chan\"\nroles = [\"admin\"]\n",
         )
         .expect("directory");
-        let connector = connector_toml(&url, "")
+        let connector = connector_toml(url, &t.prefix)
             .replace("[queries.", "[erp.connectors.legacy.queries.")
             .replacen(
                 "url =",
@@ -815,6 +810,22 @@ async fn wrong_credentials_are_named_in_check_and_the_reply() {
         assert!(
             stdout.contains("✗ connector legacy") && stdout.contains("credentials"),
             "{url}: {stdout}\n{stderr}"
+        );
+        // The right password from the environment (where secrets belong) wins over the file.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_askerp"))
+            .args(["check", "--config"])
+            .arg(&config_path)
+            .env(
+                "ASKERP_ERP__CONNECTORS__LEGACY__PASSWORD",
+                t.password.as_deref().unwrap_or_default(),
+            )
+            .output()
+            .expect("askerp check");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("✓ connector legacy: answered"),
+            "{url}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
         );
         // The user hears that the ERP cannot be reached; the audit reason says why.
         let config = Config::load(Some(&config_path)).expect("config");
