@@ -921,3 +921,50 @@ async fn readyz_and_metrics_show_each_connector() {
     let body = not_ready.text().await.expect("body");
     assert!(body.contains("connector legacy"), "{body}");
 }
+
+#[tokio::test]
+async fn sessions_are_read_only_and_the_database_enforces_the_statement_timeout() {
+    for t in targets("askerp_t_session").await {
+        let (settings, sleep) = match t.kind {
+            Kind::Sqlite => continue,
+            Kind::Postgres => (
+                "SELECT current_setting('transaction_read_only') AS code, 'region' AS kind, current_setting('statement_timeout') AS name_en",
+                "SELECT 'x' AS sku, 'x' AS name_en, 'pc' AS unit FROM (SELECT pg_sleep(3)) AS s WHERE :like IS NOT NULL",
+            ),
+            Kind::MariaDb => (
+                "SELECT CAST(@@session.tx_read_only AS CHAR) AS code, 'region' AS kind, CAST(@@session.max_statement_time AS CHAR) AS name_en",
+                "SELECT 'x' AS sku, 'x' AS name_en, 'pc' AS unit, SLEEP(3) AS s FROM DUAL WHERE :like IS NOT NULL",
+            ),
+        };
+        let mut cfg = sql_config(&t);
+        cfg.statement_timeout_ms = 400;
+        if let Some(q) = cfg.queries.places.as_mut() {
+            q.sql = settings.into();
+            q.columns.clear();
+        }
+        if let Some(q) = cfg.queries.find_items.as_mut() {
+            q.sql = sleep.into();
+        }
+        let c = SqlConnector::connect("legacy", &cfg, "HKD").expect("connect");
+        let places = c.places().await.expect("settings");
+        let p = &places.places[0];
+        match t.kind {
+            Kind::Postgres => {
+                assert_eq!(p.code, "on", "read-only session");
+                assert_eq!(p.name_en, "400ms");
+            }
+            _ => {
+                assert!(
+                    p.code == "1" || p.code.eq_ignore_ascii_case("on"),
+                    "read-only session: {}",
+                    p.code
+                );
+                assert!(p.name_en.starts_with("0.4"), "{}", p.name_en);
+            }
+        }
+        let started = Instant::now();
+        let e = c.find_items("x").await.expect_err("statement timeout");
+        assert!(matches!(e, ErpError::Timeout { .. }), "{:?}: {e}", t.kind);
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", t.kind);
+    }
+}
