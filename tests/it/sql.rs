@@ -383,6 +383,11 @@ async fn the_same_legacy_data_gives_the_same_answers_in_sqlite_postgres_and_mari
 /// The bot on one database per run: inventory and sales from the legacy database, leave
 /// from a second (HR) connector, through configuration only.
 async fn bot_for(t: &Target, dir: &std::path::Path) -> Bot {
+    bot_with(t, dir, |_| {}).await
+}
+
+/// [`bot_for`], with `tweak` applied to the configuration first.
+async fn bot_with(t: &Target, dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Bot {
     let directory = dir.join("directory.toml");
     std::fs::write(
         &directory,
@@ -405,6 +410,7 @@ async fn bot_for(t: &Target, dir: &std::path::Path) -> Bot {
             s.password = t.password.clone().map(askerp::config::Secret::new);
         }
     }
+    tweak(&mut config);
     askerp::setup::bot(&config).await.expect("bot")
 }
 
@@ -967,4 +973,75 @@ async fn sessions_are_read_only_and_the_database_enforces_the_statement_timeout(
         assert!(matches!(e, ErpError::Timeout { .. }), "{:?}: {e}", t.kind);
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", t.kind);
     }
+}
+
+#[tokio::test]
+async fn users_hear_at_once_while_the_database_is_down_and_get_answers_after_it_returns() {
+    let Some(url) = server_url("ASKERP_TEST_PG_URL", "PostgreSQL") else {
+        return;
+    };
+    let targets = targets("askerp_t_down").await;
+    let Some(pg) = targets.iter().find(|t| t.kind == Kind::Postgres) else {
+        return;
+    };
+    let parsed = url::Url::parse(&url).expect("url");
+    let server = format!(
+        "{}:{}",
+        parsed.host_str().unwrap_or("127.0.0.1"),
+        parsed.port().unwrap_or(5432)
+    );
+    let mut relay = Relay::start(server, None).await;
+    let mut relayed = parsed.clone();
+    relayed.set_port(Some(relay.addr.port())).expect("port");
+    let through_relay = Target {
+        kind: Kind::Postgres,
+        url: relayed.to_string(),
+        password: pg.password.clone(),
+        prefix: pg.prefix.clone(),
+        _dir: None,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bot = bot_with(&through_relay, dir.path(), |c| {
+        c.erp.protect = Protect {
+            retries: 0,
+            breaker_failures: 2,
+            breaker_open_ms: 500,
+            ..Protect::default()
+        };
+    })
+    .await;
+    let a = bot.answer(&question("status of SO-2026-00042")).await;
+    assert_eq!(a.decision.as_str(), "allow", "{:?}", a.reason);
+
+    relay.stop();
+    for q in ["status of SO-2026-00043", "status of SO-2026-00044"] {
+        let a = bot.answer(&question(q)).await;
+        assert_eq!(a.decision.as_str(), "error", "{q}");
+    }
+    let started = Instant::now();
+    let a = bot.answer(&question("status of SO-2026-00045")).await;
+    let waited = started.elapsed();
+    assert_eq!(a.decision.as_str(), "error");
+    assert!(a.card.markdown.contains("can't be reached"), "{:?}", a.card);
+    assert!(
+        a.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("circuit open"),
+        "{:?}",
+        a.reason
+    );
+    assert!(waited < Duration::from_secs(1), "answered after {waited:?}");
+    eprintln!("circuit open: the user was answered after {waited:?}");
+
+    let _relay = Relay::start(relay.target.clone(), Some(relay.addr)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let a = bot.answer(&question("status of SO-2026-00045")).await;
+    assert_eq!(
+        a.decision.as_str(),
+        "allow",
+        "answers resume: {:?}",
+        a.reason
+    );
+    assert!(a.card.markdown.contains("Harbour Cafe"), "{:?}", a.card);
 }
