@@ -129,8 +129,11 @@ impl Guard {
                 if b.open_until.is_none() {
                     tracing::warn!(connector = %self.name, "Circuit opened: the ERP keeps failing.");
                 }
-                b.open_until =
-                    Some(Instant::now() + Duration::from_millis(self.cfg.breaker_open_ms));
+                let now = Instant::now();
+                b.open_until = Some(
+                    now.checked_add(Duration::from_millis(self.cfg.breaker_open_ms))
+                        .unwrap_or(now + Duration::from_secs(86_400)),
+                );
             }
         } else {
             if b.open_until.is_some() {
@@ -162,7 +165,7 @@ impl Guard {
             };
             let now = Instant::now();
             let start = (*next).max(now);
-            *next = start + gap;
+            *next = start.checked_add(gap).unwrap_or(start);
             start
         };
         tokio::time::sleep_until(start.into()).await;
@@ -213,7 +216,12 @@ impl Guard {
                 }
                 Err(e) => {
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                    if e.is_transient() && !trial && attempt < self.cfg.retries {
+                    // A system asking for a longer pause than askerp would ever back off
+                    // is not retried early: the user is told now instead.
+                    let too_long = e
+                        .retry_after_ms()
+                        .is_some_and(|ms| ms > self.cfg.backoff_max_ms);
+                    if e.is_transient() && !trial && !too_long && attempt < self.cfg.retries {
                         let ceiling = self
                             .cfg
                             .backoff_ms
@@ -350,7 +358,13 @@ mod tests {
 
     #[tokio::test]
     async fn retry_after_is_honoured() {
-        let g = Guard::new("t", cfg());
+        let g = Guard::new(
+            "t",
+            Protect {
+                backoff_max_ms: 1_000,
+                ..cfg()
+            },
+        );
         let n = AtomicU32::new(0);
         let started = Instant::now();
         let r = g
@@ -367,6 +381,25 @@ mod tests {
             .await;
         assert!(r.is_ok());
         assert!(started.elapsed() >= Duration::from_millis(120));
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_beyond_the_backoff_limit_is_not_waited_for() {
+        let g = Guard::new("t", cfg());
+        let n = AtomicU32::new(0);
+        let started = Instant::now();
+        let r: Result<(), _> = g
+            .run(|| async {
+                n.fetch_add(1, Ordering::SeqCst);
+                Err(ErpError::Busy {
+                    connector: "t".into(),
+                    retry_after_ms: Some(60_000),
+                })
+            })
+            .await;
+        assert!(matches!(r, Err(ErpError::Busy { .. })));
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[tokio::test]
