@@ -637,15 +637,30 @@ async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
         println!("- connector {} not tried (--offline)", bot.erp.name());
         return Ok(());
     }
-    let places = bot
-        .erp
-        .places()
-        .await
-        .with_context(|| format!("connector {} did not answer", bot.erp.name()))?;
-    println!(
-        "✓ connector {}: answered ({} places)",
-        bot.erp.name(),
-        places.data.places.len()
-    );
+    // Each connector live: reachability, credentials, one harmless read.
+    let mut failed = Vec::new();
+    for (name, result) in bot.erp.health().await {
+        match result {
+            Ok(()) => println!("✓ connector {name}: answered"),
+            Err(e) => {
+                let hint = match &e {
+                    crate::erp::ErpError::Credentials { .. } => {
+                        " (check the user name and password it connects with)"
+                    }
+                    crate::erp::ErpError::Timeout { .. } => " (the system is slow or unreachable)",
+                    crate::erp::ErpError::Unavailable { .. }
+                    | crate::erp::ErpError::CircuitOpen { .. } => {
+                        " (is it running, and is the address right?)"
+                    }
+                    _ => "",
+                };
+                println!("✗ connector {name}: {e}{hint}");
+                failed.push(name);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("connector(s) did not answer: {}", failed.join(", "));
+    }
     Ok(())
 }

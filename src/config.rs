@@ -5,6 +5,7 @@
 //! so an operator fixes a config in one round. Secrets live in [`Secret`], whose `Debug`
 //! and `Display` never show the value, so they cannot reach a log by accident.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -173,14 +174,24 @@ pub struct DataConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ErpConfig {
-    /// Which connector answers: only `demo` for now.
+    /// The connector answering every domain `routes` does not route elsewhere: `demo` (the
+    /// built-in demo ERP) or the name of an entry in `connectors`.
     pub connector: String,
-    /// SQLite file of the demo ERP; unset keeps it in memory.
+    /// SQLite file of the built-in demo ERP; unset keeps it in memory.
     pub demo_database: Option<PathBuf>,
-    /// Longest wait for one ERP call before the user is told the ERP is not answering.
+    /// Longest wait for one ERP call, retries included, before the user is told the ERP is
+    /// not answering.
     pub timeout_secs: u64,
     /// How long an ERP answer is reused for identical questions.
     pub cache_ttl_secs: u64,
+    /// Per-domain cache lifetimes; unset ones use `cache_ttl_secs`.
+    pub cache_ttl: crate::erp::config::CacheTtl,
+    /// Which connector answers each domain (`inventory`, `sales`, `leave`).
+    pub routes: crate::erp::config::Routes,
+    /// Limits, retries and circuit breaker for every connector (each may override them).
+    pub protect: crate::erp::config::Protect,
+    /// Named connectors: `[erp.connectors.<name>]` with `kind = "demo"` or `"sql"`.
+    pub connectors: BTreeMap<String, crate::erp::config::NamedConnector>,
 }
 
 impl Default for ErpConfig {
@@ -190,7 +201,29 @@ impl Default for ErpConfig {
             demo_database: None,
             timeout_secs: 10,
             cache_ttl_secs: 60,
+            cache_ttl: crate::erp::config::CacheTtl::default(),
+            routes: crate::erp::config::Routes::default(),
+            protect: crate::erp::config::Protect::default(),
+            connectors: BTreeMap::new(),
         }
+    }
+}
+
+impl ErpConfig {
+    /// The connector name answering `domain`.
+    pub fn route(&self, domain: crate::erp::config::Domain) -> &str {
+        self.routes.get(domain).unwrap_or(&self.connector)
+    }
+
+    /// True when every domain is answered by a demo connector.
+    pub fn is_demo_only(&self) -> bool {
+        crate::erp::config::Domain::ALL.iter().all(|d| {
+            let name = self.route(*d);
+            match self.connectors.get(name) {
+                Some(c) => matches!(c.kind, crate::erp::config::ConnectorKind::Demo(_)),
+                None => name == crate::erp::config::BUILTIN_DEMO,
+            }
+        })
     }
 }
 
@@ -445,14 +478,14 @@ impl Config {
                 self.company.currency
             ));
         }
-        if self.erp.connector != "demo" {
-            problems.push(format!(
-                "erp.connector = {:?} is not a known connector (known: demo)",
-                self.erp.connector
-            ));
-        }
+        problems.extend(crate::erp::config::problems(
+            &self.erp.connector,
+            &self.erp.connectors,
+            &self.erp.routes,
+            &self.erp.protect,
+        ));
         // The built-in demo directory only makes sense with the demo ERP's employees.
-        if self.erp.connector != "demo" && self.data.directory.is_none() {
+        if !self.erp.is_demo_only() && self.data.directory.is_none() {
             problems.push("data.directory must be set when the ERP is not the demo".into());
         }
         for (key, v) in [

@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::card::{Card, Content, DenyReason, Failure, NotFound, Renderer};
 use crate::channel::Conversation;
 use crate::erp::matching::{self, Entry};
-use crate::erp::{CachedConnector, ErpError, Item, Place, PlaceKind, Places, SalesFilter};
+use crate::erp::{ErpError, ErpRouter, Item, Place, PlaceKind, Places, SalesFilter};
 use crate::identity::{Directory, Principal};
 use crate::intent::context::{self, ContextKey, ContextStore, PlaceSlot, Turn};
 use crate::intent::llm::{LlmFallback, Outcome};
@@ -125,7 +125,7 @@ pub struct Bot {
     pub resolver: Resolver,
     pub directory: Directory,
     pub policy: Policy,
-    pub erp: CachedConnector,
+    pub erp: ErpRouter,
     pub renderer: Renderer,
     pub tz: TimeZone,
     /// The last question of each (conversation, user), for follow-ups.

@@ -186,11 +186,31 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     app
 }
 
+/// Ready while not shutting down and every connector answers its health check (an open
+/// circuit answers at once, so a dead ERP does not make the probe hang).
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready")
+    if !state.ready.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down".to_string());
+    }
+    // A probe must not hang on a hung ERP: its own short deadline.
+    let Ok(health) = tokio::time::timeout(Duration::from_secs(3), state.bot.erp.health()).await
+    else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: connector health check timed out".to_string(),
+        );
+    };
+    let failing: Vec<String> = health
+        .into_iter()
+        .filter_map(|(name, r)| r.err().map(|e| format!("connector {name}: {}", e.kind())))
+        .collect();
+    if failing.is_empty() {
+        (StatusCode::OK, "ready".to_string())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}", failing.join("; ")),
+        )
     }
 }
 
@@ -213,6 +233,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.bot.resolver.catalog().content_hash(),
         state.bot.erp.name()
     ));
+    text.push_str(&state.bot.erp.metrics_text());
     ([("content-type", "text/plain; version=0.0.4")], text)
 }
 

@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use crate::card::{Messages, Renderer};
 use crate::config::Config;
+use crate::erp::config::{BUILTIN_DEMO, ConnectorKind, DemoConfig, Domain};
 use crate::erp::demo::DemoErp;
-use crate::erp::{CachedConnector, Connector};
+use crate::erp::protect::{Guard, Protected};
+use crate::erp::router::Opened;
+use crate::erp::sql::SqlConnector;
+use crate::erp::{Connector, ErpRouter};
 use crate::identity::Directory;
 use crate::intent::context::MemoryContext;
 use crate::intent::llm::{LlmFallback, PromptTemplate};
@@ -80,16 +84,10 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
         _ => None,
     };
     let today = jiff::Zoned::now().with_time_zone(tz.clone()).date();
-    let connector: Option<Arc<dyn Connector>> = match config.erp.connector.as_str() {
-        "demo" => match DemoErp::open(config.erp.demo_database.as_deref(), today).await {
-            Ok(erp) => Some(Arc::new(erp)),
-            Err(e) => {
-                problems.push(format!("demo ERP: {e}"));
-                None
-            }
-        },
-        other => {
-            problems.push(format!("unknown connector {other:?}"));
+    let connector = match connectors(config, today).await {
+        Ok(router) => Some(router),
+        Err(mut p) => {
+            problems.append(&mut p);
             None
         }
     };
@@ -97,11 +95,7 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
         (Some(resolver), Some(directory), Some(policy), Some(messages), Some(connector))
             if problems.is_empty() =>
         {
-            let erp = CachedConnector::new(
-                connector,
-                Duration::from_secs(config.erp.cache_ttl_secs),
-                Duration::from_secs(config.erp.timeout_secs),
-            );
+            let erp = connector;
             Ok(Bot {
                 resolver,
                 directory,
@@ -118,4 +112,69 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
         }
         _ => Err(SetupError(problems)),
     }
+}
+
+/// Opens every connector a domain is routed to, each behind its guard, and routes the
+/// domains to them. SQL connectors connect lazily, so a database that is down does not
+/// stop askerp from starting (its circuit breaker answers for it meanwhile).
+pub async fn connectors(
+    config: &Config,
+    today: jiff::civil::Date,
+) -> Result<ErpRouter, Vec<String>> {
+    let erp = &config.erp;
+    let mut problems = Vec::new();
+    let mut opened: Vec<Opened> = Vec::new();
+    let mut routes = std::collections::BTreeMap::new();
+    for domain in Domain::ALL {
+        let name = erp.route(domain).to_string();
+        routes.insert(domain, name.clone());
+        if opened.iter().any(|o| o.name == name) {
+            continue;
+        }
+        let (kind, overrides) = match erp.connectors.get(&name) {
+            Some(c) => (c.kind.clone(), c.protect.clone()),
+            None if name == BUILTIN_DEMO => (
+                ConnectorKind::Demo(DemoConfig {
+                    database: erp.demo_database.clone(),
+                }),
+                Default::default(),
+            ),
+            None => {
+                problems.push(format!("erp: connector {name:?} is not configured"));
+                continue;
+            }
+        };
+        let inner: Result<Arc<dyn Connector>, String> = match &kind {
+            ConnectorKind::Demo(d) => DemoErp::open(d.database.as_deref(), today)
+                .await
+                .map(|e| Arc::new(e) as Arc<dyn Connector>)
+                .map_err(|e| format!("demo ERP: {e}")),
+            ConnectorKind::Sql(c) => SqlConnector::connect(&name, c, &config.company.currency)
+                .map(|e| Arc::new(e) as Arc<dyn Connector>)
+                .map_err(|e| e.to_string()),
+            // The tryton, odata and odoo arms go here.
+        };
+        match inner {
+            Ok(inner) => {
+                let guard = Arc::new(Guard::new(&name, erp.protect.with(&overrides)));
+                opened.push(Opened {
+                    name,
+                    connector: Arc::new(Protected::new(inner, Arc::clone(&guard))),
+                    guard,
+                });
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let base = erp.cache_ttl_secs;
+    ErpRouter::new(
+        opened,
+        &routes,
+        |d| Duration::from_secs(erp.cache_ttl.get(d).unwrap_or(base)),
+        Duration::from_secs(erp.timeout_secs),
+    )
+    .map_err(|e| vec![e])
 }

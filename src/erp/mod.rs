@@ -6,8 +6,12 @@
 //! always carries its unit of measure, and dates are civil dates in the company time zone.
 
 pub mod cache;
+pub mod config;
 pub mod demo;
 pub mod matching;
+pub mod protect;
+pub mod router;
+pub mod sql;
 
 use async_trait::async_trait;
 use jiff::civil::Date;
@@ -17,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::intent::LeaveType;
 
 pub use cache::CachedConnector;
+pub use router::ErpRouter;
 
 /// Why a connector call failed. Every variant becomes a polite "the ERP did not answer"
 /// style reply; the detail goes to the log and the audit record only.
@@ -28,6 +33,20 @@ pub enum ErpError {
     Unavailable { connector: String, detail: String },
     #[error("connector {connector} rejected the query: {detail}")]
     Query { connector: String, detail: String },
+    /// The system refused askerp's user name, password or token.
+    #[error("connector {connector} refused askerp's credentials: {detail}")]
+    Credentials { connector: String, detail: String },
+    /// The system asked askerp to slow down (HTTP 429/503); `retry_after_ms` is its
+    /// `Retry-After` hint, which retries honour.
+    #[error("connector {connector} is busy (asked to retry later)")]
+    Busy {
+        connector: String,
+        retry_after_ms: Option<u64>,
+    },
+    /// The circuit breaker is open: the system failed repeatedly and is left alone for a
+    /// while; askerp answers at once instead of waiting for it.
+    #[error("connector {connector} is not answering (circuit open)")]
+    CircuitOpen { connector: String },
 }
 
 impl ErpError {
@@ -37,6 +56,26 @@ impl ErpError {
             ErpError::Timeout { .. } => "timeout",
             ErpError::Unavailable { .. } => "unavailable",
             ErpError::Query { .. } => "query",
+            ErpError::Credentials { .. } => "credentials",
+            ErpError::Busy { .. } => "busy",
+            ErpError::CircuitOpen { .. } => "circuit_open",
+        }
+    }
+
+    /// Whether trying the same read again may succeed: lost connections, timeouts and
+    /// "busy". A rejected query or refused credentials fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ErpError::Timeout { .. } | ErpError::Unavailable { .. } | ErpError::Busy { .. }
+        )
+    }
+
+    /// The wait the system asked for, if any.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            ErpError::Busy { retry_after_ms, .. } => *retry_after_ms,
+            _ => None,
         }
     }
 }
@@ -278,6 +317,11 @@ pub struct SalesFilter {
 pub trait Connector: Send + Sync {
     /// The configured name, used in logs, metrics and audit records.
     fn name(&self) -> &str;
+    /// Whether the system is reachable and accepts askerp's credentials, with one harmless
+    /// read (`askerp check`, `/readyz`). The default reads the places.
+    async fn health(&self) -> Result<(), ErpError> {
+        self.places().await.map(|_| ())
+    }
     /// Warehouses, stores and regions.
     async fn places(&self) -> Result<Places, ErpError>;
     /// Items matching what a user wrote: SKU, English or Chinese name (all words present).

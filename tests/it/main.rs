@@ -7,3 +7,4 @@ mod callback;
 mod cli;
 mod followup;
 mod llm;
+mod sql;

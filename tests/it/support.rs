@@ -10,7 +10,7 @@ use std::time::Duration;
 use askerp::audit::AuditLog;
 use askerp::config::{Config, Secret};
 use askerp::dingtalk::sim::{Incoming, Sent, SignedCallback, Simulator};
-use askerp::erp::{CachedConnector, Connector};
+use askerp::erp::{Connector, ErpRouter};
 use askerp::server::{self, AppState};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -52,7 +52,7 @@ impl TestApp {
         config.validate().expect("valid test config");
         let mut bot = askerp::setup::bot(&config).await.expect("bot");
         if let Some(c) = connector {
-            bot.erp = CachedConnector::new(
+            bot.erp = ErpRouter::from_connector(
                 c,
                 Duration::from_secs(config.erp.cache_ttl_secs),
                 Duration::from_secs(config.erp.timeout_secs),
