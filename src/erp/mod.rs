@@ -7,6 +7,9 @@
 
 pub mod cache;
 pub mod demo;
+pub mod odata;
+pub mod odoo;
+pub mod tryton;
 
 use async_trait::async_trait;
 use jiff::civil::Date;
