@@ -5,3 +5,6 @@ mod support;
 mod answers;
 mod callback;
 mod cli;
+mod odata;
+mod odoo;
+mod tryton;
