@@ -24,8 +24,10 @@ _cap_main() {
   }
   _cap_up() { curl -s -o /dev/null "http://127.0.0.1:$port/"; }
 
+  local digest
+  digest=$(cd "$fixture" && find . -path ./node_modules -prune -o -type f -print | sort | xargs cat | sha256sum | cut -c1-16)
   if [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null && _cap_up \
-     && cmp -s "$fixture/package.json" "$dir/app/package.json"; then
+     && [ "$(cat "$dir/fixture.sha" 2>/dev/null)" = "$digest" ]; then
     export ASKERP_TEST_CAP_URL="http://127.0.0.1:$port"
     echo "cap: reusing server on $ASKERP_TEST_CAP_URL"
     return 0
@@ -40,6 +42,7 @@ _cap_main() {
   fi
   mkdir -p "$dir/app"
   # The fixture is copied so node_modules never lands in the source tree.
+  rm -rf "$dir/app/db" "$dir/app/srv"
   cp -r "$fixture/db" "$fixture/srv" "$fixture/server.js" "$dir/app/"
   if ! cmp -s "$fixture/package.json" "$dir/app/package.json" || [ ! -d "$dir/app/node_modules/@sap/cds" ]; then
     cp "$fixture/package.json" "$dir/app/package.json"
@@ -48,6 +51,7 @@ _cap_main() {
       || { _cap_fail "npm install"; return 1; }
   fi
 
+  echo "$digest" > "$dir/fixture.sha"
   (cd "$dir/app" && exec ./node_modules/.bin/cds-serve all --port "$port" >>"$dir/server.log" 2>&1) &
   echo $! > "$dir/server.pid"
   local i
