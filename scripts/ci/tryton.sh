@@ -32,10 +32,15 @@ _tryton_main() {
     return 0
   fi
 
+  if ! command -v curl >/dev/null || ! command -v python3 >/dev/null; then
+    { apt-get update -q && apt-get install -y -q --no-install-recommends curl python3 python3-venv; } >>"$log" 2>&1 \
+      || { _tryton_fail "apt-get install curl python3"; return 1; }
+  fi
   if [ ! -f "$dir/venv/.installed" ]; then
-    command -v python3 >/dev/null || apt-get install -y -q python3 python3-venv >>"$log" 2>&1 || true
+    rm -rf "$dir/venv"
     python3 -m venv "$dir/venv" >>"$log" 2>&1 \
-      || { apt-get install -y -q python3-venv >>"$log" 2>&1 && python3 -m venv "$dir/venv" >>"$log" 2>&1; } \
+      || { rm -rf "$dir/venv"; { apt-get update -q && apt-get install -y -q --no-install-recommends python3-venv; } >>"$log" 2>&1 \
+           && python3 -m venv "$dir/venv" >>"$log" 2>&1; } \
       || { _tryton_fail "virtualenv"; return 1; }
     "$dir/venv/bin/pip" install -q 'trytond>=8.2,<8.3' 'trytond-sale>=8.2,<8.3' \
       'trytond-stock>=8.2,<8.3' 'trytond-company>=8.2,<8.3' 'trytond-product>=8.2,<8.3' \

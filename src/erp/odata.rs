@@ -34,8 +34,7 @@ use tracing::{debug, instrument, warn};
 use super::tryton::{decimal, rank_top_items, summarize};
 use super::{
     Connector, Employee, ErpError, Item, LeaveBalance, LeaveLine, Money, Order, OrderLine,
-    OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine,
-    TopItem,
+    OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine, TopItem,
 };
 use crate::config::Secret;
 use crate::intent::LeaveType;
@@ -381,7 +380,8 @@ impl ODataConfig {
                     problems.push("odata.auth.username is empty".into());
                 }
                 if password.is_empty() {
-                    problems.push("odata.auth.password is empty (set it in the environment)".into());
+                    problems
+                        .push("odata.auth.password is empty (set it in the environment)".into());
                 }
             }
             ODataAuth::Oauth2 {
@@ -425,7 +425,10 @@ impl ODataConfig {
             problems.push("odata.leave.hours_per_day must be greater than 0".into());
         }
         if TimeZone::get(&self.time_zone).is_err() {
-            problems.push(format!("odata.time_zone {:?} is not an IANA time zone", self.time_zone));
+            problems.push(format!(
+                "odata.time_zone {:?} is not an IANA time zone",
+                self.time_zone
+            ));
         }
         if self.timeout_secs == 0 {
             problems.push("odata.timeout_secs must be greater than 0".into());
@@ -658,7 +661,10 @@ impl ODataConnector {
             .and_then(Value::as_str)
             .ok_or_else(|| self.unavailable("token answer has no access_token"))?
             .to_string();
-        let lifetime = body.get("expires_in").and_then(Value::as_u64).unwrap_or(300);
+        let lifetime = body
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .unwrap_or(300);
         // Renew a minute early (or halfway for short tokens) so no request carries a
         // token that expires on the way.
         let margin = 60.min(lifetime / 2);
@@ -737,10 +743,9 @@ impl ODataConnector {
                 }
                 _ => {
                     let body: Value = response.json().await.unwrap_or(Value::Null);
-                    return Err(self.query_error(format!(
-                        "HTTP {status}: {}",
-                        odata_error_message(&body)
-                    )));
+                    return Err(
+                        self.query_error(format!("HTTP {status}: {}", odata_error_message(&body)))
+                    );
                 }
             }
         }
@@ -794,7 +799,12 @@ impl ODataConnector {
                     if let Some(n) = expected
                         && n != rows.len() as u64
                     {
-                        warn!(expected = n, got = rows.len(), set, "row count differs from $count");
+                        warn!(
+                            expected = n,
+                            got = rows.len(),
+                            set,
+                            "row count differs from $count"
+                        );
                     }
                     return Ok(rows);
                 }
@@ -1020,7 +1030,9 @@ impl ODataConnector {
             let qty = row.get(&m.quantity).and_then(decimal).unwrap_or_default();
             let available = str_field(row, &m.stock_type)
                 .is_some_and(|t| m.available_types.iter().any(|a| a == t));
-            let unit = str_field(row, &m.unit).map(|u| self.unit(u)).unwrap_or_default();
+            let unit = str_field(row, &m.unit)
+                .map(|u| self.unit(u))
+                .unwrap_or_default();
             let entry = groups
                 .entry((plant.to_string(), material.to_string()))
                 .or_insert((Decimal::ZERO, Decimal::ZERO, unit));
@@ -1080,7 +1092,11 @@ impl ODataConnector {
                     .places
                     .iter()
                     .filter(|p| p.kind != PlaceKind::Region)
-                    .filter(|p| p.region.as_ref().is_some_and(|r| filter.regions.contains(r)))
+                    .filter(|p| {
+                        p.region
+                            .as_ref()
+                            .is_some_and(|r| filter.regions.contains(r))
+                    })
                     .map(|p| p.code.clone()),
             );
             if stores.is_empty() {
@@ -1089,9 +1105,17 @@ impl ODataConnector {
             }
         }
         if !stores.is_empty() {
-            parts.push(format!("({})", any_of(&m.store, stores.iter().map(String::as_str))));
+            parts.push(format!(
+                "({})",
+                any_of(&m.store, stores.iter().map(String::as_str))
+            ));
         }
-        if let Some(customer) = filter.customer.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        if let Some(customer) = filter
+            .customer
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
             parts.push(self.contains(&m.customer, customer));
         }
         parts.join(" and ")
@@ -1145,7 +1169,11 @@ impl ODataConnector {
     }
 
     /// The headers of the orders a sales filter selects.
-    async fn orders_in(&self, filter: &SalesFilter, fields: &[&str]) -> Result<Vec<Value>, ErpError> {
+    async fn orders_in(
+        &self,
+        filter: &SalesFilter,
+        fields: &[&str],
+    ) -> Result<Vec<Value>, ErpError> {
         let m = &self.cfg.sales;
         self.rows(
             &m.service,
@@ -1169,7 +1197,10 @@ impl ODataConnector {
                     &m.service,
                     &m.item_set,
                     &[
-                        ("$filter", any_of(&m.number, chunk.iter().map(String::as_str))),
+                        (
+                            "$filter",
+                            any_of(&m.number, chunk.iter().map(String::as_str)),
+                        ),
                         (
                             "$select",
                             format!(
@@ -1347,13 +1378,21 @@ impl Connector for ODataConnector {
             let entry = totals.entry(sku.to_string()).or_insert_with(|| {
                 (
                     Decimal::ZERO,
-                    str_field(row, &m.item_unit).map(|u| self.unit(u)).unwrap_or_default(),
+                    str_field(row, &m.item_unit)
+                        .map(|u| self.unit(u))
+                        .unwrap_or_default(),
                     Decimal::ZERO,
                     str_field(row, &m.currency).unwrap_or_default().to_string(),
                 )
             });
-            entry.0 += row.get(&m.item_quantity).and_then(decimal).unwrap_or_default();
-            entry.2 += row.get(&m.item_amount).and_then(decimal).unwrap_or_default();
+            entry.0 += row
+                .get(&m.item_quantity)
+                .and_then(decimal)
+                .unwrap_or_default();
+            entry.2 += row
+                .get(&m.item_amount)
+                .and_then(decimal)
+                .unwrap_or_default();
         }
         let skus: BTreeSet<String> = totals.keys().cloned().collect();
         let items = if skus.is_empty() {
@@ -1426,7 +1465,9 @@ impl Connector for ODataConnector {
         let Some(found) = str_field(header, &m.number).map(str::to_string) else {
             return Err(self.query_error("order without a number"));
         };
-        let currency = str_field(header, &m.currency).unwrap_or_default().to_string();
+        let currency = str_field(header, &m.currency)
+            .unwrap_or_default()
+            .to_string();
         let items = self.order_items(std::slice::from_ref(&found)).await?;
         let skus: BTreeSet<String> = items
             .iter()
@@ -1440,10 +1481,20 @@ impl Connector for ODataConnector {
         let lines = items
             .iter()
             .map(|row| {
-                let sku = str_field(row, &m.item_material).unwrap_or_default().to_string();
-                let unit = str_field(row, &m.item_unit).map(|u| self.unit(u)).unwrap_or_default();
-                let quantity = row.get(&m.item_quantity).and_then(decimal).unwrap_or_default();
-                let amount = row.get(&m.item_amount).and_then(decimal).unwrap_or_default();
+                let sku = str_field(row, &m.item_material)
+                    .unwrap_or_default()
+                    .to_string();
+                let unit = str_field(row, &m.item_unit)
+                    .map(|u| self.unit(u))
+                    .unwrap_or_default();
+                let quantity = row
+                    .get(&m.item_quantity)
+                    .and_then(decimal)
+                    .unwrap_or_default();
+                let amount = row
+                    .get(&m.item_amount)
+                    .and_then(decimal)
+                    .unwrap_or_default();
                 let unit_price = if quantity.is_zero() {
                     Decimal::ZERO
                 } else {
@@ -1477,7 +1528,9 @@ impl Connector for ODataConnector {
             .ok_or_else(|| self.query_error(format!("order {found} has no readable date")))?;
         Ok(Some(Order {
             number: found,
-            customer: str_field(header, &m.customer).unwrap_or_default().to_string(),
+            customer: str_field(header, &m.customer)
+                .unwrap_or_default()
+                .to_string(),
             store: self.store_place(str_field(header, &m.store).unwrap_or_default()),
             order_date,
             state: sd_state(
@@ -1488,7 +1541,10 @@ impl Connector for ODataConnector {
             delivery_date: None,
             lines,
             total: Money {
-                amount: header.get(&m.net_amount).and_then(decimal).unwrap_or_default(),
+                amount: header
+                    .get(&m.net_amount)
+                    .and_then(decimal)
+                    .unwrap_or_default(),
                 currency,
             },
         }))
@@ -1534,7 +1590,10 @@ impl Connector for ODataConnector {
             .rows(
                 &m.service,
                 &m.user_set,
-                &[("$filter", format!("{} eq {}", m.user_id, literal(employee_id)))],
+                &[(
+                    "$filter",
+                    format!("{} eq {}", m.user_id, literal(employee_id)),
+                )],
             )
             .await?;
         let Some(employee) = users.first().and_then(|r| self.employee_from(r)) else {
@@ -1565,8 +1624,8 @@ impl Connector for ODataConnector {
                     continue;
                 }
                 let balance = row.get(&m.balance).and_then(decimal).unwrap_or_default();
-                let hours = str_field(row, &m.time_unit)
-                    .is_some_and(|u| u.eq_ignore_ascii_case("HOURS"));
+                let hours =
+                    str_field(row, &m.time_unit).is_some_and(|u| u.eq_ignore_ascii_case("HOURS"));
                 days += if hours {
                     balance / m.hours_per_day
                 } else {
@@ -1692,7 +1751,10 @@ mod tests {
         assert_eq!(cfg.leave.types[&LeaveType::Annual], "VACATION");
         let cfg = config("[stock]\nservice = \"/odata/v4/stock\"\n[leave.types]\nannual = \"AL\"");
         assert_eq!(cfg.stock.service, "/odata/v4/stock");
-        assert_eq!(cfg.stock.plant, "Plant", "unset fields keep the built-in names");
+        assert_eq!(
+            cfg.stock.plant, "Plant",
+            "unset fields keep the built-in names"
+        );
         assert_eq!(cfg.leave.types.len(), 1);
     }
 
@@ -1717,7 +1779,9 @@ mod tests {
 
     #[tokio::test]
     async fn v2_dates_and_decimals_decode() {
-        let c = ODataConnector::connect("s4", &config("")).await.expect("connect");
+        let c = ODataConnector::connect("s4", &config(""))
+            .await
+            .expect("connect");
         assert_eq!(
             c.civil_date(&json!("/Date(1740960000000)/")),
             Some(jiff::civil::date(2025, 3, 3))
@@ -1727,7 +1791,10 @@ mod tests {
             c.civil_date(&json!("/Date(1740945600000+0000)/")),
             Some(jiff::civil::date(2025, 3, 3))
         );
-        assert_eq!(c.civil_date(&json!("2025-03-15")), Some(jiff::civil::date(2025, 3, 15)));
+        assert_eq!(
+            c.civil_date(&json!("2025-03-15")),
+            Some(jiff::civil::date(2025, 3, 15))
+        );
         assert_eq!(c.civil_date(&json!("/Date(x)/")), None);
         assert_eq!(decimal(&json!("17.500")), Some(Decimal::new(175, 1)));
         assert_eq!(decimal(&json!(1825.5)), Some(Decimal::new(18255, 1)));
@@ -1736,7 +1803,9 @@ mod tests {
 
     #[tokio::test]
     async fn urls_encode_spaces_and_quotes_and_pin_next_links() {
-        let c = ODataConnector::connect("s4", &config("")).await.expect("connect");
+        let c = ODataConnector::connect("s4", &config(""))
+            .await
+            .expect("connect");
         let url = c.url(
             "/svc",
             "Set",
@@ -1750,7 +1819,9 @@ mod tests {
             .pin_link(&url, "http://evil.example.org:8080/svc/Set?$skiptoken=3")
             .expect("link");
         assert_eq!(next, "https://s4.example.com/svc/Set?$skiptoken=3");
-        let next = c.pin_link(&url, "Set?%24skiptoken=3").expect("relative link");
+        let next = c
+            .pin_link(&url, "Set?%24skiptoken=3")
+            .expect("relative link");
         assert_eq!(next, "https://s4.example.com/svc/Set?%24skiptoken=3");
     }
 
@@ -1769,6 +1840,9 @@ mod tests {
             odata_error_message(&json!({"error": {"message": {"lang": "en", "value": "bad"}}})),
             "bad"
         );
-        assert_eq!(odata_error_message(&json!({"error": {"message": "worse"}})), "worse");
+        assert_eq!(
+            odata_error_message(&json!({"error": {"message": "worse"}})),
+            "worse"
+        );
     }
 }

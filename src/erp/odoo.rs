@@ -35,8 +35,7 @@ use tracing::instrument;
 use super::tryton::{decimal, rank_top_items, summarize};
 use super::{
     Connector, Employee, ErpError, Item, LeaveBalance, LeaveLine, Money, Order, OrderLine,
-    OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine,
-    TopItem,
+    OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine, TopItem,
 };
 use crate::config::Secret;
 use crate::intent::LeaveType;
@@ -141,7 +140,10 @@ impl OdooConfig {
             problems.push("odoo.sale_states is empty".into());
         }
         if TimeZone::get(&self.time_zone).is_err() {
-            problems.push(format!("odoo.time_zone {:?} is not an IANA time zone", self.time_zone));
+            problems.push(format!(
+                "odoo.time_zone {:?} is not an IANA time zone",
+                self.time_zone
+            ));
         }
         if self.timeout_secs == 0 {
             problems.push("odoo.timeout_secs must be greater than 0".into());
@@ -216,7 +218,10 @@ impl OdooConnector {
 
     fn send_error(&self, what: &str, e: reqwest::Error) -> ErpError {
         if e.is_timeout() {
-            self.unavailable(format!("{what}: no answer within {} s", self.cfg.timeout_secs))
+            self.unavailable(format!(
+                "{what}: no answer within {} s",
+                self.cfg.timeout_secs
+            ))
         } else {
             self.unavailable(format!("{what}: {e}"))
         }
@@ -355,12 +360,19 @@ impl OdooConnector {
                     401 | 403 => Err(self.unavailable(format!(
                         "Odoo refused the API key (HTTP {status}): {message}"
                     ))),
-                    429 => Err(self.unavailable("Odoo is rate limiting (HTTP 429); try again later")),
+                    429 => {
+                        Err(self.unavailable("Odoo is rate limiting (HTTP 429); try again later"))
+                    }
                     400..=499 => Err(self.query_error(format!(
                         "{model}.{method}: HTTP {status}: {} {message}",
-                        reply.get("name").and_then(Value::as_str).unwrap_or_default()
+                        reply
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
                     ))),
-                    _ => Err(self.unavailable(format!("{model}.{method}: HTTP {status} {message}"))),
+                    _ => {
+                        Err(self.unavailable(format!("{model}.{method}: HTTP {status} {message}")))
+                    }
                 }
             }
         }
@@ -392,14 +404,24 @@ impl OdooConnector {
     /// Warehouses as `(id, place)`.
     async fn warehouses(&self) -> Result<Vec<(i64, Place)>, ErpError> {
         let rows = self
-            .search_read("stock.warehouse", json!([]), &["code", "name"], None, Some("code"))
+            .search_read(
+                "stock.warehouse",
+                json!([]),
+                &["code", "name"],
+                None,
+                Some("code"),
+            )
             .await?;
         Ok(rows
             .iter()
             .filter_map(|r| {
                 let id = r.get("id")?.as_i64()?;
                 let code = r.get("code")?.as_str()?.to_string();
-                let name = r.get("name").and_then(Value::as_str).unwrap_or(&code).to_string();
+                let name = r
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&code)
+                    .to_string();
                 let place = self
                     .cfg
                     .places
@@ -479,7 +501,11 @@ impl OdooConnector {
 
     fn item_from(&self, row: &Value) -> Option<Item> {
         let sku = row.get("default_code")?.as_str()?.to_string();
-        let name = row.get("name").and_then(Value::as_str).unwrap_or(&sku).to_string();
+        let name = row
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(&sku)
+            .to_string();
         Some(Item {
             unit: many2one_name(row.get("uom_id"))
                 .map(|u| self.unit(u))
@@ -522,7 +548,11 @@ impl OdooConnector {
             .map_err(|e| self.query_error(format!("date {}: {e}", filter.end)))?;
         let mut domain = vec![
             json!([format!("{prefix}state"), "in", self.cfg.sale_states]),
-            json!([format!("{prefix}date_order"), ">=", self.utc_start(filter.start)?]),
+            json!([
+                format!("{prefix}date_order"),
+                ">=",
+                self.utc_start(filter.start)?
+            ]),
             json!([format!("{prefix}date_order"), "<", self.utc_start(end)?]),
         ];
         if !filter.stores.is_empty() || !filter.regions.is_empty() {
@@ -532,14 +562,26 @@ impl OdooConnector {
                     let place = self.sales_place(&wh.code, warehouses);
                     (filter.stores.is_empty() || filter.stores.contains(&place.code))
                         && (filter.regions.is_empty()
-                            || place.region.as_ref().is_some_and(|r| filter.regions.contains(r)))
+                            || place
+                                .region
+                                .as_ref()
+                                .is_some_and(|r| filter.regions.contains(r)))
                 })
                 .map(|(id, _)| *id)
                 .collect();
             domain.push(json!([format!("{prefix}warehouse_id"), "in", ids]));
         }
-        if let Some(customer) = filter.customer.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-            domain.push(json!([format!("{prefix}partner_id.name"), "ilike", customer]));
+        if let Some(customer) = filter
+            .customer
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            domain.push(json!([
+                format!("{prefix}partner_id.name"),
+                "ilike",
+                customer
+            ]));
         }
         Ok(domain)
     }
@@ -563,7 +605,12 @@ impl OdooConnector {
             .search_read(
                 "stock.quant",
                 Value::Array(domain),
-                &["product_id", "warehouse_id", "quantity", "reserved_quantity"],
+                &[
+                    "product_id",
+                    "warehouse_id",
+                    "quantity",
+                    "reserved_quantity",
+                ],
                 None,
                 None,
             )
@@ -594,9 +641,10 @@ impl OdooConnector {
         let items: BTreeMap<&str, &Item> = products.values().map(|i| (i.sku.as_str(), i)).collect();
         let mut lines = Vec::new();
         for ((wh, sku), (on_hand, reserved)) in groups {
-            let (Some(item), Some((_, place))) =
-                (items.get(sku.as_str()), warehouses.iter().find(|(id, _)| *id == wh))
-            else {
+            let (Some(item), Some((_, place))) = (
+                items.get(sku.as_str()),
+                warehouses.iter().find(|(id, _)| *id == wh),
+            ) else {
                 continue;
             };
             let q = |value: Decimal| Quantity {
@@ -616,7 +664,10 @@ impl OdooConnector {
     }
 
     /// Totals per (warehouse id, currency) on the server.
-    async fn grouped_sales(&self, domain: Vec<Value>) -> Result<Vec<(i64, String, Decimal, u64)>, ErpError> {
+    async fn grouped_sales(
+        &self,
+        domain: Vec<Value>,
+    ) -> Result<Vec<(i64, String, Decimal, u64)>, ErpError> {
         let mut kwargs = Map::new();
         kwargs.insert("domain".into(), Value::Array(domain));
         let rows = match self.cfg.api {
@@ -628,7 +679,10 @@ impl OdooConnector {
             }
             OdooApi::Json2 => {
                 kwargs.insert("groupby".into(), json!(["warehouse_id", "currency_id"]));
-                kwargs.insert("aggregates".into(), json!(["amount_untaxed:sum", "__count"]));
+                kwargs.insert(
+                    "aggregates".into(),
+                    json!(["amount_untaxed:sum", "__count"]),
+                );
                 self.call("sale.order", "formatted_read_group", None, kwargs)
                     .await?
             }
@@ -644,13 +698,12 @@ impl OdooConnector {
                     .or_else(|| r.get("amount_untaxed:sum"))
                     .and_then(decimal)
                     .unwrap_or_default();
-                let count = r
-                    .get("__count")
-                    .and_then(Value::as_u64)
-                    .unwrap_or_default();
+                let count = r.get("__count").and_then(Value::as_u64).unwrap_or_default();
                 (
                     many2one_id(r.get("warehouse_id")).unwrap_or_default(),
-                    many2one_name(r.get("currency_id")).unwrap_or_default().to_string(),
+                    many2one_name(r.get("currency_id"))
+                        .unwrap_or_default()
+                        .to_string(),
                     amount,
                     count,
                 )
@@ -666,7 +719,12 @@ impl Connector for OdooConnector {
     }
 
     async fn places(&self) -> Result<Places, ErpError> {
-        let mut places: Vec<Place> = self.warehouses().await?.into_iter().map(|(_, p)| p).collect();
+        let mut places: Vec<Place> = self
+            .warehouses()
+            .await?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
         for p in &self.cfg.places {
             if !places.iter().any(|q| q.code == p.code && q.kind == p.kind) {
                 places.push(p.clone());
@@ -708,7 +766,10 @@ impl Connector for OdooConnector {
             return Ok(Vec::new());
         }
         let lines = self
-            .stock_lines(vec![json!(["product_id.default_code", "in", skus])], warehouse)
+            .stock_lines(
+                vec![json!(["product_id.default_code", "in", skus])],
+                warehouse,
+            )
             .await?;
         Ok(lines
             .into_iter()
@@ -770,16 +831,26 @@ impl Connector for OdooConnector {
             .search_read(
                 "sale.order.line",
                 Value::Array(domain),
-                &["product_id", "product_uom_qty", "product_uom", "price_subtotal", "currency_id"],
+                &[
+                    "product_id",
+                    "product_uom_qty",
+                    "product_uom",
+                    "price_subtotal",
+                    "currency_id",
+                ],
                 None,
                 None,
             )
             .await?;
-        let ids: BTreeSet<i64> = rows.iter().filter_map(|r| many2one_id(r.get("product_id"))).collect();
+        let ids: BTreeSet<i64> = rows
+            .iter()
+            .filter_map(|r| many2one_id(r.get("product_id")))
+            .collect();
         let products = self.products(&ids).await?;
         let mut by_sku: BTreeMap<String, TopItem> = BTreeMap::new();
         for row in &rows {
-            let Some(item) = many2one_id(row.get("product_id")).and_then(|id| products.get(&id)) else {
+            let Some(item) = many2one_id(row.get("product_id")).and_then(|id| products.get(&id))
+            else {
                 continue;
             };
             let unit = many2one_name(row.get("product_uom"))
@@ -793,11 +864,19 @@ impl Connector for OdooConnector {
                 },
                 revenue: Money {
                     amount: Decimal::ZERO,
-                    currency: many2one_name(row.get("currency_id")).unwrap_or_default().to_string(),
+                    currency: many2one_name(row.get("currency_id"))
+                        .unwrap_or_default()
+                        .to_string(),
                 },
             });
-            entry.quantity.value += row.get("product_uom_qty").and_then(decimal).unwrap_or_default();
-            entry.revenue.amount += row.get("price_subtotal").and_then(decimal).unwrap_or_default();
+            entry.quantity.value += row
+                .get("product_uom_qty")
+                .and_then(decimal)
+                .unwrap_or_default();
+            entry.revenue.amount += row
+                .get("price_subtotal")
+                .and_then(decimal)
+                .unwrap_or_default();
         }
         Ok(rank_top_items(by_sku.into_values().collect(), limit))
     }
@@ -811,7 +890,11 @@ impl Connector for OdooConnector {
         let rows = self
             .search_read(
                 "sale.order",
-                json!(["|", ["name", "=", number], ["client_order_ref", "=", number]]),
+                json!([
+                    "|",
+                    ["name", "=", number],
+                    ["client_order_ref", "=", number]
+                ]),
                 &[
                     "name",
                     "client_order_ref",
@@ -834,17 +917,28 @@ impl Connector for OdooConnector {
         let Some(id) = order.get("id").and_then(Value::as_i64) else {
             return Err(self.query_error("sale.order without id"));
         };
-        let currency = many2one_name(order.get("currency_id")).unwrap_or_default().to_string();
+        let currency = many2one_name(order.get("currency_id"))
+            .unwrap_or_default()
+            .to_string();
         let lines = self
             .search_read(
                 "sale.order.line",
                 json!([["order_id", "=", id], ["display_type", "=", false]]),
-                &["product_id", "product_uom_qty", "product_uom", "price_unit", "price_subtotal"],
+                &[
+                    "product_id",
+                    "product_uom_qty",
+                    "product_uom",
+                    "price_unit",
+                    "price_subtotal",
+                ],
                 None,
                 Some("sequence, id"),
             )
             .await?;
-        let ids: BTreeSet<i64> = lines.iter().filter_map(|r| many2one_id(r.get("product_id"))).collect();
+        let ids: BTreeSet<i64> = lines
+            .iter()
+            .filter_map(|r| many2one_id(r.get("product_id")))
+            .collect();
         let products = self.products(&ids).await?;
         let lines = lines
             .iter()
@@ -888,11 +982,16 @@ impl Connector for OdooConnector {
                 .and_then(Value::as_str)
                 .unwrap_or(number)
                 .to_string(),
-            customer: many2one_name(order.get("partner_id")).unwrap_or_default().to_string(),
+            customer: many2one_name(order.get("partner_id"))
+                .unwrap_or_default()
+                .to_string(),
             store: self.sales_place(&wh, &warehouses),
             order_date,
             state: odoo_state(
-                order.get("state").and_then(Value::as_str).unwrap_or_default(),
+                order
+                    .get("state")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
                 order
                     .get("delivery_status")
                     .and_then(Value::as_str)
@@ -904,7 +1003,10 @@ impl Connector for OdooConnector {
                 .and_then(|t| self.local_date(t)),
             lines,
             total: Money {
-                amount: order.get("amount_total").and_then(decimal).unwrap_or_default(),
+                amount: order
+                    .get("amount_total")
+                    .and_then(decimal)
+                    .unwrap_or_default(),
                 currency,
             },
         }))
@@ -921,7 +1023,13 @@ impl Connector for OdooConnector {
         }
         let key = self.cfg.employee_key.as_str();
         let rows = self
-            .search_read("hr.employee", Value::Array(domain), &["name", key], Some(50), Some("name"))
+            .search_read(
+                "hr.employee",
+                Value::Array(domain),
+                &["name", key],
+                Some(50),
+                Some("name"),
+            )
             .await?;
         Ok(rows.iter().filter_map(|r| employee_from(r, key)).collect())
     }
@@ -945,14 +1053,21 @@ impl Connector for OdooConnector {
         let Some(row) = employees.first() else {
             return Ok(None);
         };
-        let (Some(odoo_id), Some(employee)) =
-            (row.get("id").and_then(Value::as_i64), employee_from(row, key))
-        else {
+        let (Some(odoo_id), Some(employee)) = (
+            row.get("id").and_then(Value::as_i64),
+            employee_from(row, key),
+        ) else {
             return Ok(None);
         };
         let names: Vec<&String> = self.cfg.leave_types.values().collect();
         let types = self
-            .search_read("hr.leave.type", json!([["name", "in", names]]), &["name"], None, None)
+            .search_read(
+                "hr.leave.type",
+                json!([["name", "in", names]]),
+                &["name"],
+                None,
+                None,
+            )
             .await?;
         let type_of: BTreeMap<i64, LeaveType> = types
             .iter()
@@ -983,7 +1098,9 @@ impl Connector for OdooConnector {
                     ["state", "=", "validate"],
                     ["holiday_status_id", "in", type_ids],
                     ["date_from", "<=", year_end],
-                    "|", ["date_to", "=", false], ["date_to", ">=", year_start]
+                    "|",
+                    ["date_to", "=", false],
+                    ["date_to", ">=", year_start]
                 ]),
                 &["holiday_status_id", "number_of_days"],
                 None,
@@ -1008,10 +1125,15 @@ impl Connector for OdooConnector {
         let mut totals: BTreeMap<LeaveType, (Decimal, Decimal)> = BTreeMap::new();
         for (rows, taken) in [(&allocations, false), (&leaves, true)] {
             for r in rows.iter() {
-                let Some(kind) = many2one_id(r.get("holiday_status_id")).and_then(|id| type_of.get(&id)) else {
+                let Some(kind) =
+                    many2one_id(r.get("holiday_status_id")).and_then(|id| type_of.get(&id))
+                else {
                     continue;
                 };
-                let days = r.get("number_of_days").and_then(decimal).unwrap_or_default();
+                let days = r
+                    .get("number_of_days")
+                    .and_then(decimal)
+                    .unwrap_or_default();
                 let entry = totals.entry(*kind).or_default();
                 if taken {
                     entry.1 += days;
@@ -1042,7 +1164,11 @@ impl Connector for OdooConnector {
 
 fn employee_from(row: &Value, key: &str) -> Option<Employee> {
     let id = row.get(key)?.as_str()?.to_string();
-    let name = row.get("name").and_then(Value::as_str).unwrap_or(&id).to_string();
+    let name = row
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(&id)
+        .to_string();
     Some(Employee {
         id,
         name_en: name.clone(),
@@ -1106,14 +1232,24 @@ mod tests {
         assert_eq!(bad.validate().len(), 4, "{:?}", bad.validate());
         bad.api = OdooApi::Json2;
         assert_eq!(bad.validate().len(), 3, "json2 needs no login");
-        assert!(toml::from_str::<OdooConfig>("url='x'\ndatabase='d'\napi_key='k'\nextra=1").is_err());
+        assert!(
+            toml::from_str::<OdooConfig>("url='x'\ndatabase='d'\napi_key='k'\nextra=1").is_err()
+        );
     }
 
     #[tokio::test]
     async fn utc_date_times_become_company_dates() {
-        let c = OdooConnector::connect("odoo", &config()).await.expect("connect");
-        assert_eq!(c.utc_start(jiff::civil::date(2025, 3, 1)).expect("utc"), "2025-02-28 16:00:00");
-        assert_eq!(c.local_date("2025-03-02 20:00:00"), Some(jiff::civil::date(2025, 3, 3)));
+        let c = OdooConnector::connect("odoo", &config())
+            .await
+            .expect("connect");
+        assert_eq!(
+            c.utc_start(jiff::civil::date(2025, 3, 1)).expect("utc"),
+            "2025-02-28 16:00:00"
+        );
+        assert_eq!(
+            c.local_date("2025-03-02 20:00:00"),
+            Some(jiff::civil::date(2025, 3, 3))
+        );
         assert_eq!(c.local_date("garbage"), None);
     }
 

@@ -32,9 +32,8 @@ use tokio::sync::Mutex;
 use tracing::{debug, instrument};
 
 use super::{
-    Connector, Employee, ErpError, Item, LeaveBalance, Money, Order, OrderLine, OrderState,
-    Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine, StoreSales,
-    TopItem,
+    Connector, Employee, ErpError, Item, LeaveBalance, Money, Order, OrderLine, OrderState, Place,
+    PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine, StoreSales, TopItem,
 };
 use crate::config::Secret;
 
@@ -247,7 +246,10 @@ impl TrytonConnector {
         }
         let response = request.send().await.map_err(|e| {
             if e.is_timeout() {
-                self.unavailable(format!("{method}: no answer within {} s", self.cfg.timeout_secs))
+                self.unavailable(format!(
+                    "{method}: no answer within {} s",
+                    self.cfg.timeout_secs
+                ))
             } else {
                 self.unavailable(format!("{method}: {e}"))
             }
@@ -287,7 +289,9 @@ impl TrytonConnector {
         if let Some(error) = body.get("error").filter(|e| !e.is_null()) {
             return Err(self.query_error(format!("{method}: {}", rpc_error_text(error))));
         }
-        Ok(Reply::Result(body.get("result").cloned().unwrap_or(Value::Null)))
+        Ok(Reply::Result(
+            body.get("result").cloned().unwrap_or(Value::Null),
+        ))
     }
 
     /// Logs in and returns the `Authorization` header of the new session.
@@ -590,7 +594,11 @@ impl TrytonConnector {
     ) -> Vec<Value> {
         let mut domain = vec![
             json!([format!("{prefix}state"), "in", SALE_STATES]),
-            json!([format!("{prefix}sale_date"), ">=", tryton_date(filter.start)]),
+            json!([
+                format!("{prefix}sale_date"),
+                ">=",
+                tryton_date(filter.start)
+            ]),
             json!([format!("{prefix}sale_date"), "<=", tryton_date(filter.end)]),
         ];
         if !filter.stores.is_empty() || !filter.regions.is_empty() {
@@ -972,7 +980,9 @@ impl Connector for TrytonConnector {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let state = order_state(
-            sale.get("state").and_then(Value::as_str).unwrap_or_default(),
+            sale.get("state")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
             sale.get("shipment_state")
                 .and_then(Value::as_str)
                 .unwrap_or_default(),
@@ -1018,9 +1028,8 @@ impl Connector for TrytonConnector {
         _employee_id: &str,
         _on: Date,
     ) -> Result<Option<LeaveBalance>, ErpError> {
-        Err(self.query_error(
-            "Tryton has no leave module; route leave questions to an HR connector",
-        ))
+        Err(self
+            .query_error("Tryton has no leave module; route leave questions to an HR connector"))
     }
 }
 
@@ -1281,7 +1290,10 @@ mod tests {
             None
         );
         assert_eq!(
-            dotted(&json!({"sale.": {"currency.": {"code": "HKD"}}}), "sale.currency.code"),
+            dotted(
+                &json!({"sale.": {"currency.": {"code": "HKD"}}}),
+                "sale.currency.code"
+            ),
             Some(&json!("HKD"))
         );
     }

@@ -81,7 +81,9 @@ async fn odata_v2_answers_the_shared_questions_like_s4_and_successfactors() {
     let Some(url) = server("ASKERP_TEST_CAP_URL", "odata_v2_shared") else {
         return;
     };
-    let c = ODataConnector::connect("s4", &v2(&url)).await.expect("connect");
+    let c = ODataConnector::connect("s4", &v2(&url))
+        .await
+        .expect("connect");
     // The service pages every 3 rows, so these answers need __next to be followed.
     assert_shared_answers(&c).await;
 
@@ -96,11 +98,17 @@ async fn odata_v2_answers_the_shared_questions_like_s4_and_successfactors() {
 
     let items = c.find_items("widget a").await.expect("items");
     assert_eq!(items.len(), 1);
-    assert_eq!((items[0].name_en.as_str(), items[0].name_zh.as_str()), ("Widget A", "小部件A"));
+    assert_eq!(
+        (items[0].name_en.as_str(), items[0].name_zh.as_str()),
+        ("Widget A", "小部件A")
+    );
 
     let people = c.find_employees("chan").await.expect("employees");
     assert_eq!(people.len(), 1);
-    assert_eq!((people[0].id.as_str(), people[0].name_en.as_str()), ("E1001", "Chan Tai Man"));
+    assert_eq!(
+        (people[0].id.as_str(), people[0].name_en.as_str()),
+        ("E1001", "Chan Tai Man")
+    );
     let balance = c
         .leave_balance("E1001", date(2025, 6, 1))
         .await
@@ -120,10 +128,19 @@ async fn odata_v2_answers_the_shared_questions_like_s4_and_successfactors() {
     );
     assert_eq!(balance.year, 2025);
     // A closed account of last year does not count.
-    let e1002 = c.leave_balance("E1002", date(2025, 6, 1)).await.expect("leave").expect("known");
+    let e1002 = c
+        .leave_balance("E1002", date(2025, 6, 1))
+        .await
+        .expect("leave")
+        .expect("known");
     assert_eq!(e1002.lines.len(), 1);
     assert_eq!(e1002.lines[0].remaining.value, dec("9"));
-    assert!(c.leave_balance("E9999", date(2025, 6, 1)).await.expect("leave").is_none());
+    assert!(
+        c.leave_balance("E9999", date(2025, 6, 1))
+            .await
+            .expect("leave")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -131,15 +148,25 @@ async fn odata_v4_gives_the_same_answers_with_and_without_apply() {
     let Some(url) = server("ASKERP_TEST_CAP_URL", "odata_v4_shared") else {
         return;
     };
-    let c = ODataConnector::connect("cap-v4", &v4(&url)).await.expect("connect");
+    let c = ODataConnector::connect("cap-v4", &v4(&url))
+        .await
+        .expect("connect");
     assert_shared_answers(&c).await;
     let server_side = c.sales_summary(&mar_apr_2025()).await.expect("summary");
-    assert!(!c.apply_refused(), "CAP supports $apply, so totals came from the server");
+    assert!(
+        !c.apply_refused(),
+        "CAP supports $apply, so totals came from the server"
+    );
 
     let mut cfg = v4(&url);
     cfg.aggregation = askerp::erp::odata::Aggregation::Client;
-    let client = ODataConnector::connect("cap-v4-client", &cfg).await.expect("connect");
-    let client_side = client.sales_summary(&mar_apr_2025()).await.expect("summary");
+    let client = ODataConnector::connect("cap-v4-client", &cfg)
+        .await
+        .expect("connect");
+    let client_side = client
+        .sales_summary(&mar_apr_2025())
+        .await
+        .expect("summary");
     assert_eq!(server_side, client_side);
 
     let leave = c
@@ -165,13 +192,16 @@ async fn odata_retries_throttled_reads_after_retry_after() {
     let order = c.order("PO-1001").await.expect("order after one 429");
     assert!(order.is_some());
     assert_eq!(c.retries(), 1);
-    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "waited Retry-After");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "waited Retry-After"
+    );
 
     let mut cfg = v4(&url);
     cfg.headers.insert("X-Mock-Status".into(), "429".into());
     cfg.max_retries = 1;
     let c = ODataConnector::connect("cap", &cfg).await.expect("connect");
-    let err = c.order("PO-1001").await.unwrap_err();
+    let err = c.order("PO-1001").await.expect_err("must fail");
     assert!(
         matches!(err, ErpError::Unavailable { ref detail, .. } if detail.contains("throttled (HTTP 429")),
         "{err}"
@@ -190,7 +220,7 @@ async fn odata_explains_wrong_credentials_and_service_errors() {
         password: Secret::new("wrong-pw"),
     };
     let c = ODataConnector::connect("s4", &cfg).await.expect("connect");
-    let err = c.order("1").await.unwrap_err();
+    let err = c.order("1").await.expect_err("must fail");
     assert!(
         matches!(err, ErpError::Unavailable { ref detail, .. }
             if detail.contains("refused user \"alice\"") && !detail.contains("wrong-pw")),
@@ -202,7 +232,10 @@ async fn odata_explains_wrong_credentials_and_service_errors() {
     let mut cfg = v2(&url);
     cfg.leave.account_type = "timeAccount".into();
     let c = ODataConnector::connect("sf", &cfg).await.expect("connect");
-    let err = c.leave_balance("E1001", date(2025, 6, 1)).await.unwrap_err();
+    let err = c
+        .leave_balance("E1001", date(2025, 6, 1))
+        .await
+        .expect_err("must fail");
     assert!(
         matches!(err, ErpError::Query { ref detail, .. } if detail.contains("HTTP 400") && detail.contains("timeAccountType")),
         "{err}"
@@ -228,12 +261,17 @@ async fn token(
         .unwrap_or_default();
     // base64("client:secret")
     if auth != "Basic Y2xpZW50OnNlY3JldA==" || !body.contains("grant_type=client_credentials") {
-        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "invalid_client"})));
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "invalid_client"})),
+        );
     }
     let n = stub.issued.fetch_add(1, Ordering::SeqCst) + 1;
     (
         StatusCode::OK,
-        axum::Json(serde_json::json!({"access_token": format!("tok-{n}"), "token_type": "bearer", "expires_in": 3600})),
+        axum::Json(
+            serde_json::json!({"access_token": format!("tok-{n}"), "token_type": "bearer", "expires_in": 3600}),
+        ),
     )
 }
 
@@ -243,7 +281,10 @@ async fn orders(
 ) -> impl IntoResponse {
     let want = format!("Bearer tok-{}", stub.accepted.load(Ordering::SeqCst));
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(want.as_str()) {
-        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": {"code": "401", "message": "Unauthorized"}})));
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": {"code": "401", "message": "Unauthorized"}})),
+        );
     }
     (
         StatusCode::OK,
@@ -268,7 +309,9 @@ async fn odata_oauth_tokens_are_cached_and_renewed_after_401() {
         .route("/svc/A_SalesOrder", get(orders))
         .route("/svc/A_SalesOrderItem", get(empty))
         .with_state(stub.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -282,12 +325,18 @@ async fn odata_oauth_tokens_are_cached_and_renewed_after_401() {
         client_secret: Secret::new("secret"),
         scope: None,
     };
-    let c = ODataConnector::connect("s4-oauth", &cfg).await.expect("connect");
+    let c = ODataConnector::connect("s4-oauth", &cfg)
+        .await
+        .expect("connect");
     for _ in 0..3 {
         let order = c.order("9").await.expect("order").expect("exists");
         assert_eq!(order.total.amount, dec("10"));
     }
-    assert_eq!(c.token_requests(), 1, "one token serves every call until it expires");
+    assert_eq!(
+        c.token_requests(),
+        1,
+        "one token serves every call until it expires"
+    );
 
     // The server revokes the token: the next call gets 401, fetches a new one, succeeds.
     stub.accepted.store(2, Ordering::SeqCst);
@@ -298,8 +347,10 @@ async fn odata_oauth_tokens_are_cached_and_renewed_after_401() {
     if let ODataAuth::Oauth2 { client_secret, .. } = &mut cfg.auth {
         *client_secret = Secret::new("nope-secret");
     }
-    let c = ODataConnector::connect("s4-oauth", &cfg).await.expect("connect");
-    let err = c.order("9").await.unwrap_err();
+    let c = ODataConnector::connect("s4-oauth", &cfg)
+        .await
+        .expect("connect");
+    let err = c.order("9").await.expect_err("must fail");
     assert!(
         matches!(err, ErpError::Unavailable { ref detail, .. }
             if detail.contains("wrong client id or secret") && !detail.contains("nope-secret")),

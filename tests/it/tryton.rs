@@ -86,10 +86,38 @@ pub async fn assert_shared_answers(c: &dyn Connector) {
     assert_eq!(
         brief(&stock),
         vec![
-            (s("TW"), s("GADGET-X"), dec("12"), dec("3"), dec("9"), s("pc")),
-            (s("TW"), s("WIDGET-A"), dec("30"), dec("0"), dec("30"), s("pc")),
-            (s("WH"), s("GADGET-X"), dec("4"), dec("0"), dec("4"), s("pc")),
-            (s("WH"), s("WIDGET-A"), dec("100"), dec("5"), dec("95"), s("pc")),
+            (
+                s("TW"),
+                s("GADGET-X"),
+                dec("12"),
+                dec("3"),
+                dec("9"),
+                s("pc")
+            ),
+            (
+                s("TW"),
+                s("WIDGET-A"),
+                dec("30"),
+                dec("0"),
+                dec("30"),
+                s("pc")
+            ),
+            (
+                s("WH"),
+                s("GADGET-X"),
+                dec("4"),
+                dec("0"),
+                dec("4"),
+                s("pc")
+            ),
+            (
+                s("WH"),
+                s("WIDGET-A"),
+                dec("100"),
+                dec("5"),
+                dec("95"),
+                s("pc")
+            ),
         ],
         "{who}: stock"
     );
@@ -100,9 +128,15 @@ pub async fn assert_shared_answers(c: &dyn Connector) {
     assert_eq!(wh.warehouse.name_en, "Kwun Tong Warehouse", "{who}");
     assert_eq!(wh.warehouse.kind, PlaceKind::Warehouse, "{who}");
     let names: Vec<_> = stock.iter().map(|l| l.item.name_en.as_str()).collect();
-    assert!(names.contains(&"Widget A") && names.contains(&"Gadget X"), "{who}: {names:?}");
     assert!(
-        c.stock(&[s("WIDGET-B")], Some("TW")).await.expect("stock").is_empty(),
+        names.contains(&"Widget A") && names.contains(&"Gadget X"),
+        "{who}: {names:?}"
+    );
+    assert!(
+        c.stock(&[s("WIDGET-B")], Some("TW"))
+            .await
+            .expect("stock")
+            .is_empty(),
         "{who}: nothing of WIDGET-B in TW"
     );
 
@@ -114,7 +148,10 @@ pub async fn assert_shared_answers(c: &dyn Connector) {
         .collect();
     assert_eq!(
         low,
-        vec![(s("WH"), s("GADGET-X"), dec("4")), (s("WH"), s("WIDGET-B"), dec("38"))],
+        vec![
+            (s("WH"), s("GADGET-X"), dec("4")),
+            (s("WH"), s("WIDGET-B"), dec("38"))
+        ],
         "{who}: low stock"
     );
 
@@ -140,7 +177,11 @@ pub async fn assert_shared_answers(c: &dyn Connector) {
         })
         .await
         .expect("summary WH");
-    assert_eq!((only_wh.total.amount, only_wh.orders), (dec("200.99"), 2), "{who}: WH");
+    assert_eq!(
+        (only_wh.total.amount, only_wh.orders),
+        (dec("200.99"), 2),
+        "{who}: WH"
+    );
     let initech = c
         .sales_summary(&SalesFilter {
             customer: Some(s("initech")),
@@ -148,7 +189,11 @@ pub async fn assert_shared_answers(c: &dyn Connector) {
         })
         .await
         .expect("summary Initech");
-    assert_eq!((initech.total.amount, initech.orders), (dec("150.99"), 1), "{who}: customer");
+    assert_eq!(
+        (initech.total.amount, initech.orders),
+        (dec("150.99"), 1),
+        "{who}: customer"
+    );
     let empty = c
         .sales_summary(&SalesFilter {
             start: date(2024, 1, 1),
@@ -157,13 +202,24 @@ pub async fn assert_shared_answers(c: &dyn Connector) {
         })
         .await
         .expect("empty period");
-    assert_eq!((empty.total.amount, empty.orders), (Decimal::ZERO, 0), "{who}: empty");
+    assert_eq!(
+        (empty.total.amount, empty.orders),
+        (Decimal::ZERO, 0),
+        "{who}: empty"
+    );
 
     // Best sellers by revenue.
     let top = c.top_items(&mar_apr_2025(), 2).await.expect("top items");
     let top: Vec<_> = top
         .iter()
-        .map(|t| (t.item.sku.clone(), t.quantity.value, t.quantity.unit.clone(), t.revenue.amount))
+        .map(|t| {
+            (
+                t.item.sku.clone(),
+                t.quantity.value,
+                t.quantity.unit.clone(),
+                t.revenue.amount,
+            )
+        })
         .collect();
     assert_eq!(
         top,
@@ -187,7 +243,14 @@ pub async fn assert_shared_answers(c: &dyn Connector) {
         let mut lines: Vec<_> = order
             .lines
             .iter()
-            .map(|l| (l.item.sku.clone(), l.quantity.value, l.unit_price.amount, l.amount.amount))
+            .map(|l| {
+                (
+                    l.item.sku.clone(),
+                    l.quantity.value,
+                    l.unit_price.amount,
+                    l.amount.amount,
+                )
+            })
             .collect();
         lines.sort();
         assert_eq!(
@@ -200,10 +263,17 @@ pub async fn assert_shared_answers(c: &dyn Connector) {
         );
     }
     let open = c.order("PO-1003").await.expect("order").expect("exists");
-    assert_eq!((open.state, open.store.code.as_str()), (OrderState::Confirmed, "TW"), "{who}");
+    assert_eq!(
+        (open.state, open.store.code.as_str()),
+        (OrderState::Confirmed, "TW"),
+        "{who}"
+    );
     let cancelled = c.order("5").await.expect("order").expect("exists");
     assert_eq!(cancelled.state, OrderState::Cancelled, "{who}");
-    assert!(c.order("SO-404").await.expect("order").is_none(), "{who}: unknown order");
+    assert!(
+        c.order("SO-404").await.expect("order").is_none(),
+        "{who}: unknown order"
+    );
 
     // Items by what users write.
     let found = c.find_items("widget").await.expect("items");
@@ -211,12 +281,19 @@ pub async fn assert_shared_answers(c: &dyn Connector) {
     assert_eq!(skus, ["WIDGET-A", "WIDGET-B"], "{who}: find_items");
     let found = c.find_items("gadget x").await.expect("items");
     assert_eq!(found.len(), 1, "{who}");
-    assert_eq!((found[0].sku.as_str(), found[0].unit.as_str()), ("GADGET-X", "pc"), "{who}");
+    assert_eq!(
+        (found[0].sku.as_str(), found[0].unit.as_str()),
+        ("GADGET-X", "pc"),
+        "{who}"
+    );
 }
 
 #[tokio::test]
 async fn tryton_answers_the_shared_questions() {
-    let Some(url) = server("ASKERP_TEST_TRYTON_URL", "tryton_answers_the_shared_questions") else {
+    let Some(url) = server(
+        "ASKERP_TEST_TRYTON_URL",
+        "tryton_answers_the_shared_questions",
+    ) else {
         return;
     };
     let c = TrytonConnector::connect("tryton", &config(&url))
@@ -224,11 +301,19 @@ async fn tryton_answers_the_shared_questions() {
         .expect("connect");
     assert_shared_answers(&c).await;
     let places = c.places().await.expect("places");
-    let tw = places.find(PlaceKind::Warehouse, "Tsuen Wan").expect("TW by name");
+    let tw = places
+        .find(PlaceKind::Warehouse, "Tsuen Wan")
+        .expect("TW by name");
     assert_eq!(tw.code, "TW");
     assert_eq!(c.logins(), 1, "one session serves every call");
-    let err = c.leave_balance("E1001", date(2025, 6, 1)).await.unwrap_err();
-    assert!(matches!(err, ErpError::Query { ref detail, .. } if detail.contains("no leave")), "{err}");
+    let err = c
+        .leave_balance("E1001", date(2025, 6, 1))
+        .await
+        .expect_err("must fail");
+    assert!(
+        matches!(err, ErpError::Query { ref detail, .. } if detail.contains("no leave")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -249,13 +334,18 @@ async fn tryton_logs_in_again_when_the_session_expires() {
 
 #[tokio::test]
 async fn tryton_explains_wrong_credentials_and_wrong_paths() {
-    let Some(url) = server("ASKERP_TEST_TRYTON_URL", "tryton_explains_wrong_credentials") else {
+    let Some(url) = server(
+        "ASKERP_TEST_TRYTON_URL",
+        "tryton_explains_wrong_credentials",
+    ) else {
         return;
     };
     let mut cfg = config(&url);
     cfg.password = Secret::new("not-the-password");
-    let c = TrytonConnector::connect("tryton", &cfg).await.expect("connect");
-    let err = c.order("1").await.unwrap_err();
+    let c = TrytonConnector::connect("tryton", &cfg)
+        .await
+        .expect("connect");
+    let err = c.order("1").await.expect_err("must fail");
     assert!(
         matches!(err, ErpError::Unavailable { ref detail, .. }
             if detail.contains("wrong user name or password") && !detail.contains("not-the-password")),
@@ -264,13 +354,17 @@ async fn tryton_explains_wrong_credentials_and_wrong_paths() {
 
     let mut cfg = config(&url);
     cfg.rpc_path = "/{database}/".into(); // the 6.x path on an 8.x server
-    let c = TrytonConnector::connect("tryton", &cfg).await.expect("connect");
-    let err = c.places().await.unwrap_err();
+    let c = TrytonConnector::connect("tryton", &cfg)
+        .await
+        .expect("connect");
+    let err = c.places().await.expect_err("must fail");
     assert!(err.to_string().contains("rpc_path"), "{err}");
 
     let mut cfg = config(&url);
     cfg.database = "nope".into();
-    let c = TrytonConnector::connect("tryton", &cfg).await.expect("connect");
-    let err = c.places().await.unwrap_err();
+    let c = TrytonConnector::connect("tryton", &cfg)
+        .await
+        .expect("connect");
+    let err = c.places().await.expect_err("must fail");
     assert!(err.to_string().contains("404"), "{err}");
 }
