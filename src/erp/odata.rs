@@ -1100,8 +1100,8 @@ impl ODataConnector {
                     .map(|p| p.code.clone()),
             );
             if stores.is_empty() {
-                // A region with no known store: nothing can match.
-                stores.insert(String::from("\u{0}"));
+                // A region with no known store or warehouse: nothing can match.
+                parts.push(format!("{} eq '' and {} ne ''", m.number, m.number));
             }
         }
         if !stores.is_empty() {

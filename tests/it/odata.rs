@@ -95,6 +95,14 @@ async fn odata_v2_answers_the_shared_questions_like_s4_and_successfactors() {
         .await
         .expect("NT summary");
     assert_eq!((region.total.amount, region.orders), (dec("299.97"), 1));
+    let nowhere = c
+        .sales_summary(&SalesFilter {
+            regions: vec!["HKI".into()],
+            ..mar_apr_2025()
+        })
+        .await
+        .expect("region without stores");
+    assert_eq!((nowhere.total.amount, nowhere.orders), (dec("0"), 0));
 
     let items = c.find_items("widget a").await.expect("items");
     assert_eq!(items.len(), 1);

@@ -368,3 +368,66 @@ async fn tryton_explains_wrong_credentials_and_wrong_paths() {
     let err = c.places().await.expect_err("must fail");
     assert!(err.to_string().contains("404"), "{err}");
 }
+
+/// A stand-in for Tryton 6.x (RPC at `/<db>/`, two-element login answer) whose login can
+/// be switched to the rate-limit answer (HTTP 429) that real Tryton gives after repeated
+/// failed logins.
+#[tokio::test]
+async fn tryton_handles_the_6x_path_and_the_login_rate_limit() {
+    use axum::Json;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use serde_json::{Value, json};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let limited = Arc::new(AtomicBool::new(false));
+    let flag = limited.clone();
+    let app = axum::Router::new().route(
+        "/erp/",
+        axum::routing::post(move |Json(body): Json<Value>| {
+            let flag = flag.clone();
+            async move {
+                let id = body["id"].clone();
+                match body["method"].as_str() {
+                    Some("common.db.login") if flag.load(Ordering::SeqCst) => {
+                        StatusCode::TOO_MANY_REQUESTS.into_response()
+                    }
+                    Some("common.db.login") => {
+                        Json(json!({"id": id, "result": [1, "k6"]})).into_response()
+                    }
+                    Some("model.stock.location.search_read") => Json(json!({"id": id, "result": [
+                        {"id": 5, "code": "WH", "name": "Warehouse"}]}))
+                    .into_response(),
+                    _ => Json(json!({"id": id, "error": ["KeyError", "unknown"]})).into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+
+    let mut cfg = config(&base);
+    cfg.rpc_path = "/{database}/".into();
+    let c = TrytonConnector::connect("tryton6", &cfg)
+        .await
+        .expect("connect");
+    let places = c.places().await.expect("places over the 6.x path");
+    assert_eq!(places.places.len(), 1);
+    assert_eq!(c.logins(), 1);
+
+    limited.store(true, Ordering::SeqCst);
+    let c = TrytonConnector::connect("tryton6", &cfg)
+        .await
+        .expect("connect");
+    let err = c.places().await.expect_err("must fail");
+    assert!(
+        matches!(err, ErpError::Unavailable { ref detail, .. } if detail.contains("rate limit")),
+        "{err}"
+    );
+}
