@@ -1234,7 +1234,7 @@ impl Connector for ODataConnector {
         })
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn find_items(&self, text: &str) -> Result<Vec<Item>, ErpError> {
         let m = &self.cfg.items;
         let words: Vec<&str> = text.split_whitespace().collect();
@@ -1273,7 +1273,7 @@ impl Connector for ODataConnector {
         Ok(self.item_details(&skus).await?.into_values().collect())
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn stock(
         &self,
         skus: &[String],
@@ -1290,7 +1290,7 @@ impl Connector for ODataConnector {
         self.stock_lines(filter, false).await
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn low_stock(&self, warehouse: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
         let m = &self.cfg.stock;
         let mut parts = Vec::new();
@@ -1324,7 +1324,7 @@ impl Connector for ODataConnector {
             .collect())
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn sales_summary(&self, filter: &SalesFilter) -> Result<SalesSummary, ErpError> {
         let m = &self.cfg.sales;
         let server = self.v4()
@@ -1361,7 +1361,7 @@ impl Connector for ODataConnector {
             .map_err(|detail| self.query_error(detail))
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn top_items(&self, filter: &SalesFilter, limit: u32) -> Result<Vec<TopItem>, ErpError> {
         let m = &self.cfg.sales;
         let orders = self.orders_in(filter, &[&m.number]).await?;
@@ -1416,7 +1416,7 @@ impl Connector for ODataConnector {
         Ok(rank_top_items(top, limit))
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn order(&self, number: &str) -> Result<Option<Order>, ErpError> {
         let m = &self.cfg.sales;
         let number = number.trim();
@@ -1550,7 +1550,7 @@ impl Connector for ODataConnector {
         }))
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn find_employees(&self, text: &str) -> Result<Vec<Employee>, ErpError> {
         let m = &self.cfg.leave;
         let words: Vec<&str> = text.split_whitespace().collect();
@@ -1579,7 +1579,7 @@ impl Connector for ODataConnector {
         Ok(rows.iter().filter_map(|r| self.employee_from(r)).collect())
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn leave_balance(
         &self,
         employee_id: &str,

@@ -733,7 +733,7 @@ impl Connector for OdooConnector {
         Ok(Places { places })
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn find_items(&self, text: &str) -> Result<Vec<Item>, ErpError> {
         let mut domain = Vec::new();
         for word in text.split_whitespace() {
@@ -756,7 +756,7 @@ impl Connector for OdooConnector {
         Ok(rows.iter().filter_map(|r| self.item_from(r)).collect())
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn stock(
         &self,
         skus: &[String],
@@ -777,7 +777,7 @@ impl Connector for OdooConnector {
             .collect())
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn low_stock(&self, warehouse: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
         let mut domain = Vec::new();
         if self.cfg.default_reorder_level.is_zero() {
@@ -802,7 +802,7 @@ impl Connector for OdooConnector {
             .collect())
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn sales_summary(&self, filter: &SalesFilter) -> Result<SalesSummary, ErpError> {
         let warehouses = self.warehouses().await?;
         let domain = self.sales_domain(filter, &warehouses, "")?;
@@ -822,7 +822,7 @@ impl Connector for OdooConnector {
             .map_err(|detail| self.query_error(detail))
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn top_items(&self, filter: &SalesFilter, limit: u32) -> Result<Vec<TopItem>, ErpError> {
         let warehouses = self.warehouses().await?;
         let mut domain = self.sales_domain(filter, &warehouses, "order_id.")?;
@@ -881,7 +881,7 @@ impl Connector for OdooConnector {
         Ok(rank_top_items(by_sku.into_values().collect(), limit))
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn order(&self, number: &str) -> Result<Option<Order>, ErpError> {
         let number = number.trim();
         if number.is_empty() {
@@ -1012,7 +1012,7 @@ impl Connector for OdooConnector {
         }))
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn find_employees(&self, text: &str) -> Result<Vec<Employee>, ErpError> {
         let domain: Vec<Value> = text
             .split_whitespace()
@@ -1034,7 +1034,7 @@ impl Connector for OdooConnector {
         Ok(rows.iter().filter_map(|r| employee_from(r, key)).collect())
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn leave_balance(
         &self,
         employee_id: &str,

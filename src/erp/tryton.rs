@@ -715,7 +715,7 @@ impl Connector for TrytonConnector {
         &self.name
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn places(&self) -> Result<Places, ErpError> {
         let mut places: Vec<Place> = self
             .warehouses()
@@ -734,7 +734,7 @@ impl Connector for TrytonConnector {
         Ok(Places { places })
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn find_items(&self, text: &str) -> Result<Vec<Item>, ErpError> {
         let words: Vec<&str> = text.split_whitespace().collect();
         if words.is_empty() {
@@ -760,7 +760,7 @@ impl Connector for TrytonConnector {
         Ok(rows.iter().filter_map(|r| self.item_from(r)).collect())
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn stock(
         &self,
         skus: &[String],
@@ -774,7 +774,7 @@ impl Connector for TrytonConnector {
             .await
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn low_stock(&self, warehouse: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
         let warehouses = self.selected_warehouses(warehouse).await?;
         let domain = if self.cfg.default_reorder_level.is_zero() {
@@ -801,7 +801,7 @@ impl Connector for TrytonConnector {
             .collect())
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn sales_summary(&self, filter: &SalesFilter) -> Result<SalesSummary, ErpError> {
         let warehouses = self.warehouses().await?;
         let in_scope = self.warehouses_in_scope(filter, &warehouses);
@@ -819,7 +819,7 @@ impl Connector for TrytonConnector {
         .map_err(|detail| self.query_error(detail))
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn top_items(&self, filter: &SalesFilter, limit: u32) -> Result<Vec<TopItem>, ErpError> {
         let warehouses = self.warehouses().await?;
         let in_scope = self.warehouses_in_scope(filter, &warehouses);
@@ -881,7 +881,7 @@ impl Connector for TrytonConnector {
         Ok(rank_top_items(by_sku.into_values().collect(), limit))
     }
 
-    #[instrument(skip(self), fields(connector = %self.name))]
+    #[instrument(skip_all, fields(connector = %self.name))]
     async fn order(&self, number: &str) -> Result<Option<Order>, ErpError> {
         let number = number.trim();
         if number.is_empty() {
