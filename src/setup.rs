@@ -10,9 +10,12 @@ use crate::card::{Messages, Renderer};
 use crate::config::Config;
 use crate::erp::config::{BUILTIN_DEMO, ConnectorKind, DemoConfig, Domain};
 use crate::erp::demo::DemoErp;
+use crate::erp::odata::ODataConnector;
+use crate::erp::odoo::OdooConnector;
 use crate::erp::protect::{Guard, Protected};
 use crate::erp::router::Opened;
 use crate::erp::sql::SqlConnector;
+use crate::erp::tryton::TrytonConnector;
 use crate::erp::{Connector, ErpRouter};
 use crate::identity::Directory;
 use crate::intent::context::MemoryContext;
@@ -152,7 +155,18 @@ pub async fn connectors(
             ConnectorKind::Sql(c) => SqlConnector::connect(&name, c, &config.company.currency)
                 .map(|e| Arc::new(e) as Arc<dyn Connector>)
                 .map_err(|e| e.to_string()),
-            // The tryton, odata and odoo arms go here.
+            ConnectorKind::Tryton(c) => TrytonConnector::connect(&name, c)
+                .await
+                .map(|e| Arc::new(e) as Arc<dyn Connector>)
+                .map_err(|e| e.to_string()),
+            ConnectorKind::OData(c) => ODataConnector::connect(&name, c)
+                .await
+                .map(|e| Arc::new(e) as Arc<dyn Connector>)
+                .map_err(|e| e.to_string()),
+            ConnectorKind::Odoo(c) => OdooConnector::connect(&name, c)
+                .await
+                .map(|e| Arc::new(e) as Arc<dyn Connector>)
+                .map_err(|e| e.to_string()),
         };
         match inner {
             Ok(inner) => {

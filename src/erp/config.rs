@@ -46,9 +46,13 @@ pub enum ConnectorKind {
     Demo(DemoConfig),
     /// Any PostgreSQL, MySQL/MariaDB or SQLite database, queried with configured SELECTs.
     Sql(SqlConfig),
-    // Further connector kinds (tryton, odata, odoo) are added here as
-    // `Tryton(super::tryton::TrytonConfig)` etc., with matching arms in `setup::connector`
-    // and `ConnectorKind::label`.
+    /// A Tryton server over JSON-RPC.
+    Tryton(super::tryton::TrytonConfig),
+    /// An OData V2/V4 service (SAP S/4HANA, SuccessFactors, Business Central, …).
+    #[serde(rename = "odata")]
+    OData(super::odata::ODataConfig),
+    /// Odoo's external API (JSON-RPC or JSON-2).
+    Odoo(super::odoo::OdooConfig),
 }
 
 impl ConnectorKind {
@@ -57,6 +61,9 @@ impl ConnectorKind {
         match self {
             ConnectorKind::Demo(_) => "demo",
             ConnectorKind::Sql(_) => "sql",
+            ConnectorKind::Tryton(_) => "tryton",
+            ConnectorKind::OData(_) => "odata",
+            ConnectorKind::Odoo(_) => "odoo",
         }
     }
 }
@@ -272,6 +279,15 @@ pub fn problems(
                     .filter(|d| routes.get(*d).unwrap_or(default) == name)
                     .collect();
                 out.extend(sql.problems(&at, &domains));
+            }
+            ConnectorKind::Tryton(t) => {
+                out.extend(t.validate().into_iter().map(|p| format!("{at}: {p}")))
+            }
+            ConnectorKind::OData(o) => {
+                out.extend(o.validate().into_iter().map(|p| format!("{at}: {p}")))
+            }
+            ConnectorKind::Odoo(o) => {
+                out.extend(o.validate().into_iter().map(|p| format!("{at}: {p}")))
             }
         }
     }

@@ -9,9 +9,12 @@ pub mod cache;
 pub mod config;
 pub mod demo;
 pub mod matching;
+pub mod odata;
+pub mod odoo;
 pub mod protect;
 pub mod router;
 pub mod sql;
+pub mod tryton;
 
 use async_trait::async_trait;
 use jiff::civil::Date;

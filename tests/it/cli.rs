@@ -179,3 +179,69 @@ fn intents_test_reports_every_intent() {
     }
     assert!(out.contains("0 failure(s)"), "{out}");
 }
+
+/// Every connector kind can be named, routed and checked offline from one file, with
+/// secrets from the environment.
+#[test]
+fn every_connector_kind_is_configurable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("erp.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[data]
+directory = "config/demo-directory.toml"
+
+[erp]
+connector = "erp"
+
+[erp.connectors.erp]
+kind = "tryton"
+url = "http://127.0.0.1:8000"
+database = "erp"
+username = "askerp"
+
+[erp.connectors.s4]
+kind = "odata"
+url = "http://127.0.0.1:4004"
+version = "v2"
+
+[erp.connectors.hr]
+kind = "odoo"
+url = "http://127.0.0.1:8069"
+database = "hr"
+api = "jsonrpc"
+username = "askerp"
+api_key = "in-the-file-for-the-test"
+
+[erp.routes]
+sales = "s4"
+leave = "hr"
+"#,
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_askerp"))
+        .args([
+            "check",
+            "--offline",
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+        ])
+        .env(
+            "ASKERP_ERP__CONNECTORS__ERP__PASSWORD",
+            "from-the-environment",
+        )
+        .output()
+        .expect("run askerp");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("inventory=erp,sales=s4,leave=hr"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("from-the-environment"));
+}

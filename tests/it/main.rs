@@ -7,4 +7,7 @@ mod callback;
 mod cli;
 mod followup;
 mod llm;
+mod odata;
+mod odoo;
 mod sql;
+mod tryton;
