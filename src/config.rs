@@ -419,7 +419,10 @@ impl Config {
         }
         if !self.dingtalk.card_callback_type.is_empty()
             && !matches!(
-                self.dingtalk.card_callback_type.to_ascii_uppercase().as_str(),
+                self.dingtalk
+                    .card_callback_type
+                    .to_ascii_uppercase()
+                    .as_str(),
                 "STREAM" | "HTTP"
             )
         {

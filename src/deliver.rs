@@ -133,7 +133,11 @@ async fn as_card(
     private: bool,
     report: &mut Report,
 ) -> bool {
-    let space = match (inbound.conversation, private, inbound.sender_staff_id.as_deref()) {
+    let space = match (
+        inbound.conversation,
+        private,
+        inbound.sender_staff_id.as_deref(),
+    ) {
         (Conversation::Group, false, sender) => CardSpace::Group {
             open_conversation_id: inbound.conversation_id.clone(),
             at: sender.map(|s| (s.to_string(), inbound.sender_nick.clone())),

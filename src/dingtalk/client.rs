@@ -248,7 +248,10 @@ impl DingTalkClient {
             let wait = {
                 let mut sent = slots.lock().await;
                 let now = Instant::now();
-                while sent.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
                     sent.pop_front();
                 }
                 if sent.len() < self.per_minute {
@@ -259,7 +262,10 @@ impl DingTalkClient {
                     .map(|t| window.saturating_sub(now.duration_since(*t)))
                     .unwrap_or(window)
             };
-            tracing::info!(wait_ms = wait.as_millis() as u64, "Send budget of the conversation used up; waiting.");
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                "Send budget of the conversation used up; waiting."
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -329,7 +335,9 @@ impl DingTalkClient {
             access_token: String,
             expire_in: u64,
         }
-        let url = self.api_url("/v1.0/oauth2/accessToken").map_err(|e| (e, None))?;
+        let url = self
+            .api_url("/v1.0/oauth2/accessToken")
+            .map_err(|e| (e, None))?;
         let resp = self
             .http
             .post(url)

@@ -659,7 +659,8 @@ async fn batch_send(
         .unwrap_or_default();
     let (invalid, users): (Vec<String>, Vec<String>) =
         users.into_iter().partition(|u| unreachable.contains(u));
-    let (throttled, reachable): (Vec<String>, Vec<String>) = match sim.state.flow_controlled.lock() {
+    let (throttled, reachable): (Vec<String>, Vec<String>) = match sim.state.flow_controlled.lock()
+    {
         Ok(mut fc) => users.into_iter().partition(|u| match fc.get_mut(u) {
             Some(n) if *n > 0 => {
                 *n -= 1;
@@ -743,7 +744,10 @@ async fn card_create_and_deliver(
         return invalid("param.outTrackIdEmpty", "outTrackId is empty");
     }
     if !matches!(str_of("callbackType"), "STREAM" | "HTTP") {
-        return invalid("param.callbackTypeInvalid", "callbackType must be STREAM or HTTP");
+        return invalid(
+            "param.callbackTypeInvalid",
+            "callbackType must be STREAM or HTTP",
+        );
     }
     let space = str_of("openSpaceId").to_string();
     let model_ok = if let Some(cid) = space.strip_prefix("dtv1.card//IM_GROUP.") {
@@ -762,14 +766,23 @@ async fn card_create_and_deliver(
         false
     };
     if !model_ok {
-        return invalid("param.openSpaceModelInvalid", "openSpaceId or deliver model invalid");
+        return invalid(
+            "param.openSpaceModelInvalid",
+            "openSpaceId or deliver model invalid",
+        );
     }
     let params = body
         .pointer("/cardData/cardParamMap")
         .cloned()
         .unwrap_or(Value::Null);
-    if !params.as_object().is_some_and(|m| m.values().all(Value::is_string)) {
-        return invalid("param.cardParamMapInvalid", "cardParamMap values must be strings");
+    if !params
+        .as_object()
+        .is_some_and(|m| m.values().all(Value::is_string))
+    {
+        return invalid(
+            "param.cardParamMapInvalid",
+            "cardParamMap values must be strings",
+        );
     }
     if let Ok(mut c) = sim.state.cards.lock() {
         c.insert(out_track_id.clone(), params);
@@ -779,7 +792,11 @@ async fn card_create_and_deliver(
         out_track_id: out_track_id.clone(),
     };
     sim.record(to, body, vec![]);
-    let space_type = if space.contains("IM_GROUP") { "IM_GROUP" } else { "IM_ROBOT" };
+    let space_type = if space.contains("IM_GROUP") {
+        "IM_GROUP"
+    } else {
+        "IM_ROBOT"
+    };
     Json(json!({ "success": true, "result": { "outTrackId": out_track_id,
         "deliverResults": [{ "spaceType": space_type, "spaceId": space, "success": true, "errorMsg": "", "carrierId": "sim" }] } }))
         .into_response()

@@ -24,7 +24,9 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response as WsResponse};
+use tokio_tungstenite::tungstenite::handshake::server::{
+    ErrorResponse, Request, Response as WsResponse,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::cards::CARD_CALLBACK_TOPIC;
@@ -110,7 +112,11 @@ impl Simulator {
 
     /// Every `connections/open` request body received (the secret included), oldest first.
     pub fn gateway_opens(&self) -> Vec<Value> {
-        self.gw().opens.lock().map(|o| o.clone()).unwrap_or_default()
+        self.gw()
+            .opens
+            .lock()
+            .map(|o| o.clone())
+            .unwrap_or_default()
     }
 
     /// WebSocket connections accepted so far (with a valid ticket).
@@ -162,10 +168,9 @@ impl Simulator {
         let deadline = Instant::now() + timeout;
         loop {
             let notified = self.gw().notify.notified();
-            let found = self
-                .acks()
-                .into_iter()
-                .find(|a| a.pointer("/headers/messageId").and_then(Value::as_str) == Some(message_id));
+            let found = self.acks().into_iter().find(|a| {
+                a.pointer("/headers/messageId").and_then(Value::as_str) == Some(message_id)
+            });
             if found.is_some() {
                 return found;
             }
@@ -410,7 +415,10 @@ impl Simulator {
 }
 
 /// `POST /v1.0/gateway/connections/open`.
-pub(super) async fn open_connection(State(sim): State<Simulator>, Json(body): Json<Value>) -> Response {
+pub(super) async fn open_connection(
+    State(sim): State<Simulator>,
+    Json(body): Json<Value>,
+) -> Response {
     if let Some(f) = sim.take_fault(Endpoint::GatewayOpen) {
         return f.into_response_pub();
     }
@@ -438,7 +446,11 @@ pub(super) async fn open_connection(State(sim): State<Simulator>, Json(body): Js
             .into_response();
     }
     let Some(endpoint) = sim.gw().ws_url.lock().ok().and_then(|u| u.clone()) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "code": "Sim.NoGateway" }))).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "code": "Sim.NoGateway" })),
+        )
+            .into_response();
     };
     let ticket = format!(
         "{:08x}-sim-{:06}",

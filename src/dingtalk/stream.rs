@@ -278,7 +278,11 @@ impl StreamClient {
     }
 
     /// Keeps a connection to the gateway until `shutdown` fires.
-    pub async fn run(self: Arc<Self>, handler: Arc<dyn StreamHandler>, shutdown: CancellationToken) {
+    pub async fn run(
+        self: Arc<Self>,
+        handler: Arc<dyn StreamHandler>,
+        shutdown: CancellationToken,
+    ) {
         let mut attempt: u32 = 0;
         loop {
             if shutdown.is_cancelled() {
@@ -567,8 +571,9 @@ mod tests {
 
     #[test]
     fn acks_echo_the_message_id() {
-        let a: Value = serde_json::from_str(&ack_frame("m-1", 200, "OK", "{\"opaque\":\"x\"}".into()))
-            .unwrap_or_default();
+        let a: Value =
+            serde_json::from_str(&ack_frame("m-1", 200, "OK", "{\"opaque\":\"x\"}".into()))
+                .unwrap_or_default();
         assert_eq!(a["headers"]["messageId"], "m-1");
         assert_eq!(a["headers"]["contentType"], "application/json");
         assert_eq!(a["data"], "{\"opaque\":\"x\"}");

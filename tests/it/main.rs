@@ -5,3 +5,4 @@ mod support;
 mod answers;
 mod callback;
 mod cli;
+mod stream;
