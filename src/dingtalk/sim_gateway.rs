@@ -314,6 +314,8 @@ impl Simulator {
 
     async fn serve_socket(self, tcp: tokio::net::TcpStream) {
         let sim = self.clone();
+        // The signature is tungstenite's handshake callback; its error type is its own.
+        #[allow(clippy::result_large_err)]
         let check = move |req: &Request, resp: WsResponse| -> Result<WsResponse, ErrorResponse> {
             let ticket = req.uri().query().and_then(|q| {
                 url::form_urlencoded::parse(q.as_bytes())

@@ -266,7 +266,7 @@ async fn a_failing_ticket_endpoint_is_retried_until_it_recovers() {
         "never recovered"
     );
     assert!(
-        app.sim.calls(Endpoint::GatewayOpen) >= opens_before + sim_faults as u64 + 1,
+        app.sim.calls(Endpoint::GatewayOpen) > opens_before + sim_faults as u64,
         "no retries"
     );
     assert!(app.state.metrics.get("stream_connect_failures") >= sim_faults as u64);
