@@ -70,6 +70,27 @@ pub async fn deliver(
     report
 }
 
+impl Report {
+    /// Metric names for the attempts, e.g. `sends_webhook_ok`, `sends_group_api_failed`:
+    /// the kind and the outcome only, never ids or error texts.
+    pub fn metric_names(&self) -> Vec<String> {
+        self.sends
+            .iter()
+            .map(|s| {
+                let mut parts = s.split(':');
+                let kind = parts.next().unwrap_or("unknown");
+                let outcome = parts.next().unwrap_or("unknown");
+                let clean = |t: &str| -> String {
+                    t.chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                        .collect()
+                };
+                format!("sends_{}_{}", clean(kind), clean(outcome))
+            })
+            .collect()
+    }
+}
+
 async fn to_conversation(
     client: &DingTalkClient,
     inbound: &Inbound,

@@ -86,6 +86,9 @@ impl AppState {
                 .count(&format!("decisions_{}", answer.decision.as_str()));
             let report =
                 deliver::deliver(&self.dingtalk, &inbound, &answer, Timestamp::now()).await;
+            for name in report.metric_names() {
+                self.metrics.count(&name);
+            }
             self.metrics.count(if report.delivered {
                 "replies_delivered"
             } else {

@@ -686,6 +686,54 @@ mod tests {
         DingTalkClient::new(&cfg).expect("client")
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_conversation_over_its_budget_waits_instead_of_dropping() {
+        let cfg = DingTalkConfig {
+            send_per_minute: 2,
+            ..DingTalkConfig::default()
+        };
+        let c = DingTalkClient::new(&cfg).expect("client");
+        let start = Instant::now();
+        c.take_send_slot("cid1").await;
+        c.take_send_slot("cid1").await;
+        // Another conversation has its own budget.
+        c.take_send_slot("cid2").await;
+        assert!(start.elapsed() < Duration::from_secs(1));
+        c.take_send_slot("cid1").await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(60) && waited < Duration::from_secs(61),
+            "{waited:?}"
+        );
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retried_bad_requests_not() {
+        assert!(retryable(&api_error(429, "{\"code\":\"x\"}")));
+        assert!(retryable(&api_error(503, "")));
+        assert!(retryable(&api_error(
+            403,
+            "{\"code\":\"Forbidden.AccessDenied.QpsLimitForApi\"}"
+        )));
+        assert!(!retryable(&api_error(
+            400,
+            "{\"code\":\"invalidParameter.userIds.overMax\"}"
+        )));
+        assert!(!retryable(&api_error(
+            400,
+            "{\"code\":\"InvalidAuthentication\"}"
+        )));
+    }
+
+    #[test]
+    fn tokens_never_print() {
+        let t = Token {
+            value: "secret-token".into(),
+            ttl: Duration::from_secs(1),
+        };
+        assert!(!format!("{t:?}").contains("secret-token"));
+    }
+
     #[test]
     fn webhook_must_be_under_oapi_base_and_fresh() {
         let c = client("https://oapi.dingtalk.com");
