@@ -143,6 +143,8 @@ pub(super) struct SimState {
     expired_sessions: std::sync::Mutex<HashSet<String>>,
     unreachable_users: std::sync::Mutex<HashSet<String>>,
     tokens_issued: AtomicU64,
+    /// Tokens numbered below this are rejected (`InvalidAuthentication`).
+    tokens_valid_from: AtomicU64,
     seq: AtomicU64,
     notify: Notify,
 }
@@ -422,6 +424,13 @@ impl Simulator {
             .unwrap_or_default()
     }
 
+    /// Invalidates every access token issued so far, as DingTalk does when a token is
+    /// reset or expires early.
+    pub fn revoke_tokens(&self) {
+        let next = self.state.tokens_issued.load(Ordering::Relaxed) + 1;
+        self.state.tokens_valid_from.store(next, Ordering::Relaxed);
+    }
+
     /// How many access tokens were issued.
     pub fn tokens_issued(&self) -> u64 {
         self.state.tokens_issued.load(Ordering::Relaxed)
@@ -465,7 +474,9 @@ impl Simulator {
         headers
             .get("x-acs-dingtalk-access-token")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("sim-token-"))
+            .and_then(|t| t.strip_prefix("sim-token-"))
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| n >= self.state.tokens_valid_from.load(Ordering::Relaxed))
     }
 }
 

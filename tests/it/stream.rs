@@ -339,6 +339,33 @@ async fn a_failing_token_endpoint_is_retried() {
 }
 
 #[tokio::test]
+async fn one_token_serves_concurrent_sends_and_a_rejected_token_is_replaced() {
+    let app = stream_app().await;
+    // Five answers at once, all through the OpenAPI: one token fetch.
+    let before = app.sim.sent().len();
+    for i in 0..5 {
+        let mut msg = Incoming::text("demo.staff", "help").in_group(&format!("cidTok{i}=="));
+        msg.webhook_ttl = Duration::from_millis(0);
+        app.sim.push_message(&msg);
+    }
+    app.sim.wait_for_sent(before + 5, WAIT).await;
+    assert_eq!(app.sim.tokens_issued(), 1);
+    // DingTalk stops accepting it: askerp gets a new one and the answer still arrives.
+    app.sim.revoke_tokens();
+    let mut msg = Incoming::text("demo.staff", "help").in_group("cidTokAfter==");
+    msg.webhook_ttl = Duration::from_millis(0);
+    let sent = push(&app, &msg, 1).await;
+    assert_eq!(
+        sent[0].to,
+        Destination::Group {
+            conversation_id: "cidTokAfter==".into()
+        }
+    );
+    assert_eq!(app.sim.tokens_issued(), 2);
+    assert_eq!(app.audit(6).await.len(), 6);
+}
+
+#[tokio::test]
 async fn a_throttled_or_failing_webhook_falls_back_to_the_openapi() {
     let app = stream_app().await;
     for (fault, conv) in [
