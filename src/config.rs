@@ -524,6 +524,23 @@ mod tests {
     }
 
     #[test]
+    fn stream_mode_and_card_settings_are_checked() {
+        let c = Config::from_toml("[dingtalk]\nmode = \"stream\"\ncard_template_id = \"t\"\n")
+            .expect("stream mode with STREAM card callbacks");
+        assert_eq!(c.dingtalk.mode, Mode::Stream);
+        assert_eq!(c.dingtalk.effective_card_callback_type(), "STREAM");
+        let err = Config::from_toml("[dingtalk]\ncard_template_id = \"t\"\n")
+            .expect_err("HTTP card callbacks without a token");
+        assert!(err.to_string().contains("card_callback_token"), "{err}");
+        let err = Config::from_toml("[dingtalk]\ncard_callback_type = \"carrier pigeon\"\n")
+            .expect_err("unknown callback type");
+        assert!(err.to_string().contains("card_callback_type"), "{err}");
+        let err =
+            Config::from_toml("[dingtalk]\nmode = \"websocket\"\n").expect_err("unknown mode");
+        assert!(err.to_string().contains("mode"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let err = Config::from_toml("[server]\nlisten_port = 1\n").expect_err("unknown key");
         assert!(err.to_string().contains("listen_port"), "{err}");
