@@ -794,3 +794,55 @@ async fn the_official_python_sdk_talks_to_the_simulator() {
     assert_eq!(data["opaque"], ping.as_str());
     let _ = bot.kill().await;
 }
+
+/// Counts the robot messages one replica received.
+struct Counting(std::sync::atomic::AtomicUsize);
+
+#[async_trait]
+impl askerp::dingtalk::stream::StreamHandler for Counting {
+    async fn bot_message(&self, _data: &str) -> askerp::dingtalk::stream::AckReply {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        askerp::dingtalk::stream::AckReply::ok(Value::Null)
+    }
+    async fn card_callback(&self, _data: &str) -> askerp::dingtalk::stream::AckReply {
+        askerp::dingtalk::stream::AckReply::ok(json!({}))
+    }
+}
+
+#[tokio::test]
+async fn several_replicas_each_hold_a_connection() {
+    use askerp::dingtalk::stream::{StreamClient, StreamSettings};
+    let sim = Simulator::new(APP_KEY, SECRET);
+    let base = sim.serve_on_loopback().await.expect("simulator");
+    let mut config = Config::default();
+    stream_config(&mut config);
+    config.dingtalk.app_key = APP_KEY.into();
+    config.dingtalk.app_secret = Secret::new(SECRET);
+    config.dingtalk.api_base = base;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let handler = Arc::new(Counting(std::sync::atomic::AtomicUsize::new(0)));
+        let client = Arc::new(StreamClient::new(
+            reqwest::Client::new(),
+            StreamSettings::from_config(&config.dingtalk),
+            Arc::new(askerp::telemetry::Metrics::default()),
+        ));
+        tokio::spawn(client.run(handler.clone(), stop.clone()));
+        replicas.push(handler);
+    }
+    assert!(sim.wait_for_stream_connects(2, WAIT).await);
+    assert_eq!(sim.stream_connections(), 2);
+    let ids: Vec<String> = (0..4)
+        .map(|_| sim.push_message(&Incoming::text("demo.staff", "help")))
+        .collect();
+    for id in &ids {
+        assert_eq!(sim.wait_for_ack(id, WAIT).await.expect("ACK")["code"], 200);
+    }
+    let total: usize = replicas
+        .iter()
+        .map(|r| r.0.load(std::sync::atomic::Ordering::SeqCst))
+        .sum();
+    assert_eq!(total, 4, "each message reaches exactly one replica");
+    stop.cancel();
+}
