@@ -157,15 +157,19 @@ pub struct StreamSettings {
 
 impl StreamSettings {
     pub fn from_config(c: &DingTalkConfig) -> StreamSettings {
+        // Clamped so that no configured value can overflow a deadline.
+        const DAY: u64 = 86_400;
         StreamSettings {
             api_base: c.api_base.trim_end_matches('/').to_string(),
             client_id: c.app_key.clone(),
             client_secret: c.app_secret.clone(),
-            idle_ping: Duration::from_secs(c.stream_idle_ping_secs.max(1)),
-            pong_timeout: Duration::from_secs(c.stream_pong_timeout_secs.max(1)),
-            backoff_initial: Duration::from_millis(c.stream_backoff_initial_ms.max(1)),
-            backoff_max: Duration::from_secs(c.stream_backoff_max_secs.max(1)),
-            drain: Duration::from_secs(c.stream_drain_secs),
+            idle_ping: Duration::from_secs(c.stream_idle_ping_secs.clamp(1, DAY)),
+            pong_timeout: Duration::from_secs(c.stream_pong_timeout_secs.clamp(1, DAY)),
+            backoff_initial: Duration::from_millis(
+                c.stream_backoff_initial_ms.clamp(1, DAY * 1000),
+            ),
+            backoff_max: Duration::from_secs(c.stream_backoff_max_secs.clamp(1, DAY)),
+            drain: Duration::from_secs(c.stream_drain_secs.min(DAY)),
             max_frame_bytes: c.stream_max_frame_bytes.max(1024),
             open_timeout: Duration::from_secs(c.request_timeout_secs.clamp(1, 10)),
         }
