@@ -66,6 +66,8 @@ pub struct Fault {
     pub status: u16,
     pub body: Value,
     pub retry_after_secs: Option<u64>,
+    /// Wait this long before answering (a hung endpoint).
+    pub delay: Option<Duration>,
 }
 
 impl Fault {
@@ -75,6 +77,7 @@ impl Fault {
             status,
             body: json!({ "code": format!("Sim.{status}"), "requestid": "sim", "message": "injected fault" }),
             retry_after_secs: None,
+            delay: None,
         }
     }
 
@@ -84,7 +87,14 @@ impl Fault {
             status: 403,
             body: json!({ "code": "Forbidden.AccessDenied.QpsLimitForApi", "requestid": "sim", "message": "qps limit" }),
             retry_after_secs: None,
+            delay: None,
         }
+    }
+
+    /// The endpoint hangs for `delay` before answering with this fault.
+    pub fn after(mut self, delay: Duration) -> Fault {
+        self.delay = Some(delay);
+        self
     }
 
     pub fn retry_after(mut self, secs: u64) -> Fault {
@@ -92,7 +102,10 @@ impl Fault {
         self
     }
 
-    pub(super) fn into_response_pub(self) -> Response {
+    pub(super) async fn respond(self) -> Response {
+        if let Some(d) = self.delay {
+            tokio::time::sleep(d).await;
+        }
         let mut resp = (
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             Json(self.body),
@@ -561,7 +574,7 @@ async fn session_webhook(
     Json(body): Json<Value>,
 ) -> Response {
     if let Some(f) = sim.take_fault(Endpoint::SessionWebhook) {
-        return f.into_response_pub();
+        return f.respond().await;
     }
     let now = Timestamp::now().as_millisecond();
     let expired = sim
@@ -594,7 +607,7 @@ async fn session_webhook(
 
 async fn access_token(State(sim): State<Simulator>, Json(body): Json<Value>) -> Response {
     if let Some(f) = sim.take_fault(Endpoint::AccessToken) {
-        return f.into_response_pub();
+        return f.respond().await;
     }
     let key = body.get("appKey").and_then(Value::as_str);
     let secret = body.get("appSecret").and_then(Value::as_str);
@@ -630,7 +643,7 @@ async fn batch_send(
     Json(body): Json<Value>,
 ) -> Response {
     if let Some(f) = sim.take_fault(Endpoint::BatchSend) {
-        return f.into_response_pub();
+        return f.respond().await;
     }
     if !sim.token_ok(&headers) {
         return bad_token().into_response();
@@ -705,7 +718,7 @@ async fn group_send(
     Json(body): Json<Value>,
 ) -> Response {
     if let Some(f) = sim.take_fault(Endpoint::GroupSend) {
-        return f.into_response_pub();
+        return f.respond().await;
     }
     if !sim.token_ok(&headers) {
         return bad_token().into_response();
@@ -741,7 +754,7 @@ async fn card_create_and_deliver(
     Json(body): Json<Value>,
 ) -> Response {
     if let Some(f) = sim.take_fault(Endpoint::CardDeliver) {
-        return f.into_response_pub();
+        return f.respond().await;
     }
     if !sim.token_ok(&headers) {
         return bad_token().into_response();
@@ -820,7 +833,7 @@ async fn card_update(
     Json(body): Json<Value>,
 ) -> Response {
     if let Some(f) = sim.take_fault(Endpoint::CardUpdate) {
-        return f.into_response_pub();
+        return f.respond().await;
     }
     if !sim.token_ok(&headers) {
         return bad_token().into_response();

@@ -422,7 +422,7 @@ pub(super) async fn open_connection(
     Json(body): Json<Value>,
 ) -> Response {
     if let Some(f) = sim.take_fault(Endpoint::GatewayOpen) {
-        return f.into_response_pub();
+        return f.respond().await;
     }
     if let Ok(mut o) = sim.gw().opens.lock() {
         o.push(body.clone());

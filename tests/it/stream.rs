@@ -403,6 +403,41 @@ async fn a_throttled_or_failing_webhook_falls_back_to_the_openapi() {
 }
 
 #[tokio::test]
+async fn a_hung_webhook_times_out_and_the_openapi_delivers() {
+    let app = stream_app_with(|c| c.dingtalk.request_timeout_secs = 1, None).await;
+    app.sim.inject(
+        Endpoint::SessionWebhook,
+        Fault::status(200).after(Duration::from_secs(5)),
+        1,
+    );
+    let started = std::time::Instant::now();
+    let sent = push(
+        &app,
+        &Incoming::text("demo.staff", "help").in_group("cidHung=="),
+        1,
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        sent[0].to,
+        Destination::Group {
+            conversation_id: "cidHung==".into()
+        }
+    );
+    let audit = app.audit(1).await;
+    assert!(
+        audit[0]["sends"].to_string().contains("webhook:failed"),
+        "{}",
+        audit[0]
+    );
+    assert_eq!(audit[0]["outcome"], "delivered");
+}
+
+#[tokio::test]
 async fn openapi_throttling_is_retried_honouring_retry_after() {
     let app = stream_app().await;
     app.sim
