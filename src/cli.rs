@@ -177,6 +177,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 config.dingtalk.app_secret.expose(),
             );
             sim.set_base_url(&format!("http://{}/demo/dingtalk", config.server.listen));
+            // With `dingtalk.mode = "stream"` the demo connects to the simulator's gateway.
+            sim.start_gateway().await?;
             print_demo_banner(&config);
             serve(config, Some(sim)).await
         }
@@ -328,6 +330,7 @@ async fn serve(config: Config, sim: Option<Simulator>) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     tracing::info!(
         listen = %config.server.listen,
+        mode = ?config.dingtalk.mode,
         connector = %bot.erp.name(),
         audit = %config.audit.path.display(),
         "askerp is ready."

@@ -91,6 +91,8 @@ impl Default for ServerConfig {
 pub enum Mode {
     /// DingTalk POSTs to `/dingtalk/callback`.
     Http,
+    /// askerp opens an outbound WebSocket to DingTalk's Stream gateway (no public endpoint).
+    Stream,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +113,37 @@ pub struct DingTalkConfig {
     pub timestamp_window_secs: u64,
     /// Timeout of every request askerp makes to DingTalk.
     pub request_timeout_secs: u64,
+    /// Stream mode: send a WebSocket ping after this long without any inbound traffic.
+    pub stream_idle_ping_secs: u64,
+    /// Stream mode: a socket that answers nothing this long after a ping is replaced.
+    pub stream_pong_timeout_secs: u64,
+    /// Stream mode: first reconnect delay; doubles per failed attempt (with jitter).
+    pub stream_backoff_initial_ms: u64,
+    /// Stream mode: longest reconnect delay.
+    pub stream_backoff_max_secs: u64,
+    /// Stream mode: after a `disconnect` announcement the old socket is kept this long
+    /// (for ACKs still in flight) while the new one is already serving.
+    pub stream_drain_secs: u64,
+    /// Stream mode: frames larger than this are dropped unread.
+    pub stream_max_frame_bytes: usize,
+    /// OpenAPI sends: retries on 5xx, 429 and `QpsLimit` answers (and flow-controlled users).
+    pub send_retries: u32,
+    /// OpenAPI sends: first retry delay when DingTalk gives no `Retry-After`; doubles.
+    pub send_retry_base_ms: u64,
+    /// Messages askerp sends into one conversation per minute at most; more wait their
+    /// turn (DingTalk throttles robots above about 20 a minute).
+    pub send_per_minute: u32,
+    /// Template id of an interactive card (card builder). Set: answers go out as
+    /// interactive cards whose buttons call back; unset: markdown / actionCard messages.
+    pub card_template_id: String,
+    /// How button presses reach askerp: `STREAM` (card callback topic) or `HTTP`
+    /// (`/dingtalk/card`). Empty: `STREAM` in stream mode, `HTTP` otherwise.
+    pub card_callback_type: String,
+    /// With HTTP card callbacks: the `callbackRouteKey` registered with DingTalk.
+    pub card_callback_route_key: String,
+    /// With HTTP card callbacks: a shared token the registered callback URL carries as
+    /// `?token=`; `/dingtalk/card` refuses requests without it. Required for HTTP callbacks.
+    pub card_callback_token: Secret,
 }
 
 impl Default for DingTalkConfig {
@@ -124,6 +157,19 @@ impl Default for DingTalkConfig {
             oapi_base: "https://oapi.dingtalk.com".into(),
             timestamp_window_secs: 3600,
             request_timeout_secs: 10,
+            stream_idle_ping_secs: 60,
+            stream_pong_timeout_secs: 10,
+            stream_backoff_initial_ms: 1000,
+            stream_backoff_max_secs: 60,
+            stream_drain_secs: 15,
+            stream_max_frame_bytes: 256 * 1024,
+            send_retries: 3,
+            send_retry_base_ms: 1000,
+            send_per_minute: 20,
+            card_template_id: String::new(),
+            card_callback_type: String::new(),
+            card_callback_route_key: String::new(),
+            card_callback_token: Secret::default(),
         }
     }
 }
@@ -135,6 +181,16 @@ impl DingTalkConfig {
             &self.app_key
         } else {
             &self.robot_code
+        }
+    }
+
+    /// `STREAM` or `HTTP`: how card button presses reach askerp.
+    pub fn effective_card_callback_type(&self) -> &str {
+        match self.card_callback_type.to_ascii_uppercase().as_str() {
+            "STREAM" => "STREAM",
+            "HTTP" => "HTTP",
+            _ if self.mode == Mode::Stream => "STREAM",
+            _ => "HTTP",
         }
     }
 }
@@ -499,10 +555,49 @@ impl Config {
                 self.dingtalk.timestamp_window_secs,
             ),
             ("server.dedupe_ttl_secs", self.server.dedupe_ttl_secs),
+            (
+                "dingtalk.stream_idle_ping_secs",
+                self.dingtalk.stream_idle_ping_secs,
+            ),
+            (
+                "dingtalk.stream_pong_timeout_secs",
+                self.dingtalk.stream_pong_timeout_secs,
+            ),
+            (
+                "dingtalk.stream_backoff_max_secs",
+                self.dingtalk.stream_backoff_max_secs,
+            ),
+            (
+                "dingtalk.send_per_minute",
+                u64::from(self.dingtalk.send_per_minute),
+            ),
         ] {
             if v == 0 {
                 problems.push(format!("{key} must be greater than 0"));
             }
+        }
+        if !self.dingtalk.card_callback_type.is_empty()
+            && !matches!(
+                self.dingtalk
+                    .card_callback_type
+                    .to_ascii_uppercase()
+                    .as_str(),
+                "STREAM" | "HTTP"
+            )
+        {
+            problems.push(format!(
+                "dingtalk.card_callback_type = {:?} must be STREAM or HTTP",
+                self.dingtalk.card_callback_type
+            ));
+        }
+        if !self.dingtalk.card_template_id.is_empty()
+            && self.dingtalk.effective_card_callback_type() == "HTTP"
+            && self.dingtalk.card_callback_token.is_empty()
+        {
+            problems.push(
+                "dingtalk.card_callback_token is required for HTTP card callbacks (it authenticates /dingtalk/card)"
+                    .into(),
+            );
         }
         for (key, path) in [
             ("data.intents_dir", &self.data.intents_dir),
@@ -612,6 +707,23 @@ mod tests {
             Config::from_toml("[llm]\nmode = \"json\"\nauth = \"api-key\"\n").expect("valid");
         assert_eq!(mode.llm.mode, LlmMode::Json);
         assert_eq!(mode.llm.auth, LlmAuth::ApiKey);
+    }
+
+    #[test]
+    fn stream_mode_and_card_settings_are_checked() {
+        let c = Config::from_toml("[dingtalk]\nmode = \"stream\"\ncard_template_id = \"t\"\n")
+            .expect("stream mode with STREAM card callbacks");
+        assert_eq!(c.dingtalk.mode, Mode::Stream);
+        assert_eq!(c.dingtalk.effective_card_callback_type(), "STREAM");
+        let err = Config::from_toml("[dingtalk]\ncard_template_id = \"t\"\n")
+            .expect_err("HTTP card callbacks without a token");
+        assert!(err.to_string().contains("card_callback_token"), "{err}");
+        let err = Config::from_toml("[dingtalk]\ncard_callback_type = \"carrier pigeon\"\n")
+            .expect_err("unknown callback type");
+        assert!(err.to_string().contains("card_callback_type"), "{err}");
+        let err =
+            Config::from_toml("[dingtalk]\nmode = \"websocket\"\n").expect_err("unknown mode");
+        assert!(err.to_string().contains("mode"), "{err}");
     }
 
     #[test]

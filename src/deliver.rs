@@ -6,6 +6,10 @@
 //! - Privately: 1:1 through `oToMessages/batchSend`; when asked in a group, the group then
 //!   gets only the note without data.
 //!
+//! - With `dingtalk.card_template_id` set, an answer goes out as an interactive card
+//!   (`createAndDeliver`, into the group or the asker's 1:1 chat with the robot); if that
+//!   fails, the markdown message path above still delivers it.
+//!
 //! Every attempt is reported back for the audit record.
 
 use jiff::Timestamp;
@@ -13,7 +17,8 @@ use jiff::Timestamp;
 use crate::card::Card;
 use crate::channel::{Conversation, Inbound};
 use crate::dingtalk::DingTalkClient;
-use crate::dingtalk::client::{SendError, WebhookProblem};
+use crate::dingtalk::cards::{card_params, out_track_id};
+use crate::dingtalk::client::{CardSpace, SendError, WebhookProblem};
 use crate::pipeline::Answer;
 use crate::policy::Delivery;
 
@@ -37,11 +42,14 @@ pub async fn deliver(
     let mut report = Report::default();
     match answer.delivery {
         Delivery::Conversation => {
-            report.delivered =
-                to_conversation(client, inbound, &answer.card, now, &mut report).await;
+            report.delivered = (client.cards_enabled()
+                && as_card(client, inbound, &answer.card, false, &mut report).await)
+                || to_conversation(client, inbound, &answer.card, now, &mut report).await;
         }
         Delivery::Private => {
-            report.delivered = to_user(client, inbound, &answer.card, &mut report).await;
+            report.delivered = (client.cards_enabled()
+                && as_card(client, inbound, &answer.card, true, &mut report).await)
+                || to_user(client, inbound, &answer.card, &mut report).await;
             // The group learns where the answer went (or that it could not be sent),
             // never the answer itself.
             let note = if report.delivered {
@@ -62,6 +70,27 @@ pub async fn deliver(
     report
 }
 
+impl Report {
+    /// Metric names for the attempts, e.g. `sends_webhook_ok`, `sends_group_api_failed`:
+    /// the kind and the outcome only, never ids or error texts.
+    pub fn metric_names(&self) -> Vec<String> {
+        self.sends
+            .iter()
+            .map(|s| {
+                let mut parts = s.split(':');
+                let kind = parts.next().unwrap_or("unknown");
+                let outcome = parts.next().unwrap_or("unknown");
+                let clean = |t: &str| -> String {
+                    t.chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                        .collect()
+                };
+                format!("sends_{}_{}", clean(kind), clean(outcome))
+            })
+            .collect()
+    }
+}
+
 async fn to_conversation(
     client: &DingTalkClient,
     inbound: &Inbound,
@@ -78,7 +107,10 @@ async fn to_conversation(
         inbound.reply.webhook_expires_at,
         now,
     ) {
-        Ok(url) => match client.reply_webhook(url, card, at).await {
+        Ok(url) => match client
+            .reply_webhook(&inbound.conversation_id, url, card, at)
+            .await
+        {
             Ok(()) => {
                 report.sends.push("webhook:ok".into());
                 return true;
@@ -111,6 +143,41 @@ async fn to_conversation(
         },
     };
     record(report, "api", result)
+}
+
+/// Sends `card` as an interactive card: into the conversation, or (`private`) into the
+/// asker's 1:1 chat with the robot, never into a group.
+async fn as_card(
+    client: &DingTalkClient,
+    inbound: &Inbound,
+    card: &Card,
+    private: bool,
+    report: &mut Report,
+) -> bool {
+    let space = match (
+        inbound.conversation,
+        private,
+        inbound.sender_staff_id.as_deref(),
+    ) {
+        (Conversation::Group, false, sender) => CardSpace::Group {
+            open_conversation_id: inbound.conversation_id.clone(),
+            at: sender.map(|s| (s.to_string(), inbound.sender_nick.clone())),
+        },
+        (_, _, Some(user)) => CardSpace::Robot {
+            user_id: user.to_string(),
+        },
+        (_, _, None) => {
+            report.sends.push("card:failed:no sender id".into());
+            return false;
+        }
+    };
+    let kind = if private { "private_card" } else { "card" };
+    let params = card_params(card, inbound.text.as_deref());
+    let result = client
+        .deliver_card(&out_track_id(&inbound.msg_id), &space, &params)
+        .await
+        .map(|()| format!("{kind}:ok"));
+    record(report, kind, result)
 }
 
 async fn to_user(

@@ -87,6 +87,9 @@ impl AppState {
                 .count(&format!("decisions_{}", answer.decision.as_str()));
             let report =
                 deliver::deliver(&self.dingtalk, &inbound, &answer, Timestamp::now()).await;
+            for name in report.metric_names() {
+                self.metrics.count(&name);
+            }
             self.metrics.count(if report.delivered {
                 "replies_delivered"
             } else {
@@ -116,9 +119,108 @@ impl AppState {
 
     /// Audits a request refused before it became a message (bad signature, wrong robot).
     pub fn audit_refused(&self, msg_id: Option<&str>, reason: &str) {
+        self.audit_refused_on("callback", msg_id, reason);
+    }
+
+    /// Answers a card button press for the presser and audits it. The press is a question
+    /// asked by the presser, so policy runs for them, not for whoever the card answered.
+    /// Returns the new card data when the card should change in place (an answer anyone in
+    /// the card's conversation may see); anything else (personal data, a refusal, an
+    /// unknown presser) goes to the presser privately and leaves the card as it is.
+    pub async fn handle_card_press(
+        &self,
+        press: crate::dingtalk::cards::CardPress,
+        channel: &'static str,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let now = Timestamp::now();
+        let msg_id = format!(
+            "card:{}:{}:{}",
+            press.out_track_id,
+            press.user_id,
+            now.as_millisecond()
+        );
+        let inbound = Inbound {
+            msg_id: msg_id.clone(),
+            msgtype: "text".into(),
+            text: Some(press.question.clone()),
+            conversation: press.conversation,
+            conversation_id: press.conversation_id.clone(),
+            conversation_title: None,
+            sender_staff_id: Some(press.user_id.clone()),
+            sender_nick: String::new(),
+            sender_corp_id: None,
+            robot_code: None,
+            mentioned_staff_ids: Vec::new(),
+            reply: crate::channel::ReplyRoute {
+                session_webhook: None,
+                webhook_expires_at: None,
+            },
+            created_at: Some(now),
+        };
+        let span = tracing::info_span!("card_press", reference = %reference(&msg_id));
+        async {
+            let started = Instant::now();
+            let question = Question {
+                text: inbound.text.clone(),
+                msgtype: inbound.msgtype.clone(),
+                user_id: inbound.sender_staff_id.clone(),
+                conversation: inbound.conversation,
+                conversation_id: inbound.conversation_id.clone(),
+                mentioned: Vec::new(),
+                now: jiff::Zoned::now().with_time_zone(self.bot.tz.clone()),
+                reference: reference(&msg_id),
+            };
+            let answer = self.bot.answer(&question).await;
+            self.metrics
+                .count(&format!("decisions_{}", answer.decision.as_str()));
+            let shareable = answer.delivery == crate::policy::Delivery::Conversation
+                && matches!(
+                    answer.decision,
+                    crate::pipeline::Decision::Allow | crate::pipeline::Decision::Clarify
+                );
+            let mut record = audit_record(&inbound, &answer, channel);
+            let update = if shareable {
+                record.sends = vec!["card_update:ok".into()];
+                record.outcome = "delivered".into();
+                Some(crate::dingtalk::cards::card_params(
+                    &answer.card,
+                    Some(&press.question),
+                ))
+            } else {
+                let sent = self
+                    .dingtalk
+                    .send_private(std::slice::from_ref(&press.user_id), &answer.card)
+                    .await;
+                let delivered = matches!(&sent, Ok(r) if r.invalid_staff_id_list.is_empty() && r.flow_controlled_staff_id_list.is_empty());
+                record.sends = vec![match &sent {
+                    Ok(_) if delivered => "private:ok".to_string(),
+                    Ok(r) => format!("private:partial:invalid={:?},flow_controlled={:?}", r.invalid_staff_id_list, r.flow_controlled_staff_id_list),
+                    Err(e) => format!("private:failed:{e}"),
+                }];
+                record.outcome = if delivered { "delivered" } else { "failed" }.into();
+                None
+            };
+            self.metrics.count(if record.outcome == "delivered" {
+                "replies_delivered"
+            } else {
+                "replies_failed"
+            });
+            record.latency_ms = u64::try_from(started.elapsed().as_millis()).ok();
+            if let Err(e) = self.audit.append(&record) {
+                tracing::error!(error = %e, "Audit record could not be written.");
+            }
+            tracing::info!(decision = answer.decision.as_str(), in_place = update.is_some(), "Card press handled.");
+            update
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Audits a request refused before it became a message, on `channel`.
+    pub fn audit_refused_on(&self, channel: &str, msg_id: Option<&str>, reason: &str) {
         let record = AuditRecord {
             time: Some(Timestamp::now()),
-            channel: "callback".into(),
+            channel: channel.into(),
             msg_id: msg_id.unwrap_or_default().to_string(),
             decision: "refused".into(),
             reason: Some(reason.to_string()),
@@ -176,6 +278,7 @@ pub fn audit_record(inbound: &Inbound, answer: &Answer, channel: &str) -> AuditR
 pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     let mut app = Router::new()
         .route("/dingtalk/callback", post(crate::channel::http::callback))
+        .route("/dingtalk/card", post(crate::channel::http::card_callback))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -248,14 +351,28 @@ pub async fn serve(
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let ready = Arc::clone(&state.ready);
     let tasks = state.tasks.clone();
+    // Stream mode: the outbound connection to DingTalk's gateway, stopped with the server.
+    let stop_stream = tokio_util::sync::CancellationToken::new();
+    let stream = (state.config.dingtalk.mode == crate::config::Mode::Stream).then(|| {
+        tokio::spawn(crate::channel::stream::run(
+            state.clone(),
+            stop_stream.clone(),
+        ))
+    });
+    let stopping = stop_stream.clone();
     let app = router(state, simulator);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             ready.store(false, Ordering::Relaxed);
+            stopping.cancel();
             tracing::info!("Shutting down: finishing answers in flight.");
         })
         .await?;
+    stop_stream.cancel();
+    if let Some(stream) = stream {
+        let _ = tokio::time::timeout(grace, stream).await;
+    }
     tasks.close();
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
         tracing::warn!(

@@ -68,3 +68,54 @@ pub async fn callback(State(state): State<AppState>, headers: HeaderMap, body: B
         .spawn(async move { worker.handle(inbound, "callback").await });
     (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
 }
+
+#[derive(serde::Deserialize)]
+pub struct CardQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// `POST /dingtalk/card`: card button presses with `callbackType` HTTP.
+///
+/// How DingTalk signs these requests is not documented, so the registered callback URL
+/// carries a secret (`?token=`, `dingtalk.card_callback_token`) that every request must
+/// present. The press is answered for the presser like any question; the card is updated
+/// through the OpenAPI (`PUT /v1.0/card/instances`), so no data is ever returned in this
+/// HTTP response.
+pub async fn card_callback(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<CardQuery>,
+    body: Bytes,
+) -> Response {
+    let expected = state.config.dingtalk.card_callback_token.expose();
+    if expected.is_empty() || !constant_time_eq(q.token.as_bytes(), expected.as_bytes()) {
+        state.metrics.count("card_callbacks_rejected");
+        tracing::warn!("Card callback without the right token refused.");
+        return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
+    }
+    let Some(press) = serde_json::from_slice::<crate::dingtalk::cards::CardCallback>(&body)
+        .ok()
+        .and_then(|c| c.press())
+    else {
+        state.metrics.count("card_callbacks_ignored");
+        return (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response();
+    };
+    let worker = state.clone();
+    state.tasks.spawn(async move {
+        let out_track_id = press.out_track_id.clone();
+        if let Some(params) = worker.handle_card_press(press, "http_card").await
+            && let Err(e) = worker.dingtalk.update_card(&out_track_id, &params).await
+        {
+            tracing::warn!(error = %e, "Card could not be updated.");
+        }
+    });
+    (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
+}
+
+/// Compares two byte strings in time independent of where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,9 +1,11 @@
 //! Ingress: how messages reach askerp, and the one normalized shape they take.
 //!
 //! Whatever the transport, a message becomes an [`Inbound`]; the pipeline never sees
-//! transport details. [`http`] is DingTalk's HTTP callback mode.
+//! transport details. [`http`] is DingTalk's HTTP callback mode (and the HTTP card-callback
+//! route), [`stream`] its Stream mode.
 
 pub mod http;
+pub mod stream;
 
 use jiff::Timestamp;
 use serde::Serialize;

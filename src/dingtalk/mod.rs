@@ -4,14 +4,20 @@
 //!   to [`Inbound`], and the card → message conversions for webhooks and the OpenAPI;
 //! - [`sign`]: the callback signature;
 //! - [`client`]: outbound calls (session webhook, access token, robot send APIs);
-//! - [`sim`]: a DingTalk simulator speaking the same protocol, for `askerp demo` and tests.
+//! - [`stream`]: Stream mode, the outbound WebSocket to DingTalk's gateway;
+//! - [`cards`]: interactive card templates and button presses;
+//! - [`sim`]: a DingTalk simulator speaking the same protocol, for `askerp demo` and tests
+//!   (with [`sim_gateway`], its Stream gateway).
 //!
 //! Shapes follow the project's protocol notes; fields DingTalk may add are ignored, and
 //! numbers it sometimes sends as strings (`createAt`) are accepted either way.
 
+pub mod cards;
 pub mod client;
 pub mod sign;
 pub mod sim;
+pub mod sim_gateway;
+pub mod stream;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -86,8 +92,10 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
 }
 
 impl RobotMessage {
-    /// The question text: `text.content`, or the text parts of a `richText`, trimmed.
-    /// `None` for types that carry no readable text.
+    /// The question text: `text.content` (for a quoted reply, the new text only, never
+    /// the quoted one), the text parts of a `richText`, or DingTalk's speech recognition of
+    /// an `audio` message, whitespace-normalized. `None` for types that carry no readable
+    /// text (picture, video, file): those get a polite "not supported" card.
     pub fn question_text(&self) -> Option<String> {
         let raw = match self.msgtype.as_str() {
             "text" => self.text.as_ref().map(|t| t.content.clone()),
@@ -100,6 +108,12 @@ impl RobotMessage {
                     .join(" ");
                 Some(joined)
             }),
+            "audio" => self
+                .content
+                .as_ref()
+                .and_then(|c| c.get("recognition"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
             _ => None,
         }?;
         let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -7,15 +7,20 @@
 //! what it recorded. It follows the wire shapes of the project's protocol notes, including
 //! the errors (`300001` for an unknown or expired session, `InvalidAuthentication` for a
 //! bad token) so askerp's error paths are exercised too.
+//!
+//! It also plays the Stream gateway ([`super::sim_gateway`]), the interactive-card
+//! endpoints, and injected faults ([`Simulator::inject`]): an endpoint can be made to
+//! answer 5xx, 429 or a `QpsLimit` error for its next calls, with or without `Retry-After`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -34,6 +39,85 @@ pub enum Destination {
     Private { user_ids: Vec<String> },
     /// Sent to a group through `groupMessages/send`.
     Group { conversation_id: String },
+    /// An interactive card created with `createAndDeliver` into `open_space_id`.
+    Card {
+        open_space_id: String,
+        out_track_id: String,
+    },
+    /// An interactive card's data replaced with `PUT /v1.0/card/instances`.
+    CardUpdate { out_track_id: String },
+}
+
+/// An endpoint of the simulator whose answers can be replaced by a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    AccessToken,
+    BatchSend,
+    GroupSend,
+    SessionWebhook,
+    CardDeliver,
+    CardUpdate,
+    GatewayOpen,
+}
+
+/// A replacement answer: HTTP status, JSON body, and optionally `Retry-After` (seconds).
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub status: u16,
+    pub body: Value,
+    pub retry_after_secs: Option<u64>,
+    /// Wait this long before answering (a hung endpoint).
+    pub delay: Option<Duration>,
+}
+
+impl Fault {
+    /// HTTP `status` with an OpenAPI-style error body.
+    pub fn status(status: u16) -> Fault {
+        Fault {
+            status,
+            body: json!({ "code": format!("Sim.{status}"), "requestid": "sim", "message": "injected fault" }),
+            retry_after_secs: None,
+            delay: None,
+        }
+    }
+
+    /// 403 with a `QpsLimit` code, as DingTalk throttles card and robot APIs.
+    pub fn qps_limit() -> Fault {
+        Fault {
+            status: 403,
+            body: json!({ "code": "Forbidden.AccessDenied.QpsLimitForApi", "requestid": "sim", "message": "qps limit" }),
+            retry_after_secs: None,
+            delay: None,
+        }
+    }
+
+    /// The endpoint hangs for `delay` before answering with this fault.
+    pub fn after(mut self, delay: Duration) -> Fault {
+        self.delay = Some(delay);
+        self
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Fault {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    pub(super) async fn respond(self) -> Response {
+        if let Some(d) = self.delay {
+            tokio::time::sleep(d).await;
+        }
+        let mut resp = (
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(self.body),
+        )
+            .into_response();
+        if let Some(secs) = self.retry_after_secs
+            && let Ok(v) = secs.to_string().parse()
+        {
+            resp.headers_mut().insert("retry-after", v);
+        }
+        resp
+    }
 }
 
 /// One message the bot sent, as DingTalk would show it.
@@ -55,14 +139,25 @@ pub struct Sent {
 }
 
 #[derive(Debug, Default)]
-struct SimState {
-    app_key: String,
-    app_secret: String,
+pub(super) struct SimState {
+    pub(super) app_key: String,
+    pub(super) app_secret: String,
+    pub(super) gateway: super::sim_gateway::GatewayState,
+    faults: std::sync::Mutex<HashMap<Endpoint, VecDeque<Fault>>>,
+    calls: std::sync::Mutex<HashMap<Endpoint, u64>>,
+    /// Session → expiry (ms) of every session webhook handed out.
+    sessions: std::sync::Mutex<HashMap<String, i64>>,
+    /// User → how many more batch sends report them as flow-controlled.
+    flow_controlled: std::sync::Mutex<HashMap<String, u32>>,
+    /// outTrackId → the card's current `cardParamMap`.
+    cards: std::sync::Mutex<HashMap<String, Value>>,
     base_url: std::sync::Mutex<String>,
     sent: std::sync::Mutex<Vec<Sent>>,
     expired_sessions: std::sync::Mutex<HashSet<String>>,
     unreachable_users: std::sync::Mutex<HashSet<String>>,
     tokens_issued: AtomicU64,
+    /// Tokens numbered below this are rejected (`InvalidAuthentication`).
+    tokens_valid_from: AtomicU64,
     seq: AtomicU64,
     notify: Notify,
 }
@@ -70,7 +165,7 @@ struct SimState {
 /// The simulator handle. Clones share state.
 #[derive(Debug, Clone)]
 pub struct Simulator {
-    state: Arc<SimState>,
+    pub(super) state: Arc<SimState>,
 }
 
 /// A message to deliver to the bot as DingTalk would.
@@ -89,6 +184,10 @@ pub struct Incoming {
     pub session_webhook: Option<String>,
     /// Staff ids of colleagues @-mentioned alongside the bot.
     pub mentions: Vec<String>,
+    /// `msgtype` and `content` of a non-text message (`text` is then not sent).
+    pub content: Option<(String, Value)>,
+    /// Quoted message: the text is sent as a reply quoting this earlier text.
+    pub quoting: Option<String>,
 }
 
 impl Incoming {
@@ -107,7 +206,22 @@ impl Incoming {
             webhook_ttl: Duration::from_secs(90 * 60),
             session_webhook: None,
             mentions: Vec::new(),
+            content: None,
+            quoting: None,
         }
+    }
+
+    /// A message of another type (`audio`, `picture`, `richText`, …) with its `content`.
+    pub fn typed(user: &str, msgtype: &str, content: Value) -> Incoming {
+        let mut m = Incoming::text(user, "");
+        m.content = Some((msgtype.to_string(), content));
+        m
+    }
+
+    /// The same message @-mentioning colleagues (by staff id) besides the bot.
+    pub fn mentioning(mut self, staff_ids: &[&str]) -> Incoming {
+        self.mentions = staff_ids.iter().map(|s| s.to_string()).collect();
+        self
     }
 
     /// The same message in a group chat.
@@ -162,6 +276,7 @@ impl Simulator {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
+        self.start_gateway().await?;
         Ok(base)
     }
 
@@ -172,6 +287,15 @@ impl Simulator {
             .route("/v1.0/oauth2/accessToken", post(access_token))
             .route("/v1.0/robot/oToMessages/batchSend", post(batch_send))
             .route("/v1.0/robot/groupMessages/send", post(group_send))
+            .route(
+                "/v1.0/card/instances/createAndDeliver",
+                post(card_create_and_deliver),
+            )
+            .route("/v1.0/card/instances", put(card_update))
+            .route(
+                "/v1.0/gateway/connections/open",
+                post(super::sim_gateway::open_connection),
+            )
             .route("/sim/sent", get(list_sent))
             .with_state(self.clone())
     }
@@ -209,6 +333,23 @@ impl Simulator {
             "sessionWebhook": webhook,
             "sessionWebhookExpiredTime": ms.saturating_add(ttl_ms),
         });
+        if let Some((kind, content)) = &msg.content {
+            body["msgtype"] = json!(kind);
+            body["content"] = content.clone();
+            if let Some(o) = body.as_object_mut() {
+                o.remove("text");
+            }
+        }
+        if let Some(quoted) = &msg.quoting {
+            body["text"]["isReplyMsg"] = json!(true);
+            body["text"]["repliedMsg"] = json!({
+                "msgId": "msgSimQuoted==", "msgType": "text",
+                "senderId": "$:LWCP_v1:$someone", "content": { "text": quoted }
+            });
+        }
+        if let Ok(mut s) = self.state.sessions.lock() {
+            s.insert(session.clone(), ms.saturating_add(ttl_ms));
+        }
         if msg.group {
             body["conversationTitle"] = json!("Simulated group");
             body["isInAtList"] = json!(true);
@@ -241,6 +382,52 @@ impl Simulator {
         }
     }
 
+    /// Makes the next `times` calls of `endpoint` answer `fault` instead.
+    pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: usize) {
+        if let Ok(mut f) = self.state.faults.lock() {
+            let q = f.entry(endpoint).or_default();
+            q.extend(std::iter::repeat_n(fault, times));
+        }
+    }
+
+    /// How many calls `endpoint` received (faulted ones included).
+    pub fn calls(&self, endpoint: Endpoint) -> u64 {
+        self.state
+            .calls
+            .lock()
+            .map(|c| c.get(&endpoint).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Counts a call and returns the injected fault to answer with, if any.
+    pub(super) fn take_fault(&self, endpoint: Endpoint) -> Option<Fault> {
+        if let Ok(mut c) = self.state.calls.lock() {
+            *c.entry(endpoint).or_default() += 1;
+        }
+        self.state
+            .faults
+            .lock()
+            .ok()
+            .and_then(|mut f| f.get_mut(&endpoint).and_then(VecDeque::pop_front))
+    }
+
+    /// Makes the next `times` 1:1 sends to `user` report them in
+    /// `flowControlledStaffIdList` (not delivered).
+    pub fn flow_control(&self, user: &str, times: u32) {
+        if let Ok(mut s) = self.state.flow_controlled.lock() {
+            s.insert(user.to_string(), times);
+        }
+    }
+
+    /// The current `cardParamMap` of an interactive card.
+    pub fn card(&self, out_track_id: &str) -> Option<Value> {
+        self.state
+            .cards
+            .lock()
+            .ok()
+            .and_then(|c| c.get(out_track_id).cloned())
+    }
+
     /// Everything sent so far, oldest first.
     pub fn sent(&self) -> Vec<Sent> {
         self.state
@@ -248,6 +435,13 @@ impl Simulator {
             .lock()
             .map(|s| s.clone())
             .unwrap_or_default()
+    }
+
+    /// Invalidates every access token issued so far, as DingTalk does when a token is
+    /// reset or expires early.
+    pub fn revoke_tokens(&self) {
+        let next = self.state.tokens_issued.load(Ordering::Relaxed) + 1;
+        self.state.tokens_valid_from.store(next, Ordering::Relaxed);
     }
 
     /// How many access tokens were issued.
@@ -271,7 +465,7 @@ impl Simulator {
         }
     }
 
-    fn record(&self, to: Destination, raw: Value, at_user_ids: Vec<String>) -> Sent {
+    pub(super) fn record(&self, to: Destination, raw: Value, at_user_ids: Vec<String>) -> Sent {
         let (title, text, buttons) = read_message(&raw);
         let sent = Sent {
             seq: self.state.seq.fetch_add(1, Ordering::Relaxed) + 1,
@@ -293,7 +487,9 @@ impl Simulator {
         headers
             .get("x-acs-dingtalk-access-token")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("sim-token-"))
+            .and_then(|t| t.strip_prefix("sim-token-"))
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| n >= self.state.tokens_valid_from.load(Ordering::Relaxed))
     }
 }
 
@@ -330,6 +526,17 @@ fn read_message(raw: &Value) -> (String, String, Vec<(String, String)>) {
             .unwrap_or_default();
         return (s(&body, "title"), text, buttons);
     }
+    if let Some(params) = raw.pointer("/cardData/cardParamMap") {
+        let buttons = params
+            .get("buttons")
+            .and_then(Value::as_str)
+            .and_then(|b| serde_json::from_str::<Vec<Value>>(b).ok())
+            .unwrap_or_default()
+            .iter()
+            .map(|b| (s(b, "text"), s(b, "question")))
+            .collect();
+        return (s(params, "title"), s(params, "markdown"), buttons);
+    }
     let param: Value = raw
         .get("msgParam")
         .and_then(Value::as_str)
@@ -365,15 +572,25 @@ async fn session_webhook(
     State(sim): State<Simulator>,
     Query(q): Query<SessionQuery>,
     Json(body): Json<Value>,
-) -> Json<Value> {
+) -> Response {
+    if let Some(f) = sim.take_fault(Endpoint::SessionWebhook) {
+        return f.respond().await;
+    }
+    let now = Timestamp::now().as_millisecond();
     let expired = sim
         .state
         .expired_sessions
         .lock()
         .map(|s| s.contains(&q.session))
-        .unwrap_or(false);
+        .unwrap_or(false)
+        || sim
+            .state
+            .sessions
+            .lock()
+            .map(|s| s.get(&q.session).is_some_and(|exp| *exp <= now))
+            .unwrap_or(false);
     if q.session.is_empty() || expired {
-        return Json(json!({ "errcode": 300001, "errmsg": "session 不存在" }));
+        return Json(json!({ "errcode": 300001, "errmsg": "session 不存在" })).into_response();
     }
     let at = body
         .pointer("/at/atUserIds")
@@ -385,13 +602,13 @@ async fn session_webhook(
         })
         .unwrap_or_default();
     sim.record(Destination::Webhook { session: q.session }, body, at);
-    Json(json!({ "errcode": 0, "errmsg": "ok" }))
+    Json(json!({ "errcode": 0, "errmsg": "ok" })).into_response()
 }
 
-async fn access_token(
-    State(sim): State<Simulator>,
-    Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
+async fn access_token(State(sim): State<Simulator>, Json(body): Json<Value>) -> Response {
+    if let Some(f) = sim.take_fault(Endpoint::AccessToken) {
+        return f.respond().await;
+    }
     let key = body.get("appKey").and_then(Value::as_str);
     let secret = body.get("appSecret").and_then(Value::as_str);
     if key != Some(sim.state.app_key.as_str()) || secret != Some(sim.state.app_secret.as_str()) {
@@ -400,13 +617,15 @@ async fn access_token(
             Json(
                 json!({ "code": "invalidClientIdOrSecret", "requestid": "sim", "message": "无效的clientId或者clientSecret" }),
             ),
-        );
+        )
+            .into_response();
     }
     let n = sim.state.tokens_issued.fetch_add(1, Ordering::Relaxed) + 1;
     (
         StatusCode::OK,
         Json(json!({ "accessToken": format!("sim-token-{n}"), "expireIn": 7200 })),
     )
+        .into_response()
 }
 
 fn bad_token() -> (StatusCode, Json<Value>) {
@@ -422,9 +641,12 @@ async fn batch_send(
     State(sim): State<Simulator>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
+) -> Response {
+    if let Some(f) = sim.take_fault(Endpoint::BatchSend) {
+        return f.respond().await;
+    }
     if !sim.token_ok(&headers) {
-        return bad_token();
+        return bad_token().into_response();
     }
     let users: Vec<String> = body
         .get("userIds")
@@ -441,7 +663,8 @@ async fn batch_send(
             Json(
                 json!({ "code": "invalidParameter.userIds.overMax", "requestid": "sim", "message": "userIds must hold 1 to 20 ids" }),
             ),
-        );
+        )
+            .into_response();
     }
     if body.get("msgParam").and_then(Value::as_str).is_none() {
         return (
@@ -449,7 +672,8 @@ async fn batch_send(
             Json(
                 json!({ "code": "invalidParameter.msgParam.invalid", "requestid": "sim", "message": "msgParam must be JSON" }),
             ),
-        );
+        )
+            .into_response();
     }
     let unreachable: HashSet<String> = sim
         .state
@@ -457,8 +681,19 @@ async fn batch_send(
         .lock()
         .map(|s| s.clone())
         .unwrap_or_default();
-    let (invalid, reachable): (Vec<String>, Vec<String>) =
+    let (invalid, users): (Vec<String>, Vec<String>) =
         users.into_iter().partition(|u| unreachable.contains(u));
+    let (throttled, reachable): (Vec<String>, Vec<String>) = match sim.state.flow_controlled.lock()
+    {
+        Ok(mut fc) => users.into_iter().partition(|u| match fc.get_mut(u) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }),
+        Err(_) => (Vec::new(), users),
+    };
     let key = if reachable.is_empty() {
         String::new()
     } else {
@@ -471,18 +706,22 @@ async fn batch_send(
         StatusCode::OK,
         Json(
             json!({ "processQueryKey": key, "invalidStaffIdList": invalid,
-                     "flowControlledStaffIdList": [], "filteredStaffIdList": [] }),
+                     "flowControlledStaffIdList": throttled, "filteredStaffIdList": [] }),
         ),
     )
+        .into_response()
 }
 
 async fn group_send(
     State(sim): State<Simulator>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
+) -> Response {
+    if let Some(f) = sim.take_fault(Endpoint::GroupSend) {
+        return f.respond().await;
+    }
     if !sim.token_ok(&headers) {
-        return bad_token();
+        return bad_token().into_response();
     }
     let conversation_id = body
         .get("openConversationId")
@@ -496,6 +735,145 @@ async fn group_send(
         StatusCode::OK,
         Json(json!({ "processQueryKey": format!("pqk-{seq}") })),
     )
+        .into_response()
+}
+
+fn invalid(code: &str, message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "code": code, "requestid": "sim", "message": message })),
+    )
+        .into_response()
+}
+
+/// `createAndDeliver`, checked the way DingTalk documents it: template and track ids
+/// present, a valid `openSpaceId` with its deliver model, string-valued `cardParamMap`.
+async fn card_create_and_deliver(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(f) = sim.take_fault(Endpoint::CardDeliver) {
+        return f.respond().await;
+    }
+    if !sim.token_ok(&headers) {
+        return bad_token().into_response();
+    }
+    let str_of = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
+    if str_of("cardTemplateId").is_empty() {
+        return invalid("param.cardTemplateIdEmpty", "cardTemplateId is empty");
+    }
+    let out_track_id = str_of("outTrackId").to_string();
+    if out_track_id.is_empty() {
+        return invalid("param.outTrackIdEmpty", "outTrackId is empty");
+    }
+    if !matches!(str_of("callbackType"), "STREAM" | "HTTP") {
+        return invalid(
+            "param.callbackTypeInvalid",
+            "callbackType must be STREAM or HTTP",
+        );
+    }
+    let space = str_of("openSpaceId").to_string();
+    let model_ok = if let Some(cid) = space.strip_prefix("dtv1.card//IM_GROUP.") {
+        !cid.is_empty()
+            && body
+                .pointer("/imGroupOpenDeliverModel/robotCode")
+                .and_then(Value::as_str)
+                == Some(sim.state.app_key.as_str())
+    } else if let Some(user) = space.strip_prefix("dtv1.card//IM_ROBOT.") {
+        !user.is_empty()
+            && body
+                .pointer("/imRobotOpenDeliverModel/spaceType")
+                .and_then(Value::as_str)
+                == Some("IM_ROBOT")
+    } else {
+        false
+    };
+    if !model_ok {
+        return invalid(
+            "param.openSpaceModelInvalid",
+            "openSpaceId or deliver model invalid",
+        );
+    }
+    let params = body
+        .pointer("/cardData/cardParamMap")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if !params
+        .as_object()
+        .is_some_and(|m| m.values().all(Value::is_string))
+    {
+        return invalid(
+            "param.cardParamMapInvalid",
+            "cardParamMap values must be strings",
+        );
+    }
+    if let Ok(mut c) = sim.state.cards.lock() {
+        c.insert(out_track_id.clone(), params);
+    }
+    let to = Destination::Card {
+        open_space_id: space.clone(),
+        out_track_id: out_track_id.clone(),
+    };
+    sim.record(to, body, vec![]);
+    let space_type = if space.contains("IM_GROUP") {
+        "IM_GROUP"
+    } else {
+        "IM_ROBOT"
+    };
+    Json(json!({ "success": true, "result": { "outTrackId": out_track_id,
+        "deliverResults": [{ "spaceType": space_type, "spaceId": space, "success": true, "errorMsg": "", "carrierId": "sim" }] } }))
+        .into_response()
+}
+
+/// `PUT /v1.0/card/instances`: updates the stored card data by key.
+async fn card_update(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(f) = sim.take_fault(Endpoint::CardUpdate) {
+        return f.respond().await;
+    }
+    if !sim.token_ok(&headers) {
+        return bad_token().into_response();
+    }
+    let out_track_id = body
+        .get("outTrackId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let known = sim
+        .state
+        .cards
+        .lock()
+        .map(|c| c.contains_key(&out_track_id))
+        .unwrap_or(false);
+    if !known {
+        return invalid("param.outTrackIdNotExist", "no such card");
+    }
+    sim.apply_card_update(&out_track_id, &body);
+    sim.record(Destination::CardUpdate { out_track_id }, body, vec![]);
+    Json(json!({ "success": true, "result": true })).into_response()
+}
+
+impl Simulator {
+    /// Applies `{cardData: {cardParamMap}}` to a stored card, key by key.
+    pub(super) fn apply_card_update(&self, out_track_id: &str, update: &Value) {
+        let Some(new) = update
+            .pointer("/cardData/cardParamMap")
+            .and_then(Value::as_object)
+        else {
+            return;
+        };
+        if let Ok(mut c) = self.state.cards.lock()
+            && let Some(Value::Object(card)) = c.get_mut(out_track_id)
+        {
+            for (k, v) in new {
+                card.insert(k.clone(), v.clone());
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -10,4 +10,5 @@ mod llm;
 mod odata;
 mod odoo;
 mod sql;
+mod stream;
 mod tryton;
