@@ -145,6 +145,11 @@ enum Kind {
     LastDays,
     /// The last seven days including today ("最近一個禮拜").
     LastSevenDays,
+    /// Day/month to day/month (`d1`, `m1`, `d2`, `m2`, optional `y`), Hong Kong order:
+    /// "1/3 至 15/3" is 1 to 15 March.
+    DateRange,
+    /// Month to month (`m`, `m2`, optional `y`): "from March to May", "3月至5月".
+    MonthRange,
 }
 
 impl Kind {
@@ -172,6 +177,8 @@ impl Kind {
             Kind::RelativeMonthOrQuarter => "month_or_quarter_of_year",
             Kind::LastDays => "last_days",
             Kind::LastSevenDays => "last_7_days",
+            Kind::DateRange => "date_range",
+            Kind::MonthRange => "month_range",
         }
     }
 }
@@ -207,6 +214,8 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
     use Kind::*;
     let month_names = "january|february|march|april|may|june|july|august|september|october|\
                        november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec";
+    let month_names_ms = "januari|februari|mac|april|mei|jun|julai|ogos|september|oktober|\
+                          november|disember|ogo|okt|dis";
     let small_en = "one|two|three|four|five|six|seven|eight|nine|ten|fourteen|thirty|sixty|ninety";
     vec![
         // English.
@@ -322,6 +331,79 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             LastDays,
             r"(?:最近|過去|过去|近)\s*(?P<n>\d{1,3}|[一二兩两三四五六七八九十百]+)\s*(?:日|天)",
         ),
+        // Explicit ranges, in every language: "1/3 至 15/3", "from 1/3 to 15/3",
+        // "dari 1/3 hingga 15/3", "tu 1/3 den 15/3"; "from March to May", "3月至5月".
+        (
+            format!(
+                r"(?-u:\b)(?:(?:from|dari|tu|between)\s+)?(?P<d1>[0-3]?\d)/(?P<m1>[01]?\d)(?:/(?P<y0>{YEAR}))?\s*(?:至|到|-|–|~|to|until|till|and|hingga|sehingga|sampai|den)\s*(?P<d2>[0-3]?\d)/(?P<m2x>[01]?\d)(?:/(?P<y>{YEAR}))?(?-u:\b)"
+            ),
+            DateRange,
+            true,
+        ),
+        (
+            format!(
+                r"(?-u:\b)(?:(?:from|between|dari)\s+)?(?:the\s+month\s+of\s+)?(?P<m>{month_names}|{month_names_ms})\s+(?:to|until|till|through|and|-|–|hingga|sehingga|sampai)\s+(?P<m2>{month_names}|{month_names_ms})(?:\s*,?\s*(?P<y>{YEAR}))?(?-u:\b)"
+            ),
+            MonthRange,
+            true,
+        ),
+        (
+            format!(r"(?-u:\b)(?:tu\s+)?thang\s+(?P<m>1[0-2]|0?[1-9])\s*(?:den|toi|-|–)\s*(?:thang\s+)?(?P<m2>1[0-2]|0?[1-9])(?:\s*(?:/|nam)\s*(?P<y>{YEAR}))?(?-u:\b)"),
+            MonthRange,
+            true,
+        ),
+        zh(
+            MonthRange,
+            r"(?:由|從|从)?\s*(?P<m>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?\s*(?:至|到|-|–|~)\s*(?P<m2>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?",
+        ),
+        // Malay (no diacritics to fold).
+        en(Today, "hari\\s+ini"),
+        en(Yesterday, "semalam"),
+        en(DayBeforeYesterday, "kelmarin|dua\\s+hari\\s+(?:lepas|lalu)"),
+        en(ThisWeek, "minggu\\s+ini"),
+        en(LastWeek, "minggu\\s+(?:lepas|lalu|sudah)"),
+        en(ThisMonth, "bulan\\s+ini"),
+        en(LastMonth, "bulan\\s+(?:lepas|lalu|sudah)"),
+        en(ThisQuarter, "suku\\s+(?:tahun\\s+)?ini"),
+        en(LastQuarter, "suku\\s+(?:tahun\\s+)?(?:lepas|lalu)"),
+        en(
+            Quarter,
+            &format!(
+                r"suku\s+(?:tahun\s+)?(?:ke-?\s*)?(?P<q>pertama|kedua|ketiga|keempat|[1-4])(?:\s+(?:tahun\s+)?(?P<y>{YEAR}))?"
+            ),
+        ),
+        en(YearToDate, r"(?:sejak|dari)\s+awal\s+tahun(?:\s+(?:hingga|sehingga|sampai)\s+kini)?|tahun\s+ini\s+setakat\s+ini"),
+        en(ThisYear, "tahun\\s+ini"),
+        en(LastYear, "tahun\\s+(?:lepas|lalu)"),
+        (
+            format!(
+                r"(?-u:\b)(?P<cue>(?:pada|untuk|dalam|bulan)\s+(?:bulan\s+)?)?(?P<m>{month_names_ms})(?:\s+(?P<y>{YEAR}))?(?-u:\b)"
+            ),
+            Month,
+            true,
+        ),
+        // Vietnamese, matched without diacritics (the text is folded first).
+        en(Today, "(?:ngay\\s+)?hom\\s+nay"),
+        en(Yesterday, "(?:ngay\\s+)?hom\\s+qua"),
+        en(DayBeforeYesterday, "(?:ngay\\s+)?hom\\s+kia"),
+        en(ThisWeek, "tuan\\s+nay"),
+        en(LastWeek, "tuan\\s+(?:truoc|roi)"),
+        en(ThisMonth, "thang\\s+nay"),
+        en(LastMonth, "thang\\s+(?:truoc|roi)"),
+        en(ThisQuarter, "quy\\s+nay"),
+        en(LastQuarter, "quy\\s+(?:truoc|roi)"),
+        en(
+            Quarter,
+            &format!(r"quy\s+(?P<q>[1-4]|iv|i{{1,3}})(?:\s*(?:nam\s+|/)?(?P<y>{YEAR}))?"),
+        ),
+        en(YearToDate, r"(?:tu|ke\s+tu)\s+dau\s+nam(?:\s+(?:den|toi)\s+nay)?"),
+        en(ThisYear, "nam\\s+nay"),
+        en(Year, &format!(r"nam\s+(?P<y>{YEAR})")),
+        en(LastYear, "nam\\s+(?:ngoai|truoc|roi)"),
+        en(
+            Month,
+            &format!(r"(?P<cue>thang\s+)(?P<m>1[0-2]|0?[1-9])(?:\s*(?:/|nam)\s*(?P<y>{YEAR}))?"),
+        ),
     ]
 }
 
@@ -332,7 +414,8 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rule_sources()
         .into_iter()
         .filter_map(|(src, kind, strip)| {
-            RegexBuilder::new(&src)
+            // The text is folded before scanning (see `super::fold`), so the rules are too.
+            RegexBuilder::new(&super::fold::fold_str(&src))
                 .case_insensitive(true)
                 .build()
                 .ok()
@@ -417,6 +500,44 @@ fn compute(kind: Kind, caps: &Captures<'_>, today: Date) -> Option<Period> {
             last_days(today, i64::from(n))
         }
         Kind::LastSevenDays => last_days(today, 7),
+        Kind::DateRange => {
+            let num = |name: &str| caps.name(name)?.as_str().parse::<i8>().ok();
+            let (d1, m1, d2, m2) = (num("d1")?, num("m1")?, num("d2")?, num("m2x")?);
+            let y = year_cap.or_else(|| {
+                caps.name("y0")
+                    .and_then(|y| y.as_str().parse::<i16>().ok())
+            });
+            let start_y = match y {
+                Some(y) => y,
+                None if (m1, d1) <= (today.month(), today.day()) => today.year(),
+                None => today.year().checked_sub(1)?,
+            };
+            let start = Date::new(start_y, m1, d1).ok()?;
+            let mut end = Date::new(start_y, m2, d2).ok()?;
+            if end < start {
+                end = Date::new(start_y.checked_add(1)?, m2, d2).ok()?;
+            }
+            Some(Period { start, end })
+        }
+        Kind::MonthRange => {
+            let m1 = month_number(caps.name("m")?.as_str())?;
+            let m2 = month_number(caps.name("m2")?.as_str())?;
+            let start_y = match year_cap {
+                Some(y) if m2 < m1 => y.checked_sub(1)?,
+                Some(y) => y,
+                None if m1 <= today.month() => today.year(),
+                None => today.year().checked_sub(1)?,
+            };
+            let end_y = if m2 < m1 {
+                start_y.checked_add(1)?
+            } else {
+                start_y
+            };
+            Some(Period {
+                start: Date::new(start_y, m1, 1).ok()?,
+                end: Date::new(end_y, m2, 1).ok()?.last_of_month(),
+            })
+        }
     }
 }
 
@@ -467,6 +588,16 @@ fn month_number(text: &str) -> Option<i8> {
     let english = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
+    const MALAY: [&str; 12] = [
+        "januari", "februari", "mac", "april", "mei", "jun", "julai", "ogos", "september",
+        "oktober", "november", "disember",
+    ];
+    if let Some(idx) = MALAY
+        .iter()
+        .position(|m| *m == lower || (lower.len() == 3 && m.starts_with(lower.as_str())))
+    {
+        return i8::try_from(idx + 1).ok();
+    }
     if lower.is_ascii() && !lower.chars().all(|c| c.is_ascii_digit()) {
         let prefix = lower.get(..3)?;
         let idx = english.iter().position(|m| *m == prefix)?;
@@ -484,8 +615,9 @@ fn month_number(text: &str) -> Option<i8> {
 /// ("May 2026") or a report word after them ("May sales"). Chinese months are never
 /// ambiguous.
 fn month_is_plausible(name: &str, caps: &Captures<'_>) -> bool {
-    const AMBIGUOUS: [&str; 10] = [
-        "jan", "mar", "march", "apr", "april", "may", "jun", "june", "aug", "august",
+    const AMBIGUOUS: [&str; 12] = [
+        "jan", "mar", "march", "apr", "april", "may", "jun", "june", "aug", "august", "mac",
+        "mei",
     ];
     let lower = name.to_ascii_lowercase();
     !AMBIGUOUS.contains(&lower.as_str())
@@ -495,10 +627,10 @@ fn month_is_plausible(name: &str, caps: &Captures<'_>) -> bool {
 
 fn quarter_number(text: &str) -> Option<i8> {
     Some(match text.to_ascii_lowercase().as_str() {
-        "1" | "一" | "first" | "1st" => 1,
-        "2" | "二" | "second" | "2nd" => 2,
-        "3" | "三" | "third" | "3rd" => 3,
-        "4" | "四" | "fourth" | "4th" => 4,
+        "1" | "一" | "first" | "1st" | "pertama" | "i" => 1,
+        "2" | "二" | "second" | "2nd" | "kedua" | "ii" => 2,
+        "3" | "三" | "third" | "3rd" | "ketiga" | "iii" => 3,
+        "4" | "四" | "fourth" | "4th" | "keempat" | "iv" => 4,
         _ => return None,
     })
 }

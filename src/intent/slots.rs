@@ -275,14 +275,16 @@ static LEAVE_TYPES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let b = r"(?-u:\b)";
     // "AL"/"SL" are office shorthand, matched in capitals only so "Al Wong" stays a name.
     let source = format!(
-        "(?P<annual>{b}(?:annual|vacation|holiday leave|(?-i:AL)){b}|年假|大假|年休假?)\
-         |(?P<sick>{b}(?:sick|sickness|medical leave|(?-i:SL)){b}|病假|病休)\
-         |(?P<compensation>{b}(?:comp(?:ensation|ensatory)?\\s+(?:leave|off|days?)|time\\s+off\\s+in\\s+lieu|toil|lieu\\s+(?:leave|days?)|days?\\s+in\\s+lieu){b}|補假|補休|調休|补假|补休)\
-         |(?P<maternity>{b}maternity{b}|產假|产假|分娩假)\
-         |(?P<paternity>{b}paternity{b}|侍產假|陪產假|侍产假|陪产假)\
-         |(?P<unpaid>{b}(?:unpaid|no[-\\s]?pay){b}|無薪假?|冇薪假?|无薪假?|停薪留職)\
-         |(?P<other>{b}(?:marriage|wedding|compassionate|bereavement|funeral|birthday|study|exam|examination|jury|special|personal|casual|other)\\s+leave{b}|婚假|恩恤假|喪假|丧假|生日假|考試假|进修假|進修假|事假|其他假期?|特別假|陪審假)"
+        "(?P<annual>{b}(?:annual|vacation|holiday leave|(?-i:AL)|cuti\\s+tahunan|(?:nghi\\s+)?phep\\s+nam){b}|年假|大假|年休假?)\
+         |(?P<sick>{b}(?:sick|sickness|medical leave|(?-i:SL)|cuti\\s+sakit|nghi\\s+(?:om|benh)|phep\\s+om){b}|病假|病休)\
+         |(?P<compensation>{b}(?:comp(?:ensation|ensatory)?\\s+(?:leave|off|days?)|time\\s+off\\s+in\\s+lieu|toil|lieu\\s+(?:leave|days?)|days?\\s+in\\s+lieu|cuti\\s+ganti(?:an)?|nghi\\s+bu){b}|補假|補休|調休|补假|补休)\
+         |(?P<paternity>{b}(?:paternity|cuti\\s+(?:paterniti|isteri\\s+bersalin)|nghi\\s+(?:cham\\s+soc\\s+)?vo\\s+sinh){b}|侍產假|陪產假|侍产假|陪产假)\
+         |(?P<maternity>{b}(?:maternity|cuti\\s+bersalin|nghi\\s+thai\\s+san|thai\\s+san){b}|產假|产假|分娩假)\
+         |(?P<unpaid>{b}(?:unpaid|no[-\\s]?pay|cuti\\s+tanpa\\s+gaji|nghi\\s+khong\\s+luong){b}|無薪假?|冇薪假?|无薪假?|停薪留職)\
+         |(?P<other>{b}(?:(?:marriage|wedding|compassionate|bereavement|funeral|birthday|study|exam|examination|jury|special|personal|casual|other)\\s+leave|cuti\\s+(?:kahwin|ihsan|belajar|peperiksaan)|nghi\\s+(?:cuoi|tang|viec\\s+rieng)){b}|婚假|恩恤假|喪假|丧假|生日假|考試假|进修假|進修假|事假|其他假期?|特別假|陪審假)"
     );
+    // Compared with folded text (see `super::fold`), so the vocabulary is folded too.
+    let source = super::fold::fold_str(&source);
     RegexBuilder::new(&source)
         .case_insensitive(true)
         .build()
