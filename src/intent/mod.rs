@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod detect;
+pub mod eval;
 pub mod fold;
 pub mod normalize;
 pub mod numbers;
