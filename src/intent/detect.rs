@@ -49,7 +49,22 @@ static SIMPLIFIED_MARKERS: LazyLock<HashSet<char>> = LazyLock::new(|| {
 });
 
 /// Malay words that English does not use.
-const MALAY: [&str; 60] = [
+const MALAY: [&str; 75] = [
+    "tempah",
+    "bilik",
+    "mesyuarat",
+    "pukul",
+    "esok",
+    "saham",
+    "harga",
+    "cuaca",
+    "nak",
+    "mohon",
+    "borang",
+    "luluskan",
+    "tuntutan",
+    "awak",
+    "macam",
     "berapa",
     "berapakah",
     "stok",
@@ -113,7 +128,11 @@ const MALAY: [&str; 60] = [
 ];
 
 /// Vietnamese words (without diacritics) that English does not use.
-const VIETNAMESE: [&str; 48] = [
+const VIETNAMESE: [&str; 52] = [
+    "tro",
+    "hoi",
+    "gi",
+    "muon",
     "nhieu",
     "khong",
     "cua",

@@ -192,7 +192,8 @@ struct Rule {
 
 /// English prepositions that belong to a period ("sales *in* March", "report *for the*
 /// last quarter") and go with it when it is removed.
-const EN_PRE: &str = r"(?:(?:in|for|during|of|over|from|since)\s+)?(?:the\s+)?";
+const EN_PRE: &str =
+    r"(?:(?:in|for|during|of|over|from|since|untuk|pada|dalam|bagi|trong|vao)\s+)?(?:the\s+)?";
 /// Chinese locatives before, and the possessive after, a period ("喺上個月", "上個月嘅").
 const ZH_PRE: &str = "(?:喺|在|於)?";
 const ZH_POST: &str = "(?:嘅|的)?";
@@ -357,6 +358,8 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             r"(?:由|從|从)?\s*(?P<m>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?\s*(?:至|到|-|–|~)\s*(?P<m2>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?",
         ),
         // Malay (no diacritics to fold).
+        keep(ThisWeek, "mingguan"),
+        keep(ThisMonth, "bulanan"),
         en(Today, "hari\\s+ini"),
         en(Yesterday, "semalam"),
         en(DayBeforeYesterday, "kelmarin|dua\\s+hari\\s+(?:lepas|lalu)"),
@@ -383,6 +386,8 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             true,
         ),
         // Vietnamese, matched without diacritics (the text is folded first).
+        // "hàng tuần"/"hàng tháng" (weekly/monthly) are not read as periods: "bán hàng
+        // tháng này" (sales this month) contains the same words.
         en(Today, "(?:ngay\\s+)?hom\\s+nay"),
         en(Yesterday, "(?:ngay\\s+)?hom\\s+qua"),
         en(DayBeforeYesterday, "(?:ngay\\s+)?hom\\s+kia"),

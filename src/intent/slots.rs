@@ -184,16 +184,50 @@ pub fn clean_customer(raw: &str) -> Option<String> {
 }
 
 /// An order number as written, trimmed.
+/// An order number in its canonical form: "so 2026 00123", "so_2026_00123" and
+/// "ＳＯ－２０２６－００１２３" all become "SO-2026-00123", the form the ERP prints, so that
+/// the cache, the audit log and the connector see one spelling. Numbers of another shape
+/// are kept as written.
 pub fn clean_order(raw: &str) -> Option<String> {
     let t = trim_edges(raw).trim_start_matches('#');
-    (!t.is_empty()).then(|| t.to_string())
+    if t.is_empty() {
+        return None;
+    }
+    Some(canonical_order(t).unwrap_or_else(|| t.to_string()))
+}
+
+/// `PREFIX-YEAR-SEQ` from a prefix of letters and two digit groups separated by nothing,
+/// a space, a hyphen or an underscore; `None` for any other shape.
+fn canonical_order(t: &str) -> Option<String> {
+    let letters: String = t.chars().take_while(char::is_ascii_alphabetic).collect();
+    let rest = &t[letters.len()..];
+    let digits: Vec<&str> = rest
+        .split(|c: char| matches!(c, ' ' | '-' | '_'))
+        .filter(|p| !p.is_empty())
+        .collect();
+    if letters.is_empty() || !digits.iter().all(|d| d.chars().all(|c| c.is_ascii_digit())) {
+        return None;
+    }
+    let joined: String = digits.concat();
+    match digits.as_slice() {
+        [year, seq] if year.len() == 4 => {
+            Some(format!("{}-{year}-{seq}", letters.to_ascii_uppercase()))
+        }
+        [_] if joined.len() > 4 => Some(format!(
+            "{}-{}-{}",
+            letters.to_ascii_uppercase(),
+            &joined[..4],
+            &joined[4..]
+        )),
+        _ => None,
+    }
 }
 
 /// Who a leave question is about: `Ok(Some("self"))` for the asker, `Ok(Some(name))` for
 /// a colleague, `Err(reason)` when the capture cannot be a person the bot can look up
 /// ("he", "佢", or a phrase that is plainly not a name).
 pub fn clean_employee(raw: &str) -> Result<Option<String>, String> {
-    const SELF_WORDS: [&str; 12] = [
+    const SELF_WORDS: [&str; 22] = [
         "i",
         "me",
         "my",
@@ -206,6 +240,16 @@ pub fn clean_employee(raw: &str) -> Result<Option<String>, String> {
         "自己",
         "本人",
         "我嘅",
+        "我的",
+        "saya",
+        "aku",
+        "saya sendiri",
+        "tôi",
+        "toi",
+        "mình",
+        "minh",
+        "em",
+        "của tôi",
     ];
     const PRONOUNS: [&str; 18] = [
         "he", "she", "him", "her", "his", "they", "them", "their", "you", "your", "it", "佢",
