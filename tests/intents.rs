@@ -353,3 +353,99 @@ fn missing_directory_is_a_read_error() {
         .unwrap_or_else(|| panic!("accepted"));
     assert!(matches!(err, CatalogError::Read(_)));
 }
+
+/// The evaluation set, kept apart from the examples: the rules alone must reach the
+/// project's targets, overall and in every language. The table is printed so that
+/// `cargo test -- --nocapture` shows the figures `BENCHMARKS.md` records.
+#[test]
+fn evaluation_set_meets_the_accuracy_targets() {
+    use askerp::intent::eval::{BUILTIN, Targets, evaluate, parse};
+    let cases = parse(BUILTIN).unwrap_or_else(|e| panic!("{e}"));
+    let report = evaluate(&resolver(), &cases);
+    println!("{report}");
+    for miss in &report.misses {
+        println!("MISS {miss}");
+    }
+    let short = report.shortfalls(Targets::REQUIRED);
+    assert!(short.is_empty(), "below target: {}", short.join("; "));
+}
+
+/// What a user of each language sees: the reply language follows the question, and the
+/// same question in Traditional and Simplified characters, or Vietnamese with and without
+/// diacritics, resolves identically.
+#[test]
+fn five_languages_and_their_spellings_agree() {
+    let r = resolver();
+    let at = now();
+    let pairs = [
+        ("上個月九龍區營業額", "上个月九龙区营业额"),
+        ("觀塘倉維他檸檬茶仲有幾多", "观塘仓维他柠檬茶仲有几多"),
+        ("doanh thu tháng trước", "doanh thu thang truoc"),
+        ("tôi còn bao nhiêu ngày phép năm", "toi con bao nhieu ngay phep nam"),
+    ];
+    for (a, b) in pairs {
+        let (ra, rb) = (r.resolve(a, &at), r.resolve(b, &at));
+        assert!(ra.intent.is_some(), "{a} not understood");
+        assert_eq!(ra.intent, rb.intent, "{a} / {b}");
+        assert_eq!(
+            ra.slots.period, rb.slots.period,
+            "{a} / {b}: periods differ"
+        );
+    }
+    let locales = [
+        ("how many iPhone 15 in stock", Locale::En),
+        ("iPhone 15 仲有幾多貨?", Locale::ZhHk),
+        ("SO-2026-00147 这张单现在什么 status?", Locale::ZhCn),
+        ("berapa stok iPhone 15?", Locale::Ms),
+        ("iPhone 15 con bao nhieu?", Locale::Vi),
+    ];
+    for (text, locale) in locales {
+        assert_eq!(r.resolve(text, &at).locale, locale, "{text}");
+    }
+    // Names keep the script and diacritics they were written in.
+    let got = r.resolve("觀塘倉維他檸檬茶仲有幾多", &at);
+    assert_eq!(got.slots.warehouse.as_deref(), Some("觀塘"));
+    let got = r.resolve("Máy in Canon ở kho Quán Tống còn bao nhiêu?", &at);
+    assert_eq!(got.slots.item.as_deref(), Some("Máy in Canon"));
+    assert_eq!(got.slots.warehouse.as_deref(), Some("Quán Tống"));
+}
+
+#[test]
+fn order_numbers_are_canonical_in_every_form() {
+    let r = resolver();
+    for text in [
+        "status of so-2026-00123",
+        "ＳＯ－２０２６－００１２３到咗邊?",
+        "order status SO 2026 00123",
+        "status pesanan so_2026_00123",
+        "trạng thái đơn hàng SO-2026-00123",
+    ] {
+        let got = r.resolve(text, &now());
+        assert_eq!(got.intent, Some(Intent::SalesOrderStatus), "{text}");
+        assert_eq!(got.slots.order.as_deref(), Some("SO-2026-00123"), "{text}");
+    }
+}
+
+#[test]
+fn leave_types_in_every_language() {
+    let r = resolver();
+    let cases = [
+        ("我仲有幾多日年假", LeaveType::Annual),
+        ("我还有多少天病假", LeaveType::Sick),
+        ("補假仲有幾多日", LeaveType::Compensation),
+        ("產假仲有幾多日", LeaveType::Maternity),
+        ("侍產假仲有幾多日", LeaveType::Paternity),
+        ("berapa baki cuti tahunan saya", LeaveType::Annual),
+        ("berapa baki cuti sakit saya", LeaveType::Sick),
+        ("berapa baki cuti bersalin saya", LeaveType::Maternity),
+        ("tôi còn bao nhiêu ngày phép năm", LeaveType::Annual),
+        ("toi con bao nhieu ngay nghi om", LeaveType::Sick),
+        ("how much paternity leave do I have left", LeaveType::Paternity),
+    ];
+    for (text, expected) in cases {
+        let got = r.resolve(text, &now());
+        assert_eq!(got.intent, Some(Intent::LeaveBalance), "{text}");
+        assert_eq!(got.slots.leave_type, Some(expected), "{text}");
+        assert_eq!(got.slots.employee.as_deref(), Some("self"), "{text}");
+    }
+}

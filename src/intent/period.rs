@@ -22,9 +22,13 @@ use regex::{Captures, Regex, RegexBuilder};
 use super::Period;
 use super::numbers::parse_count;
 
-/// Finds the first period expression in `text`, relative to `today`.
+/// Finds the first period expression in `text` (as written: it is folded here), relative
+/// to `today`.
 pub fn find_period(text: &str, today: Date) -> Option<Period> {
-    scan(text, today).into_iter().next().map(|m| m.period)
+    scan(&super::fold::fold_str(text), today)
+        .into_iter()
+        .next()
+        .map(|m| m.period)
 }
 
 /// One period expression found in a text.
@@ -41,7 +45,8 @@ pub struct PeriodMatch {
     pub strip: std::ops::Range<usize>,
 }
 
-/// Every period expression in `text`, left to right, without overlaps. Where two
+/// Every period expression in `text`, which must be in folded form ([`super::fold`]: the
+/// rules are), left to right, without overlaps. Where two
 /// expressions start at the same place the longer wins ("今年至今" over "今年").
 pub fn scan(text: &str, today: Date) -> Vec<PeriodMatch> {
     let mut found: Vec<(usize, usize, PeriodMatch)> = Vec::new();
@@ -664,6 +669,118 @@ mod tests {
         find_period(text, date(d.0, d.1, d.2))
     }
 
+    /// `find_period` folds, as the resolver does before scanning.
+    fn folded(d: (i16, i8, i8), text: &str) -> Option<Period> {
+        at(d, text)
+    }
+
+    #[test]
+    fn every_language_names_the_same_periods() {
+        let last_month = p((2026, 10, 1), (2026, 10, 31));
+        let yesterday = p((2026, 11, 20), (2026, 11, 20));
+        let day_before = p((2026, 11, 19), (2026, 11, 19));
+        let this_week = p((2026, 11, 16), (2026, 11, 22));
+        let last_week = p((2026, 11, 9), (2026, 11, 15));
+        let q3 = p((2026, 7, 1), (2026, 9, 30));
+        let this_quarter = p((2026, 10, 1), (2026, 12, 31));
+        let last_quarter = q3;
+        let this_year = p((2026, 1, 1), (2026, 12, 31));
+        let last_year = p((2025, 1, 1), (2025, 12, 31));
+        let ytd = p((2026, 1, 1), (2026, 11, 21));
+        let march = p((2026, 3, 1), (2026, 3, 31));
+        let cases: [(&str, Option<Period>); 46] = [
+            ("last month", last_month),
+            ("上個月", last_month),
+            ("上个月", last_month),
+            ("bulan lepas", last_month),
+            ("tháng trước", last_month),
+            ("thang truoc", last_month),
+            ("yesterday", yesterday),
+            ("琴日", yesterday),
+            ("昨天", yesterday),
+            ("semalam", yesterday),
+            ("hôm qua", yesterday),
+            ("前日", day_before),
+            ("前天", day_before),
+            ("hom kia", day_before),
+            ("this week", this_week),
+            ("今個禮拜", this_week),
+            ("本周", this_week),
+            ("minggu ini", this_week),
+            ("tuần này", this_week),
+            ("上個禮拜", last_week),
+            ("minggu lepas", last_week),
+            ("tuan truoc", last_week),
+            ("Q3", q3),
+            ("第三季", q3),
+            ("第三季度", q3),
+            ("suku ketiga", q3),
+            ("quý 3", q3),
+            ("quy III", q3),
+            ("this quarter", this_quarter),
+            ("suku ini", this_quarter),
+            ("quý này", this_quarter),
+            ("last quarter", last_quarter),
+            ("quý trước", last_quarter),
+            ("this year", this_year),
+            ("tahun ini", this_year),
+            ("năm nay", this_year),
+            ("last year", last_year),
+            ("tahun lepas", last_year),
+            ("năm ngoái", last_year),
+            ("YTD", ytd),
+            ("dari awal tahun", ytd),
+            ("từ đầu năm đến nay", ytd),
+            ("3月", march),
+            ("tháng 3", march),
+            ("bulan Mac", march),
+            ("Mac 2025", p((2025, 3, 1), (2025, 3, 31))),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(folded(SAT, text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn explicit_ranges() {
+        let first_half_march = p((2026, 3, 1), (2026, 3, 15));
+        for text in [
+            "1/3 至 15/3",
+            "1/3-15/3",
+            "from 1/3 to 15/3",
+            "dari 1/3 hingga 15/3",
+            "từ 1/3 đến 15/3",
+        ] {
+            assert_eq!(folded(SAT, text), first_half_march, "{text}");
+        }
+        let march_to_may = p((2026, 3, 1), (2026, 5, 31));
+        for text in [
+            "from March to May",
+            "March to May 2026",
+            "3月至5月",
+            "三月到五月",
+            "dari Mac hingga Mei",
+            "từ tháng 3 đến tháng 5",
+        ] {
+            assert_eq!(folded(SAT, text), march_to_may, "{text}");
+        }
+        // A range that wraps the new year ends in the next one.
+        assert_eq!(
+            folded(SAT, "15/12 to 5/1"),
+            p((2025, 12, 15), (2026, 1, 5))
+        );
+        // An impossible date is no period rather than a guess.
+        assert_eq!(folded(SAT, "31/2 to 3/3"), None);
+    }
+
+    #[test]
+    fn malay_month_names_need_a_cue_when_they_are_also_words() {
+        // "Mac" is also a computer, "Mei" a name.
+        assert_eq!(folded(SAT, "stok Mac mini"), None);
+        assert_eq!(folded(SAT, "jualan Ogos"), p((2026, 8, 1), (2026, 8, 31)));
+        assert_eq!(folded(SAT, "jualan bulan Mei"), p((2026, 5, 1), (2026, 5, 31)));
+    }
+
     #[test]
     fn days() {
         assert_eq!(at(SAT, "sales today"), p(SAT, SAT));
@@ -874,26 +991,27 @@ mod tests {
     #[test]
     fn first_expression_wins_and_is_removed() {
         let today = date(2026, 11, 21);
-        let text = "上個月九龍區營業額";
+        let f = crate::intent::fold::fold_str;
+        let text = &f("上個月九龍區營業額");
         let found = scan(text, today);
         assert_eq!(found.len(), 1);
-        assert_eq!(remove(text, &found), "九龍區營業額");
+        assert_eq!(remove(text, &found), f("九龍區營業額"));
 
-        let text = "sales last month in Kowloon";
+        let text = &f("sales last month in Kowloon");
         assert_eq!(remove(text, &scan(text, today)), "sales in Kowloon");
-        let text = "sales to Golden Dragon Trading for the last quarter";
+        let text = &f("sales to Golden Dragon Trading for the last quarter");
         assert_eq!(
             remove(text, &scan(text, today)),
             "sales to Golden Dragon Trading"
         );
-        let text = "weekly sales report";
+        let text = &f("weekly sales report");
         assert_eq!(remove(text, &scan(text, today)), "weekly sales report");
-        let text = "九龍區上個月嘅營業額";
-        assert_eq!(remove(text, &scan(text, today)), "九龍區營業額");
-        let text = "March sales";
+        let text = &f("九龍區上個月嘅營業額");
+        assert_eq!(remove(text, &scan(text, today)), f("九龍區營業額"));
+        let text = &f("March sales");
         assert_eq!(remove(text, &scan(text, today)), "sales");
-        let text = "今年至今嘅銷售";
-        assert_eq!(remove(text, &scan(text, today)), "銷售");
+        let text = &f("今年至今嘅銷售");
+        assert_eq!(remove(text, &scan(text, today)), f("銷售"));
         assert_eq!(
             find_period("last month vs this month", today),
             p((2026, 10, 1), (2026, 10, 31))

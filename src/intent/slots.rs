@@ -309,7 +309,8 @@ pub fn clean_employee(raw: &str) -> Result<Option<String>, String> {
 /// The leave type a text talks about, if it names one. The leftmost mention wins;
 /// "侍產假" (paternity) is found before the "產假" (maternity) inside it.
 pub fn leave_type_in(text: &str) -> Option<LeaveType> {
-    let caps = LEAVE_TYPES.as_ref()?.captures(text)?;
+    let folded = super::fold::fold_str(text);
+    let caps = LEAVE_TYPES.as_ref()?.captures(&folded)?;
     LeaveType::ALL
         .into_iter()
         .find(|t| caps.name(t.name()).is_some())
