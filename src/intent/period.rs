@@ -285,7 +285,7 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         // see `month_is_plausible`.
         (
             format!(
-                r"(?-u:\b)(?P<cue>(?:in|for|during|of|since|from|over|until|by|last|this)\s+(?:the\s+month\s+of\s+)?)?(?P<m>{month_names})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?(?P<keep>\s+(?:sales|revenue|report|turnover|figures|numbers|top))?"
+                r"(?-u:\b)(?P<cue>(?:in|for|during|of|since|from|over|until|by|last|this|untuk|pada|dalam|bagi)\s+(?:the\s+month\s+of\s+)?)?(?P<m>{month_names})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?(?P<keep>\s+(?:sales|revenue|report|turnover|figures|numbers|top))?"
             ),
             Month,
             true,
@@ -357,6 +357,12 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             format!(r"(?-u:\b)(?:tu\s+)?thang\s+(?P<m>1[0-2]|0?[1-9])\s*(?:den|toi|-|–)\s*(?:thang\s+)?(?P<m2>1[0-2]|0?[1-9])(?:\s*(?:/|nam)\s*(?P<y>{YEAR}))?(?-u:\b)"),
             MonthRange,
             true,
+        ),
+        zh(
+            DateRange,
+            &format!(
+                r"(?:(?P<y0>{YEAR})\s*年\s*)?(?P<m1>1[0-2]|0?[1-9])\s*月\s*(?P<d1>[0-3]?\d)\s*[日号號]\s*(?:至|到|-|–|~)\s*(?:(?P<y>{YEAR})\s*年\s*)?(?:(?P<m2x>1[0-2]|0?[1-9])\s*月\s*)?(?P<d2>[0-3]?\d)\s*[日号號]"
+            ),
         ),
         zh(
             MonthRange,
@@ -512,22 +518,24 @@ fn compute(kind: Kind, caps: &Captures<'_>, today: Date) -> Option<Period> {
         Kind::LastSevenDays => last_days(today, 7),
         Kind::DateRange => {
             let num = |name: &str| caps.name(name)?.as_str().parse::<i8>().ok();
-            let (d1, m1, d2, m2) = (num("d1")?, num("m1")?, num("d2")?, num("m2x")?);
-            let y = year_cap.or_else(|| {
-                caps.name("y0")
-                    .and_then(|y| y.as_str().parse::<i16>().ok())
-            });
-            let start_y = match y {
-                Some(y) => y,
-                None if (m1, d1) <= (today.month(), today.day()) => today.year(),
-                None => today.year().checked_sub(1)?,
+            let (d1, m1, d2) = (num("d1")?, num("m1")?, num("d2")?);
+            // "1日至15日" within one month names the month once.
+            let m2 = num("m2x").unwrap_or(m1);
+            let start_year = caps.name("y0").and_then(|y| y.as_str().parse::<i16>().ok());
+            let (start_y, end_y) = match (start_year, year_cap) {
+                (Some(s), Some(e)) => (s, Some(e)),
+                (Some(s), None) => (s, None),
+                (None, Some(e)) if (m1, d1) <= (m2, d2) => (e, Some(e)),
+                (None, Some(e)) => (e.checked_sub(1)?, Some(e)),
+                (None, None) if (m1, d1) <= (today.month(), today.day()) => (today.year(), None),
+                (None, None) => (today.year().checked_sub(1)?, None),
             };
             let start = Date::new(start_y, m1, d1).ok()?;
-            let mut end = Date::new(start_y, m2, d2).ok()?;
-            if end < start {
+            let mut end = Date::new(end_y.unwrap_or(start_y), m2, d2).ok()?;
+            if end < start && end_y.is_none() {
                 end = Date::new(start_y.checked_add(1)?, m2, d2).ok()?;
             }
-            Some(Period { start, end })
+            (end >= start).then_some(Period { start, end })
         }
         Kind::MonthRange => {
             let m1 = month_number(caps.name("m")?.as_str())?;
@@ -764,6 +772,15 @@ mod tests {
         ] {
             assert_eq!(folded(SAT, text), march_to_may, "{text}");
         }
+        assert_eq!(
+            folded(SAT, "2026年11月9日至11月15日"),
+            p((2026, 11, 9), (2026, 11, 15))
+        );
+        assert_eq!(
+            folded(SAT, "2026年12月28日至2027年1月3日"),
+            p((2026, 12, 28), (2027, 1, 3))
+        );
+        assert_eq!(folded(SAT, "3月1日至15日"), first_half_march);
         // A range that wraps the new year ends in the next one.
         assert_eq!(
             folded(SAT, "15/12 to 5/1"),
