@@ -991,7 +991,9 @@ fn follow_up_questions_are_understood_in_every_language() {
             }
             let card = r.render(locale, &content);
             for b in &card.buttons {
-                let Some(q) = b.follow_up_text() else { continue };
+                let Some(q) = b.follow_up_text() else {
+                    continue;
+                };
                 let got = resolver.resolve(&q, &at);
                 if got.intent.is_none() {
                     failures.push(format!("{} {name}: {q:?}", locale.tag()));
@@ -999,7 +1001,11 @@ fn follow_up_questions_are_understood_in_every_language() {
             }
         }
     }
-    assert!(failures.is_empty(), "not understood:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "not understood:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

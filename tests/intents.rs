@@ -381,7 +381,10 @@ fn five_languages_and_their_spellings_agree() {
         ("上個月九龍區營業額", "上个月九龙区营业额"),
         ("觀塘倉維他檸檬茶仲有幾多", "观塘仓维他柠檬茶仲有几多"),
         ("doanh thu tháng trước", "doanh thu thang truoc"),
-        ("tôi còn bao nhiêu ngày phép năm", "toi con bao nhieu ngay phep nam"),
+        (
+            "tôi còn bao nhiêu ngày phép năm",
+            "toi con bao nhieu ngay phep nam",
+        ),
     ];
     for (a, b) in pairs {
         let (ra, rb) = (r.resolve(a, &at), r.resolve(b, &at));
@@ -440,7 +443,10 @@ fn leave_types_in_every_language() {
         ("berapa baki cuti bersalin saya", LeaveType::Maternity),
         ("tôi còn bao nhiêu ngày phép năm", LeaveType::Annual),
         ("toi con bao nhieu ngay nghi om", LeaveType::Sick),
-        ("how much paternity leave do I have left", LeaveType::Paternity),
+        (
+            "how much paternity leave do I have left",
+            LeaveType::Paternity,
+        ),
     ];
     for (text, expected) in cases {
         let got = r.resolve(text, &now());
@@ -448,4 +454,35 @@ fn leave_types_in_every_language() {
         assert_eq!(got.slots.leave_type, Some(expected), "{text}");
         assert_eq!(got.slots.employee.as_deref(), Some("self"), "{text}");
     }
+}
+
+/// Places are matched in any of their local names and in either Chinese script.
+#[test]
+fn places_match_in_either_script() {
+    use askerp::erp::{Place, PlaceKind, Places};
+    let places = Places {
+        places: vec![Place {
+            code: "KT".into(),
+            kind: PlaceKind::Warehouse,
+            name_en: "Kwun Tong".into(),
+            name_zh: "觀塘".into(),
+            region: Some("KLN".into()),
+            aliases: vec![],
+        }],
+    };
+    for text in [
+        "Kwun Tong",
+        "觀塘",
+        "观塘",
+        "观塘仓",
+        "觀塘倉",
+        "kwun tong warehouse",
+        "KT",
+    ] {
+        let found = places
+            .find(PlaceKind::Warehouse, text)
+            .map(|p| p.code.as_str());
+        assert_eq!(found, Some("KT"), "{text}");
+    }
+    assert_eq!(places.find(PlaceKind::Warehouse, "荃湾"), None);
 }

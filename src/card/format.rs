@@ -195,7 +195,12 @@ pub fn period(locale: Locale, p: &Period) -> String {
                 } else if same_year && start.month() == 1 && end.month() == 12 {
                     start.year().to_string()
                 } else if same_year {
-                    format!("{}–{} {}", abbr(start.month()), abbr(end.month()), end.year())
+                    format!(
+                        "{}–{} {}",
+                        abbr(start.month()),
+                        abbr(end.month()),
+                        end.year()
+                    )
                 } else {
                     format!("{} – {}", month(locale, start), month(locale, end))
                 }

@@ -71,7 +71,9 @@ impl Messages {
                 let tag = locale.tag();
                 for (key, text) in reference {
                     match catalog.get(key) {
-                        None => problems.push(format!("{tag}: missing key `{key}` (present in {rtag})")),
+                        None => {
+                            problems.push(format!("{tag}: missing key `{key}` (present in {rtag})"))
+                        }
                         Some(other) => {
                             let (a, b) = (placeholders(text), placeholders(other));
                             if a != b {
@@ -295,9 +297,50 @@ mod tests {
     fn builtin_catalogs_have_the_same_keys() {
         let m = Messages::builtin().expect("builtin catalogs");
         let en: Vec<_> = m.keys(Locale::En).collect();
-        let zh: Vec<_> = m.keys(Locale::ZhHk).collect();
-        assert_eq!(en, zh);
         assert!(en.len() > 100, "only {} keys", en.len());
+        for locale in Locale::ALL {
+            let other: Vec<_> = m.keys(locale).collect();
+            assert_eq!(en, other, "{}", locale.tag());
+        }
+    }
+
+    #[test]
+    fn every_locale_has_its_own_catalog() {
+        let m = Messages::builtin().expect("builtin catalogs");
+        let en = m.text(Locale::En, "failure.erp_timeout");
+        for locale in [Locale::ZhHk, Locale::ZhCn, Locale::Ms, Locale::Vi] {
+            assert_ne!(
+                m.text(locale, "failure.erp_timeout"),
+                en,
+                "{}",
+                locale.tag()
+            );
+        }
+    }
+
+    #[test]
+    fn simplified_catalog_has_no_traditional_characters() {
+        let m = Messages::builtin().expect("builtin catalogs");
+        for key in m.keys(Locale::ZhCn) {
+            let text = m.text(Locale::ZhCn, key);
+            assert!(
+                !crate::intent::fold::has_traditional(&text),
+                "`{key}` has traditional characters: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_missing_from_any_locale_is_reported() {
+        let err = Messages::from_catalogs(&[
+            (Locale::En, "a = \"x {n}\"\nb = \"y\""),
+            (Locale::Ms, "a = \"x {n}\""),
+            (Locale::Vi, "a = \"x {m}\"\nb = \"y\""),
+        ])
+        .expect_err("inconsistent");
+        let all = err.problems.join("\n");
+        assert!(all.contains("ms: missing key `b`"), "{all}");
+        assert!(all.contains("en uses {n}, vi uses {m}"), "{all}");
     }
 
     #[test]

@@ -159,11 +159,7 @@ impl Score {
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        1.0
-    } else {
-        a as f64 / b as f64
-    }
+    if b == 0 { 1.0 } else { a as f64 / b as f64 }
 }
 
 /// One utterance that did not resolve as expected.

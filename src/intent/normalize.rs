@@ -275,6 +275,30 @@ mod tests {
     }
 
     #[test]
+    fn compatibility_forms_and_other_languages() {
+        // NFKC: full-width letters, circled and Roman numerals.
+        assert_eq!(normalize("ＳＫ－Ⅱ ①"), "SK-II 1");
+        assert_eq!(normalize("@ERP助理 上个月销售额，谢谢"), "上个月销售额");
+        assert_eq!(
+            normalize("tolong semak stok iPhone 15"),
+            "semak stok iPhone 15"
+        );
+        assert_eq!(
+            normalize("doanh thu tháng trước ạ"),
+            "doanh thu tháng trước"
+        );
+        // The mention may also come last in a group message.
+        assert_eq!(
+            normalize("iPhone 15 仲有幾多 @ERP助手"),
+            "iPhone 15 仲有幾多"
+        );
+        assert_eq!(
+            normalize("sales last month @ERP assistant?"),
+            "sales last month"
+        );
+    }
+
+    #[test]
     fn survives_odd_input() {
         assert_eq!(normalize(""), "");
         assert_eq!(normalize("@"), "@");

@@ -354,7 +354,9 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             true,
         ),
         (
-            format!(r"(?-u:\b)(?:tu\s+)?thang\s+(?P<m>1[0-2]|0?[1-9])\s*(?:den|toi|-|–)\s*(?:thang\s+)?(?P<m2>1[0-2]|0?[1-9])(?:\s*(?:/|nam)\s*(?P<y>{YEAR}))?(?-u:\b)"),
+            format!(
+                r"(?-u:\b)(?:tu\s+)?thang\s+(?P<m>1[0-2]|0?[1-9])\s*(?:den|toi|-|–)\s*(?:thang\s+)?(?P<m2>1[0-2]|0?[1-9])(?:\s*(?:/|nam)\s*(?P<y>{YEAR}))?(?-u:\b)"
+            ),
             MonthRange,
             true,
         ),
@@ -386,7 +388,10 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
                 r"suku\s+(?:tahun\s+)?(?:ke-?\s*)?(?P<q>pertama|kedua|ketiga|keempat|[1-4])(?:\s+(?:tahun\s+)?(?P<y>{YEAR}))?"
             ),
         ),
-        en(YearToDate, r"(?:sejak|dari)\s+awal\s+tahun(?:\s+(?:hingga|sehingga|sampai)\s+kini)?|tahun\s+ini\s+setakat\s+ini"),
+        en(
+            YearToDate,
+            r"(?:sejak|dari)\s+awal\s+tahun(?:\s+(?:hingga|sehingga|sampai)\s+kini)?|tahun\s+ini\s+setakat\s+ini",
+        ),
         en(ThisYear, "tahun\\s+ini"),
         en(LastYear, "tahun\\s+(?:lepas|lalu)"),
         (
@@ -412,7 +417,10 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             Quarter,
             &format!(r"quy\s+(?P<q>[1-4]|iv|i{{1,3}})(?:\s*(?:nam\s+|/)?(?P<y>{YEAR}))?"),
         ),
-        en(YearToDate, r"(?:tu|ke\s+tu)\s+dau\s+nam(?:\s+(?:den|toi)\s+nay)?"),
+        en(
+            YearToDate,
+            r"(?:tu|ke\s+tu)\s+dau\s+nam(?:\s+(?:den|toi)\s+nay)?",
+        ),
         en(ThisYear, "nam\\s+nay"),
         en(Year, &format!(r"nam\s+(?P<y>{YEAR})")),
         en(LastYear, "nam\\s+(?:ngoai|truoc|roi)"),
@@ -607,8 +615,18 @@ fn month_number(text: &str) -> Option<i8> {
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
     const MALAY: [&str; 12] = [
-        "januari", "februari", "mac", "april", "mei", "jun", "julai", "ogos", "september",
-        "oktober", "november", "disember",
+        "januari",
+        "februari",
+        "mac",
+        "april",
+        "mei",
+        "jun",
+        "julai",
+        "ogos",
+        "september",
+        "oktober",
+        "november",
+        "disember",
     ];
     if let Some(idx) = MALAY
         .iter()
@@ -634,8 +652,7 @@ fn month_number(text: &str) -> Option<i8> {
 /// ambiguous.
 fn month_is_plausible(name: &str, caps: &Captures<'_>) -> bool {
     const AMBIGUOUS: [&str; 12] = [
-        "jan", "mar", "march", "apr", "april", "may", "jun", "june", "aug", "august", "mac",
-        "mei",
+        "jan", "mar", "march", "apr", "april", "may", "jun", "june", "aug", "august", "mac", "mei",
     ];
     let lower = name.to_ascii_lowercase();
     !AMBIGUOUS.contains(&lower.as_str())
@@ -782,10 +799,7 @@ mod tests {
         );
         assert_eq!(folded(SAT, "3月1日至15日"), first_half_march);
         // A range that wraps the new year ends in the next one.
-        assert_eq!(
-            folded(SAT, "15/12 to 5/1"),
-            p((2025, 12, 15), (2026, 1, 5))
-        );
+        assert_eq!(folded(SAT, "15/12 to 5/1"), p((2025, 12, 15), (2026, 1, 5)));
         // An impossible date is no period rather than a guess.
         assert_eq!(folded(SAT, "31/2 to 3/3"), None);
     }
@@ -795,7 +809,10 @@ mod tests {
         // "Mac" is also a computer, "Mei" a name.
         assert_eq!(folded(SAT, "stok Mac mini"), None);
         assert_eq!(folded(SAT, "jualan Ogos"), p((2026, 8, 1), (2026, 8, 31)));
-        assert_eq!(folded(SAT, "jualan bulan Mei"), p((2026, 5, 1), (2026, 5, 31)));
+        assert_eq!(
+            folded(SAT, "jualan bulan Mei"),
+            p((2026, 5, 1), (2026, 5, 31))
+        );
     }
 
     #[test]

@@ -416,7 +416,14 @@ impl Resolver {
 }
 
 /// Slots whose value is a name as written (restored from the folded text).
-const NAME_SLOTS: [&str; 6] = ["item", "warehouse", "region", "store", "customer", "employee"];
+const NAME_SLOTS: [&str; 6] = [
+    "item",
+    "warehouse",
+    "region",
+    "store",
+    "customer",
+    "employee",
+];
 
 /// The forms of one message the candidates are built from.
 #[derive(Clone, Copy)]
