@@ -202,7 +202,7 @@ fn canonical_order(t: &str) -> Option<String> {
     let letters: String = t.chars().take_while(char::is_ascii_alphabetic).collect();
     let rest = &t[letters.len()..];
     let digits: Vec<&str> = rest
-        .split(|c: char| matches!(c, ' ' | '-' | '_'))
+        .split([' ', '-', '_'])
         .filter(|p| !p.is_empty())
         .collect();
     if letters.is_empty() || !digits.iter().all(|d| d.chars().all(|c| c.is_ascii_digit())) {
