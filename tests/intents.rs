@@ -486,3 +486,80 @@ fn places_match_in_either_script() {
     }
     assert_eq!(places.find(PlaceKind::Warehouse, "荃湾"), None);
 }
+
+/// `askerp resolve --json --batch`: one JSON object per input line, in the shape of the
+/// single form, all at the same `--now`.
+#[test]
+fn resolve_batch_prints_one_json_object_per_line() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_askerp"))
+        .args([
+            "resolve",
+            "--json",
+            "--batch",
+            "--now",
+            "2026-11-21T10:00:00+08:00",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let input =
+        "sales last month\n上个月九龙区销售额\n\nwhat's the weather?\ndoanh thu tháng trước\n";
+    child
+        .stdin
+        .take()
+        .unwrap_or_else(|| panic!("stdin"))
+        .write_all(input.as_bytes())
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(lines.len(), 5);
+    let october = serde_json::json!({"start": "2026-10-01", "end": "2026-10-31"});
+    assert_eq!(lines[0]["intent"], "sales.summary");
+    assert_eq!(lines[0]["slots"]["period"], october);
+    assert_eq!(lines[1]["locale"], "zh-CN");
+    assert_eq!(lines[1]["slots"]["region"], "九龙");
+    assert_eq!(lines[2]["intent"], serde_json::Value::Null);
+    assert_eq!(lines[3]["intent"], serde_json::Value::Null);
+    assert_eq!(lines[4]["locale"], "vi");
+    assert_eq!(lines[4]["slots"]["period"], october);
+    for line in &lines {
+        for key in ["intent", "slots", "source", "locale"] {
+            assert!(line.get(key).is_some(), "{line} lacks {key}");
+        }
+    }
+}
+
+/// `askerp eval` prints the per-language table and succeeds on the built-in set.
+#[test]
+fn eval_command_prints_the_table() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_askerp"))
+        .arg("eval")
+        .output()
+        .unwrap_or_else(|e| panic!("run: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for lang in ["en", "zh-HK", "zh-CN", "ms", "vi", "mixed", "all"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(lang)),
+            "no {lang} row in\n{text}"
+        );
+    }
+}
