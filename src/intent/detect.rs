@@ -136,6 +136,11 @@ const VIETNAMESE: [&str; 52] = [
     "lai", "om", "sinh",
 ];
 
+static MARKERS_MS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| MALAY.into_iter().collect());
+static MARKERS_VI: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| VIETNAMESE.into_iter().collect());
+
 /// Guesses the language of `text` (see the module documentation).
 pub fn detect(text: &str) -> Locale {
     if text.chars().any(is_han) {
@@ -155,8 +160,8 @@ pub fn detect(text: &str) -> Locale {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
-    let ms = words.iter().filter(|w| MALAY.contains(w)).count();
-    let vi = words.iter().filter(|w| VIETNAMESE.contains(w)).count();
+    let ms = words.iter().filter(|w| MARKERS_MS.contains(*w)).count();
+    let vi = words.iter().filter(|w| MARKERS_VI.contains(*w)).count();
     // One Vietnamese marker among English words is often a place or a name ("Tai Po",
     // "Ban"); two make a sentence.
     if ms > vi && ms >= 1 {

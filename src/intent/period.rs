@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 
 use jiff::civil::Date;
 use jiff::{Span, ToSpan};
-use regex::{Captures, Regex, RegexBuilder};
+use regex::{Captures, Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use super::Period;
 use super::numbers::parse_count;
@@ -50,7 +50,13 @@ pub struct PeriodMatch {
 /// expressions start at the same place the longer wins ("今年至今" over "今年").
 pub fn scan(text: &str, today: Date) -> Vec<PeriodMatch> {
     let mut found: Vec<(usize, usize, PeriodMatch)> = Vec::new();
-    for rule in RULES.iter() {
+    // One pass of the set says which rules can match at all; only those run with captures.
+    // Most messages contain one period expression or none, so this skips nearly every rule.
+    let candidates = match RULE_SET.as_ref() {
+        Some(set) => set.matches(text).into_iter().collect::<Vec<usize>>(),
+        None => (0..RULES.len()).collect(),
+    };
+    for rule in candidates.iter().filter_map(|&i| RULES.get(i)) {
         for caps in rule.regex.captures_iter(text) {
             let Some(whole) = caps.get(0) else { continue };
             if whole.is_empty() {
@@ -448,6 +454,17 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         .collect()
 });
 
+/// All rules as one set, in the order of [`RULES`], for the prefilter in [`scan`]. `None`
+/// only if the set failed to build, in which case every rule is tried.
+static RULE_SET: LazyLock<Option<RegexSet>> = LazyLock::new(|| {
+    RegexSetBuilder::new(RULES.iter().map(|r| r.regex.as_str()))
+        .case_insensitive(true)
+        .size_limit(64 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .ok()
+});
+
 fn compute(kind: Kind, caps: &Captures<'_>, today: Date) -> Option<Period> {
     let year_cap = caps.name("y").and_then(|y| y.as_str().parse::<i16>().ok());
     match kind {
@@ -685,6 +702,7 @@ mod tests {
     #[test]
     fn every_rule_compiles() {
         assert_eq!(RULES.len(), rule_sources().len());
+        assert!(RULE_SET.is_some(), "the prefilter set must build");
     }
 
     /// Saturday 21 November 2026, the reference "now" of the intent examples.
