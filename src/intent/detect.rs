@@ -23,7 +23,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use super::fold::{fold_str, has_traditional};
+use super::fold::fold_str;
 use super::{Locale, is_han};
 
 /// Characters that are the Simplified form of a different Traditional character, derived
@@ -136,15 +136,26 @@ const VIETNAMESE: [&str; 52] = [
     "lai", "om", "sinh",
 ];
 
-static MARKERS_MS: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| MALAY.into_iter().collect());
+static MARKERS_MS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| MALAY.into_iter().collect());
 static MARKERS_VI: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| VIETNAMESE.into_iter().collect());
 
 /// Guesses the language of `text` (see the module documentation).
 pub fn detect(text: &str) -> Locale {
+    detect_folded(text, &fold_str(text))
+}
+
+/// [`detect`] for a text whose folded form ([`super::fold`]) is already at hand, as in the
+/// resolver: folding never adds or drops a Han character, so the Han characters of both
+/// line up one to one, and any that differ were Traditional.
+pub fn detect_folded(text: &str, folded: &str) -> Locale {
     if text.chars().any(is_han) {
-        if has_traditional(text) {
+        let traditional = text
+            .chars()
+            .filter(|c| is_han(*c))
+            .zip(folded.chars().filter(|c| is_han(*c)))
+            .any(|(a, b)| a != b);
+        if traditional {
             return Locale::ZhHk;
         }
         if text.chars().any(|c| SIMPLIFIED_MARKERS.contains(&c)) {
@@ -155,7 +166,7 @@ pub fn detect(text: &str) -> Locale {
     if text.chars().any(is_vietnamese_letter) {
         return Locale::Vi;
     }
-    let folded = fold_str(text).to_lowercase();
+    let folded = folded.to_lowercase();
     let words: Vec<&str> = folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())

@@ -83,7 +83,11 @@ const POLITE_TRAILING: [&str; 21] = [
 /// whitespace collapsed, a leading bot mention and surrounding politeness and punctuation
 /// dropped.
 pub fn normalize(text: &str) -> String {
-    let compat: std::borrow::Cow<'_, str> = if text.is_ascii() {
+    // Most messages are already in NFKC form; the quick check avoids rebuilding them.
+    let compat: std::borrow::Cow<'_, str> = if text.is_ascii()
+        || unicode_normalization::is_nfkc_quick(text.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
         std::borrow::Cow::Borrowed(text)
     } else {
         std::borrow::Cow::Owned(text.nfkc().collect())

@@ -305,13 +305,15 @@ impl Resolver {
             return ex;
         }
         let normalized = normalize(text);
-        ex.resolution.locale = Locale::detect(&normalized);
         if normalized.chars().count() > MAX_PREPARED_CHARS {
+            let head: String = normalized.chars().take(256).collect();
+            ex.resolution.locale = Locale::detect(&head);
             ex.normalized = normalized;
             ex.reason = format!("the message is longer than {MAX_PREPARED_CHARS} characters");
             return ex;
         }
         let folded = fold(&normalized);
+        ex.resolution.locale = super::detect::detect_folded(&normalized, &folded.text);
         let periods = period::scan(&folded.text, today);
         let matched = period::remove(&folded.text, &periods);
         ex.periods = periods
