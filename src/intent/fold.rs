@@ -11,6 +11,12 @@
 //!   guessing. `fast2s` maps character to character (its table only holds pairs of
 //!   three-byte characters), so a folded Chinese text has the same byte offsets as the
 //!   original and captures can be mapped back to what the user wrote.
+//!
+//!   Of the crates that convert between the scripts, `zhconv` (GPL-2.0) cannot be linked
+//!   into this Apache-2.0 program, and `character_converter` converts phrase by phrase
+//!   with a 7 MB table, so a converted text can differ in length from the original and
+//!   captures could not be mapped back. `fast2s` is MIT, pure Rust, small, and keeps
+//!   offsets; converting one way only is all that folding needs.
 //! - Latin letters lose their diacritics (canonical decomposition, combining marks
 //!   dropped; đ → d), which serves Vietnamese and the odd accented Malay loan word.
 //!
