@@ -64,7 +64,20 @@ pub enum Command {
         /// accepted so scripts keep working once follow-up context (per user) arrives.
         #[arg(long)]
         user: Option<String>,
-        text: String,
+        /// Read one message per line from standard input and print one result per line
+        /// (with --json, one JSON object per line), for evaluation and benchmarking.
+        #[arg(long, conflicts_with = "text")]
+        batch: bool,
+        #[arg(required_unless_present = "batch")]
+        text: Option<String>,
+    },
+    /// Score the rules on an evaluation set: intent and slot accuracy per language.
+    Eval {
+        /// A JSON-lines evaluation file; defaults to the built-in `eval/utterances.jsonl`.
+        file: Option<PathBuf>,
+        /// Also list every utterance that did not resolve as expected.
+        #[arg(long)]
+        misses: bool,
     },
     /// Explain which rule matched a message and why, or why none did.
     Explain {
@@ -212,6 +225,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             json,
             now,
             user: _,
+            batch,
             text,
         } => {
             let config = Config::load(config_path.as_deref())?;
@@ -219,6 +233,10 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
             let resolver = crate::intent::Resolver::new(Arc::new(catalog), tz.clone())?;
             let now = parse_now(now.as_deref(), &tz)?;
+            if batch {
+                return resolve_batch(&resolver, &now, json);
+            }
+            let text = text.unwrap_or_default();
             let resolution = resolver.resolve(&text, &now);
             if json {
                 println!("{}", serde_json::to_string(&resolution)?);
@@ -252,6 +270,29 @@ async fn dispatch(cli: Cli) -> Result<()> {
             print!("{report}");
             if !report.passed() {
                 bail!("{} intent example(s) failed", report.failures.len());
+            }
+            Ok(())
+        }
+        Command::Eval { file, misses } => {
+            let config = Config::load(config_path.as_deref())?;
+            let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
+            let resolver = crate::intent::Resolver::new(Arc::new(catalog), config.time_zone())?;
+            let text = match &file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+                None => crate::intent::eval::BUILTIN.to_string(),
+            };
+            let cases = crate::intent::eval::parse(&text)?;
+            let report = crate::intent::eval::evaluate(&resolver, &cases);
+            if misses {
+                for miss in &report.misses {
+                    println!("MISS {miss}");
+                }
+            }
+            println!("{report}");
+            let short = report.shortfalls(crate::intent::eval::Targets::REQUIRED);
+            if !short.is_empty() {
+                bail!("below target: {}", short.join("; "));
             }
             Ok(())
         }
@@ -337,6 +378,32 @@ async fn serve(config: Config, sim: Option<Simulator>) -> Result<()> {
     );
     let state = AppState::new(Arc::new(config), bot, audit)?;
     server::serve(listener, state, sim, server::shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `resolve --batch`: one message per line of standard input, one result per line of
+/// standard output, in the same shape as the single form. Every line is resolved at the
+/// same `now`, so a batch is reproducible.
+fn resolve_batch(resolver: &crate::intent::Resolver, now: &Zoned, json: bool) -> Result<()> {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for line in stdin.lock().lines() {
+        let line = line.context("cannot read standard input")?;
+        let resolution = resolver.resolve(&line, now);
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&resolution)?)?;
+        } else {
+            writeln!(
+                out,
+                "{}\t{}\t{}",
+                resolution.intent.map_or("(none)", |i| i.name()),
+                serde_json::to_string(&resolution.slots)?,
+                resolution.locale.tag()
+            )?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 

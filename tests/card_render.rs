@@ -18,7 +18,7 @@ use jiff::civil::{Date, date};
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 
-const LOCALES: [Locale; 2] = [Locale::En, Locale::ZhHk];
+const LOCALES: [Locale; 5] = Locale::ALL;
 
 fn renderer() -> Renderer {
     let messages = Messages::builtin().expect("builtin catalogs");
@@ -290,8 +290,11 @@ fn leave_balance(employee: Employee) -> LeaveBalance {
 /// The text a user would have typed, per language.
 fn say(locale: Locale, en: &str, zh: &str) -> String {
     match locale {
-        Locale::En => en.to_string(),
         Locale::ZhHk => zh.to_string(),
+        // A mainland user types the same words in Simplified characters.
+        Locale::ZhCn => askerp::intent::fold::fold_str(zh),
+        // Malay and Vietnamese users name products as they are sold, in English.
+        Locale::En | Locale::Ms | Locale::Vi => en.to_string(),
     }
 }
 
@@ -838,6 +841,9 @@ fn suffix(locale: Locale) -> &'static str {
     match locale {
         Locale::En => "en",
         Locale::ZhHk => "zh_hk",
+        Locale::ZhCn => "zh_cn",
+        Locale::Ms => "ms",
+        Locale::Vi => "vi",
     }
 }
 
@@ -962,6 +968,44 @@ fn follow_up_buttons_decode_to_questions() {
             }
         }
     }
+}
+
+/// A button sends a question as the user; in every language it must be one the rules
+/// understand, or pressing it would answer "I didn't get that".
+#[test]
+fn follow_up_questions_are_understood_in_every_language() {
+    use std::sync::Arc;
+    let catalog = askerp::intent::Catalog::builtin().expect("builtin catalog");
+    let tz = jiff::tz::TimeZone::get("Asia/Hong_Kong").expect("tz");
+    let resolver = askerp::intent::Resolver::new(Arc::new(catalog), tz.clone()).expect("resolver");
+    let at = now().to_zoned(tz);
+    let r = renderer();
+    // Follow-ups that combine several places, or a place and a customer, name more than
+    // one scope; the slots hold one, so the rules do not read them yet.
+    const SEVERAL_SCOPES: [&str; 2] = ["sales_region_customer_partial", "report_down"];
+    let mut failures = Vec::new();
+    for locale in LOCALES {
+        for (name, content) in cases(locale) {
+            if SEVERAL_SCOPES.contains(&name) {
+                continue;
+            }
+            let card = r.render(locale, &content);
+            for b in &card.buttons {
+                let Some(q) = b.follow_up_text() else {
+                    continue;
+                };
+                let got = resolver.resolve(&q, &at);
+                if got.intent.is_none() {
+                    failures.push(format!("{} {name}: {q:?}", locale.tag()));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "not understood:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -353,3 +353,213 @@ fn missing_directory_is_a_read_error() {
         .unwrap_or_else(|| panic!("accepted"));
     assert!(matches!(err, CatalogError::Read(_)));
 }
+
+/// The evaluation set, kept apart from the examples: the rules alone must reach the
+/// project's targets, overall and in every language. The table is printed so that
+/// `cargo test -- --nocapture` shows the figures `BENCHMARKS.md` records.
+#[test]
+fn evaluation_set_meets_the_accuracy_targets() {
+    use askerp::intent::eval::{BUILTIN, Targets, evaluate, parse};
+    let cases = parse(BUILTIN).unwrap_or_else(|e| panic!("{e}"));
+    let report = evaluate(&resolver(), &cases);
+    println!("{report}");
+    for miss in &report.misses {
+        println!("MISS {miss}");
+    }
+    let short = report.shortfalls(Targets::REQUIRED);
+    assert!(short.is_empty(), "below target: {}", short.join("; "));
+}
+
+/// What a user of each language sees: the reply language follows the question, and the
+/// same question in Traditional and Simplified characters, or Vietnamese with and without
+/// diacritics, resolves identically.
+#[test]
+fn five_languages_and_their_spellings_agree() {
+    let r = resolver();
+    let at = now();
+    let pairs = [
+        ("上個月九龍區營業額", "上个月九龙区营业额"),
+        ("觀塘倉維他檸檬茶仲有幾多", "观塘仓维他柠檬茶仲有几多"),
+        ("doanh thu tháng trước", "doanh thu thang truoc"),
+        (
+            "tôi còn bao nhiêu ngày phép năm",
+            "toi con bao nhieu ngay phep nam",
+        ),
+    ];
+    for (a, b) in pairs {
+        let (ra, rb) = (r.resolve(a, &at), r.resolve(b, &at));
+        assert!(ra.intent.is_some(), "{a} not understood");
+        assert_eq!(ra.intent, rb.intent, "{a} / {b}");
+        assert_eq!(
+            ra.slots.period, rb.slots.period,
+            "{a} / {b}: periods differ"
+        );
+    }
+    let locales = [
+        ("how many iPhone 15 in stock", Locale::En),
+        ("iPhone 15 仲有幾多貨?", Locale::ZhHk),
+        ("SO-2026-00147 这张单现在什么 status?", Locale::ZhCn),
+        ("berapa stok iPhone 15?", Locale::Ms),
+        ("iPhone 15 con bao nhieu?", Locale::Vi),
+    ];
+    for (text, locale) in locales {
+        assert_eq!(r.resolve(text, &at).locale, locale, "{text}");
+    }
+    // Names keep the script and diacritics they were written in.
+    let got = r.resolve("觀塘倉維他檸檬茶仲有幾多", &at);
+    assert_eq!(got.slots.warehouse.as_deref(), Some("觀塘"));
+    let got = r.resolve("Máy in Canon ở kho Quán Tống còn bao nhiêu?", &at);
+    assert_eq!(got.slots.item.as_deref(), Some("Máy in Canon"));
+    assert_eq!(got.slots.warehouse.as_deref(), Some("Quán Tống"));
+}
+
+#[test]
+fn order_numbers_are_canonical_in_every_form() {
+    let r = resolver();
+    for text in [
+        "status of so-2026-00123",
+        "ＳＯ－２０２６－００１２３到咗邊?",
+        "order status SO 2026 00123",
+        "status pesanan so_2026_00123",
+        "trạng thái đơn hàng SO-2026-00123",
+    ] {
+        let got = r.resolve(text, &now());
+        assert_eq!(got.intent, Some(Intent::SalesOrderStatus), "{text}");
+        assert_eq!(got.slots.order.as_deref(), Some("SO-2026-00123"), "{text}");
+    }
+}
+
+#[test]
+fn leave_types_in_every_language() {
+    let r = resolver();
+    let cases = [
+        ("我仲有幾多日年假", LeaveType::Annual),
+        ("我还有多少天病假", LeaveType::Sick),
+        ("補假仲有幾多日", LeaveType::Compensation),
+        ("產假仲有幾多日", LeaveType::Maternity),
+        ("侍產假仲有幾多日", LeaveType::Paternity),
+        ("berapa baki cuti tahunan saya", LeaveType::Annual),
+        ("berapa baki cuti sakit saya", LeaveType::Sick),
+        ("berapa baki cuti bersalin saya", LeaveType::Maternity),
+        ("tôi còn bao nhiêu ngày phép năm", LeaveType::Annual),
+        ("toi con bao nhieu ngay nghi om", LeaveType::Sick),
+        (
+            "how much paternity leave do I have left",
+            LeaveType::Paternity,
+        ),
+    ];
+    for (text, expected) in cases {
+        let got = r.resolve(text, &now());
+        assert_eq!(got.intent, Some(Intent::LeaveBalance), "{text}");
+        assert_eq!(got.slots.leave_type, Some(expected), "{text}");
+        assert_eq!(got.slots.employee.as_deref(), Some("self"), "{text}");
+    }
+}
+
+/// Places are matched in any of their local names and in either Chinese script.
+#[test]
+fn places_match_in_either_script() {
+    use askerp::erp::{Place, PlaceKind, Places};
+    let places = Places {
+        places: vec![Place {
+            code: "KT".into(),
+            kind: PlaceKind::Warehouse,
+            name_en: "Kwun Tong".into(),
+            name_zh: "觀塘".into(),
+            region: Some("KLN".into()),
+            aliases: vec![],
+        }],
+    };
+    for text in [
+        "Kwun Tong",
+        "觀塘",
+        "观塘",
+        "观塘仓",
+        "觀塘倉",
+        "kwun tong warehouse",
+        "KT",
+    ] {
+        let found = places
+            .find(PlaceKind::Warehouse, text)
+            .map(|p| p.code.as_str());
+        assert_eq!(found, Some("KT"), "{text}");
+    }
+    assert_eq!(places.find(PlaceKind::Warehouse, "荃湾"), None);
+}
+
+/// `askerp resolve --json --batch`: one JSON object per input line, in the shape of the
+/// single form, all at the same `--now`.
+#[test]
+fn resolve_batch_prints_one_json_object_per_line() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_askerp"))
+        .args([
+            "resolve",
+            "--json",
+            "--batch",
+            "--now",
+            "2026-11-21T10:00:00+08:00",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let input =
+        "sales last month\n上个月九龙区销售额\n\nwhat's the weather?\ndoanh thu tháng trước\n";
+    child
+        .stdin
+        .take()
+        .unwrap_or_else(|| panic!("stdin"))
+        .write_all(input.as_bytes())
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(lines.len(), 5);
+    let october = serde_json::json!({"start": "2026-10-01", "end": "2026-10-31"});
+    assert_eq!(lines[0]["intent"], "sales.summary");
+    assert_eq!(lines[0]["slots"]["period"], october);
+    assert_eq!(lines[1]["locale"], "zh-CN");
+    assert_eq!(lines[1]["slots"]["region"], "九龙");
+    assert_eq!(lines[2]["intent"], serde_json::Value::Null);
+    assert_eq!(lines[3]["intent"], serde_json::Value::Null);
+    assert_eq!(lines[4]["locale"], "vi");
+    assert_eq!(lines[4]["slots"]["period"], october);
+    for line in &lines {
+        for key in ["intent", "slots", "source", "locale"] {
+            assert!(line.get(key).is_some(), "{line} lacks {key}");
+        }
+    }
+}
+
+/// `askerp eval` prints the per-language table and succeeds on the built-in set.
+#[test]
+fn eval_command_prints_the_table() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_askerp"))
+        .arg("eval")
+        .output()
+        .unwrap_or_else(|e| panic!("run: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for lang in ["en", "zh-HK", "zh-CN", "ms", "vi", "mixed", "all"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(lang)),
+            "no {lang} row in\n{text}"
+        );
+    }
+}

@@ -21,6 +21,11 @@ const MONTHS_EN: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
+/// Malay month abbreviations ("21 Okt 2026").
+const MONTHS_MS: [&str; 12] = [
+    "Jan", "Feb", "Mac", "Apr", "Mei", "Jun", "Jul", "Ogo", "Sep", "Okt", "Nov", "Dis",
+];
+
 /// The most decimal places a `Decimal` can hold; larger requests are clamped to it.
 const MAX_SCALE: u32 = 28;
 
@@ -28,7 +33,7 @@ const MAX_SCALE: u32 = 28;
 /// decimal places and padded to at least `min_dp`: `1234567.5` with (2, 2) is
 /// `1,234,567.50`, `7.50` with (0, 3) is `7.5`. A value that rounds to zero never shows
 /// a minus sign.
-pub fn decimal(_locale: Locale, d: Decimal, min_dp: u32, max_dp: u32) -> String {
+pub fn decimal(locale: Locale, d: Decimal, min_dp: u32, max_dp: u32) -> String {
     let max_dp = max_dp.min(MAX_SCALE);
     let min_dp = min_dp.min(max_dp);
     let mut value = d
@@ -47,9 +52,15 @@ pub fn decimal(_locale: Locale, d: Decimal, min_dp: u32, max_dp: u32) -> String 
     if negative {
         out.push('-');
     }
-    out.push_str(&group_thousands(int_part));
+    // Vietnamese groups thousands with a dot and writes a decimal comma.
+    let (group, point) = if locale == Locale::Vi {
+        ('.', ',')
+    } else {
+        (',', '.')
+    };
+    out.push_str(&group_thousands(int_part, group));
     if let Some(frac) = frac_part {
-        out.push('.');
+        out.push(point);
         out.push_str(frac);
     }
     out
@@ -60,13 +71,13 @@ pub fn count(locale: Locale, n: u64) -> String {
     decimal(locale, Decimal::from(n), 0, 0)
 }
 
-/// Inserts a comma every three digits from the right of a string of ASCII digits.
-fn group_thousands(int_part: &str) -> String {
+/// Inserts `sep` every three digits from the right of a string of ASCII digits.
+fn group_thousands(int_part: &str, sep: char) -> String {
     let len = int_part.chars().count();
     let mut out = String::with_capacity(len + len / 3);
     for (i, c) in int_part.chars().enumerate() {
         if i > 0 && (len - i).is_multiple_of(3) {
-            out.push(',');
+            out.push(sep);
         }
         out.push(c);
     }
@@ -117,28 +128,38 @@ pub fn quantity(locale: Locale, q: &Quantity, messages: &Messages) -> String {
     format!("{number} {name}")
 }
 
-/// The English abbreviation of a month number, tolerating out-of-range input.
-fn month_en(month: i8) -> &'static str {
+/// The abbreviation of a month number in a Latin-script locale, tolerating out-of-range
+/// input.
+fn month_abbr(locale: Locale, month: i8) -> &'static str {
+    let names = if locale == Locale::Ms {
+        &MONTHS_MS
+    } else {
+        &MONTHS_EN
+    };
     usize::try_from(i32::from(month) - 1)
         .ok()
-        .and_then(|i| MONTHS_EN.get(i))
+        .and_then(|i| names.get(i))
         .copied()
         .unwrap_or("?")
 }
 
-/// Formats a date: "21 Nov 2026" / "2026年11月21日".
+/// Formats a date: "21 Nov 2026" / "2026年11月21日" / "21 Okt 2026" / "21/11/2026".
 pub fn date(locale: Locale, d: Date) -> String {
     match locale {
-        Locale::En => format!("{} {} {}", d.day(), month_en(d.month()), d.year()),
-        Locale::ZhHk => format!("{}年{}月{}日", d.year(), d.month(), d.day()),
+        Locale::En | Locale::Ms => {
+            format!("{} {} {}", d.day(), month_abbr(locale, d.month()), d.year())
+        }
+        Locale::ZhHk | Locale::ZhCn => format!("{}年{}月{}日", d.year(), d.month(), d.day()),
+        Locale::Vi => format!("{}/{}/{}", d.day(), d.month(), d.year()),
     }
 }
 
-/// Formats a month: "Oct 2026" / "2026年10月".
+/// Formats a month: "Oct 2026" / "2026年10月" / "Okt 2026" / "tháng 10/2026".
 fn month(locale: Locale, d: Date) -> String {
     match locale {
-        Locale::En => format!("{} {}", month_en(d.month()), d.year()),
-        Locale::ZhHk => format!("{}年{}月", d.year(), d.month()),
+        Locale::En | Locale::Ms => format!("{} {}", month_abbr(locale, d.month()), d.year()),
+        Locale::ZhHk | Locale::ZhCn => format!("{}年{}月", d.year(), d.month()),
+        Locale::Vi => format!("tháng {}/{}", d.month(), d.year()),
     }
 }
 
@@ -148,6 +169,7 @@ fn month(locale: Locale, d: Date) -> String {
 /// months to a month range ("Oct–Dec 2026"), a whole year to the year ("2026"); other
 /// ranges repeat only what changes ("1–15 Oct 2026", "28 Sep – 4 Oct 2026",
 /// "2026年10月1日至10月15日"). Chinese keeps the month on both sides, as HK notices do.
+/// Vietnamese writes numeric dates ("1/10/2026 – 15/10/2026", "tháng 10–12/2026").
 pub fn period(locale: Locale, p: &Period) -> String {
     let (start, end) = (p.start, p.end);
     if start == end {
@@ -155,16 +177,18 @@ pub fn period(locale: Locale, p: &Period) -> String {
     }
     if start > end {
         // Not a valid period; show both dates rather than guess which one is wrong.
-        return match locale {
-            Locale::En => format!("{} – {}", date(locale, start), date(locale, end)),
-            Locale::ZhHk => format!("{}至{}", date(locale, start), date(locale, end)),
+        return if locale.is_chinese() {
+            format!("{}至{}", date(locale, start), date(locale, end))
+        } else {
+            format!("{} – {}", date(locale, start), date(locale, end))
         };
     }
     let whole_months = start.day() == 1 && end == end.last_of_month();
     let same_year = start.year() == end.year();
     let same_month = same_year && start.month() == end.month();
     match locale {
-        Locale::En => {
+        Locale::En | Locale::Ms => {
+            let abbr = |m: i8| month_abbr(locale, m);
             if whole_months {
                 if same_month {
                     month(locale, start)
@@ -173,8 +197,8 @@ pub fn period(locale: Locale, p: &Period) -> String {
                 } else if same_year {
                     format!(
                         "{}–{} {}",
-                        month_en(start.month()),
-                        month_en(end.month()),
+                        abbr(start.month()),
+                        abbr(end.month()),
                         end.year()
                     )
                 } else {
@@ -185,21 +209,21 @@ pub fn period(locale: Locale, p: &Period) -> String {
                     "{}–{} {} {}",
                     start.day(),
                     end.day(),
-                    month_en(end.month()),
+                    abbr(end.month()),
                     end.year()
                 )
             } else if same_year {
                 format!(
                     "{} {} – {}",
                     start.day(),
-                    month_en(start.month()),
+                    abbr(start.month()),
                     date(locale, end)
                 )
             } else {
                 format!("{} – {}", date(locale, start), date(locale, end))
             }
         }
-        Locale::ZhHk => {
+        Locale::ZhHk | Locale::ZhCn => {
             if whole_months {
                 if same_month {
                     month(locale, start)
@@ -214,6 +238,17 @@ pub fn period(locale: Locale, p: &Period) -> String {
                 format!("{}至{}月{}日", date(locale, start), end.month(), end.day())
             } else {
                 format!("{}至{}", date(locale, start), date(locale, end))
+            }
+        }
+        Locale::Vi => {
+            if whole_months && same_month {
+                month(locale, start)
+            } else if whole_months && same_year && start.month() == 1 && end.month() == 12 {
+                format!("năm {}", start.year())
+            } else if whole_months && same_year {
+                format!("tháng {}–{}/{}", start.month(), end.month(), end.year())
+            } else {
+                format!("{} – {}", date(locale, start), date(locale, end))
             }
         }
     }
@@ -231,7 +266,9 @@ pub fn as_of(locale: Locale, ts: Timestamp, tz: &TimeZone) -> String {
     );
     match locale {
         Locale::En => format!("as of {when}"),
-        Locale::ZhHk => format!("截至 {when}"),
+        Locale::ZhHk | Locale::ZhCn => format!("截至 {when}"),
+        Locale::Ms => format!("setakat {when}"),
+        Locale::Vi => format!("tính đến {when}"),
     }
 }
 

@@ -7,18 +7,23 @@
 //! [`Messages::fill`].
 //!
 //! The catalogs are compiled into the binary, so a reply can always be rendered; they are
-//! checked as a pair when loaded ([`Messages::builtin`]) so a key or placeholder that
-//! exists in one language only is found at start-up (and in the tests), not by a user.
+//! checked together when loaded ([`Messages::builtin`]) so a key or placeholder that
+//! is missing from one language is found at start-up (and in the tests), not by a user.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::intent::Locale;
 
-/// The English catalog, embedded at build time.
-const EN: &str = include_str!("../../locales/en.toml");
-/// The Hong Kong Chinese catalog, embedded at build time.
-const ZH_HK: &str = include_str!("../../locales/zh-HK.toml");
+/// The catalogs embedded at build time, one per locale, English first: English is the
+/// reference the others are checked against.
+const BUILTIN: [(Locale, &str); 5] = [
+    (Locale::En, include_str!("../../locales/en.toml")),
+    (Locale::ZhHk, include_str!("../../locales/zh-HK.toml")),
+    (Locale::ZhCn, include_str!("../../locales/zh-CN.toml")),
+    (Locale::Ms, include_str!("../../locales/ms.toml")),
+    (Locale::Vi, include_str!("../../locales/vi.toml")),
+];
 
 /// One locale's texts, by dotted key.
 type Catalog = BTreeMap<String, String>;
@@ -26,11 +31,11 @@ type Catalog = BTreeMap<String, String>;
 /// All user-facing texts, per locale. Cloning is cheap (the catalogs are shared).
 #[derive(Debug, Clone, Default)]
 pub struct Messages {
-    en: Arc<Catalog>,
-    zh_hk: Arc<Catalog>,
+    /// Keyed by locale tag; a locale without a catalog falls back to English.
+    catalogs: Arc<BTreeMap<&'static str, Catalog>>,
 }
 
-/// Everything wrong with a pair of catalogs, so one fix-and-rerun cycle repairs them all.
+/// Everything wrong with a set of catalogs, so one fix-and-rerun cycle repairs them all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("message catalogs have {} problem(s):\n  {}", .problems.len(), .problems.join("\n  "))]
 pub struct MessagesError {
@@ -39,39 +44,54 @@ pub struct MessagesError {
 }
 
 impl Messages {
-    /// The catalogs compiled into the binary (`locales/en.toml`, `locales/zh-HK.toml`),
-    /// checked for consistency.
+    /// The catalogs compiled into the binary (`locales/*.toml`, one per locale), checked
+    /// for consistency.
     pub fn builtin() -> Result<Messages, MessagesError> {
-        Messages::from_toml(EN, ZH_HK)
+        Messages::from_catalogs(&BUILTIN)
     }
 
-    /// Parses and checks a pair of catalogs: both must be valid TOML whose leaves are
-    /// non-empty strings, must have the same keys, and each key must use the same
-    /// placeholders in both languages, with no stray braces.
+    /// Parses and checks an English and a Hong Kong Chinese catalog only (the other
+    /// locales then fall back to English).
     pub fn from_toml(en: &str, zh_hk: &str) -> Result<Messages, MessagesError> {
-        let mut problems = Vec::new();
-        let en = parse_catalog(Locale::En, en, &mut problems);
-        let zh_hk = parse_catalog(Locale::ZhHk, zh_hk, &mut problems);
+        Messages::from_catalogs(&[(Locale::En, en), (Locale::ZhHk, zh_hk)])
+    }
 
-        for (key, text) in &en {
-            match zh_hk.get(key) {
-                None => problems.push(format!("zh-HK: missing key `{key}` (present in en)")),
-                Some(other) => {
-                    let (a, b) = (placeholders(text), placeholders(other));
-                    if a != b {
-                        problems.push(format!(
-                            "`{key}`: placeholders differ: en uses {}, zh-HK uses {}",
-                            show_set(&a),
-                            show_set(&b)
-                        ));
+    /// Parses and checks catalogs, the first being the reference: all must be valid TOML
+    /// whose leaves are non-empty strings, must have the same keys, and each key must use
+    /// the same placeholders in every language, with no stray braces.
+    pub fn from_catalogs(sources: &[(Locale, &str)]) -> Result<Messages, MessagesError> {
+        let mut problems = Vec::new();
+        let parsed: Vec<(Locale, Catalog)> = sources
+            .iter()
+            .map(|(locale, text)| (*locale, parse_catalog(*locale, text, &mut problems)))
+            .collect();
+        if let Some(((reference_locale, reference), others)) = parsed.split_first() {
+            let rtag = reference_locale.tag();
+            for (locale, catalog) in others {
+                let tag = locale.tag();
+                for (key, text) in reference {
+                    match catalog.get(key) {
+                        None => {
+                            problems.push(format!("{tag}: missing key `{key}` (present in {rtag})"))
+                        }
+                        Some(other) => {
+                            let (a, b) = (placeholders(text), placeholders(other));
+                            if a != b {
+                                problems.push(format!(
+                                    "`{key}`: placeholders differ: {rtag} uses {}, {tag} uses {}",
+                                    show_set(&a),
+                                    show_set(&b)
+                                ));
+                            }
+                        }
                     }
+                }
+                for key in catalog.keys().filter(|k| !reference.contains_key(*k)) {
+                    problems.push(format!("{rtag}: missing key `{key}` (present in {tag})"));
                 }
             }
         }
-        for key in zh_hk.keys().filter(|k| !en.contains_key(*k)) {
-            problems.push(format!("en: missing key `{key}` (present in zh-HK)"));
-        }
-        for (locale, catalog) in [(Locale::En, &en), (Locale::ZhHk, &zh_hk)] {
+        for (locale, catalog) in &parsed {
             for (key, text) in catalog {
                 if let Some(problem) = brace_problem(text) {
                     problems.push(format!("{}: `{key}`: {problem}", locale.tag()));
@@ -81,25 +101,28 @@ impl Messages {
 
         if problems.is_empty() {
             Ok(Messages {
-                en: Arc::new(en),
-                zh_hk: Arc::new(zh_hk),
+                catalogs: Arc::new(
+                    parsed
+                        .into_iter()
+                        .map(|(locale, catalog)| (locale.tag(), catalog))
+                        .collect(),
+                ),
             })
         } else {
             Err(MessagesError { problems })
         }
     }
 
-    fn catalog(&self, locale: Locale) -> &Catalog {
-        match locale {
-            Locale::En => &self.en,
-            Locale::ZhHk => &self.zh_hk,
-        }
+    fn catalog(&self, locale: Locale) -> Option<&Catalog> {
+        self.catalogs
+            .get(locale.tag())
+            .or_else(|| self.catalogs.get(Locale::En.tag()))
     }
 
     /// The text for `key`, if the catalog has it. For callers that have a fallback of
     /// their own (e.g. a unit code the catalog does not know).
     pub fn get(&self, locale: Locale, key: &str) -> Option<&str> {
-        self.catalog(locale).get(key).map(String::as_str)
+        self.catalog(locale)?.get(key).map(String::as_str)
     }
 
     /// The text for `key`; a missing key yields the key itself, which is visible enough to
@@ -117,7 +140,9 @@ impl Messages {
 
     /// Every key of a locale, in order; for tests and tools that check coverage.
     pub fn keys(&self, locale: Locale) -> impl Iterator<Item = &str> {
-        self.catalog(locale).keys().map(String::as_str)
+        self.catalog(locale)
+            .into_iter()
+            .flat_map(|c| c.keys().map(String::as_str))
     }
 }
 
@@ -272,9 +297,50 @@ mod tests {
     fn builtin_catalogs_have_the_same_keys() {
         let m = Messages::builtin().expect("builtin catalogs");
         let en: Vec<_> = m.keys(Locale::En).collect();
-        let zh: Vec<_> = m.keys(Locale::ZhHk).collect();
-        assert_eq!(en, zh);
         assert!(en.len() > 100, "only {} keys", en.len());
+        for locale in Locale::ALL {
+            let other: Vec<_> = m.keys(locale).collect();
+            assert_eq!(en, other, "{}", locale.tag());
+        }
+    }
+
+    #[test]
+    fn every_locale_has_its_own_catalog() {
+        let m = Messages::builtin().expect("builtin catalogs");
+        let en = m.text(Locale::En, "failure.erp_timeout");
+        for locale in [Locale::ZhHk, Locale::ZhCn, Locale::Ms, Locale::Vi] {
+            assert_ne!(
+                m.text(locale, "failure.erp_timeout"),
+                en,
+                "{}",
+                locale.tag()
+            );
+        }
+    }
+
+    #[test]
+    fn simplified_catalog_has_no_traditional_characters() {
+        let m = Messages::builtin().expect("builtin catalogs");
+        for key in m.keys(Locale::ZhCn) {
+            let text = m.text(Locale::ZhCn, key);
+            assert!(
+                !crate::intent::fold::has_traditional(&text),
+                "`{key}` has traditional characters: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_missing_from_any_locale_is_reported() {
+        let err = Messages::from_catalogs(&[
+            (Locale::En, "a = \"x {n}\"\nb = \"y\""),
+            (Locale::Ms, "a = \"x {n}\""),
+            (Locale::Vi, "a = \"x {m}\"\nb = \"y\""),
+        ])
+        .expect_err("inconsistent");
+        let all = err.problems.join("\n");
+        assert!(all.contains("ms: missing key `b`"), "{all}");
+        assert!(all.contains("en uses {n}, vi uses {m}"), "{all}");
     }
 
     #[test]

@@ -200,9 +200,10 @@ fn clip(text: &str, max: usize) -> String {
 /// The name of a thing in the asker's language, falling back to the other language and
 /// then to its code so a card never shows an empty name.
 fn pick<'a>(locale: Locale, en: &'a str, zh: &'a str, code: &'a str) -> &'a str {
-    let (first, second) = match locale {
-        Locale::En => (en, zh),
-        Locale::ZhHk => (zh, en),
+    let (first, second) = if locale.is_chinese() {
+        (zh, en)
+    } else {
+        (en, zh)
     };
     [first, second, code]
         .into_iter()
@@ -213,9 +214,10 @@ fn pick<'a>(locale: Locale, en: &'a str, zh: &'a str, code: &'a str) -> &'a str 
 
 /// The name in the language the asker does not use, when it adds something.
 fn other_name<'a>(locale: Locale, en: &'a str, zh: &'a str) -> Option<&'a str> {
-    let (shown, other) = match locale {
-        Locale::En => (en.trim(), zh.trim()),
-        Locale::ZhHk => (zh.trim(), en.trim()),
+    let (shown, other) = if locale.is_chinese() {
+        (zh.trim(), en.trim())
+    } else {
+        (en.trim(), zh.trim())
     };
     (!other.is_empty() && !shown.is_empty() && other != shown).then_some(other)
 }

@@ -168,7 +168,10 @@ impl Places {
 /// without the trailing designator words people add ("Kwun Tong warehouse" = "觀塘倉" =
 /// "kwuntong").
 fn place_key(text: &str) -> String {
-    let mut key: String = text
+    // Simplified and Traditional spellings compare equal (观塘 = 觀塘): both sides are
+    // folded to one script, the same folding the intent rules use.
+    let folded = crate::intent::fold::fold_str(text);
+    let mut key: String = folded
         .chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
@@ -182,12 +185,12 @@ fn place_key(text: &str) -> String {
         "branch",
         "area",
         "分店",
-        "門市",
-        "倉庫",
-        "貨倉",
-        "地區",
-        "區",
-        "倉",
+        "门市",
+        "仓库",
+        "货仓",
+        "地区",
+        "区",
+        "仓",
         "店",
     ] {
         if key.len() > suffix.len()

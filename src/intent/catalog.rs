@@ -24,7 +24,7 @@
 //!
 //! [[intent.pattern]]
 //! id = "stock.en.how_many"             # unique over the catalog
-//! lang = "en"                          # or "zh-HK"
+//! lang = "en"                          # or "zh-HK", "zh-CN", "ms", "vi"
 //! priority = 10                        # optional, default 0; higher wins
 //! regex = '''^how many (?P<item>.+?) in stock$'''
 //!
@@ -148,15 +148,22 @@ pub struct CounterExample {
 pub struct Descriptions {
     pub en: String,
     pub zh_hk: String,
+    pub zh_cn: String,
+    pub ms: String,
+    pub vi: String,
 }
 
 impl Descriptions {
     /// The description in `locale`, falling back to English.
     pub fn get(&self, locale: Locale) -> &str {
-        match locale {
-            Locale::ZhHk if !self.zh_hk.is_empty() => &self.zh_hk,
-            _ => &self.en,
-        }
+        let own = match locale {
+            Locale::En => &self.en,
+            Locale::ZhHk => &self.zh_hk,
+            Locale::ZhCn => &self.zh_cn,
+            Locale::Ms => &self.ms,
+            Locale::Vi => &self.vi,
+        };
+        if own.is_empty() { &self.en } else { own }
     }
 }
 
@@ -549,6 +556,9 @@ impl Loader {
             match lang.as_str() {
                 "en" => description.en = text,
                 "zh-HK" => description.zh_hk = text,
+                "zh-CN" => description.zh_cn = text,
+                "ms" => description.ms = text,
+                "vi" => description.vi = text,
                 other => self.push(
                     file,
                     rule,
@@ -653,16 +663,14 @@ impl Loader {
             return None;
         }
         self.pattern_ids.insert(id.clone(), file.to_string());
-        let lang = match p.lang.as_str() {
-            "en" => Locale::En,
-            "zh-HK" => Locale::ZhHk,
-            other => {
-                self.push(file, rule, format!("unknown lang `{other}` (en or zh-HK)"));
-                return None;
-            }
+        let Some(lang) = Locale::from_tag(&p.lang) else {
+            let msg = format!("unknown lang `{}` (en, zh-HK, zh-CN, ms or vi)", p.lang);
+            self.push(file, rule, msg);
+            return None;
         };
+        // Patterns are compared with folded text (see `super::fold`), so they are folded too.
         let expanded = match expand(&p.regex, &self.fragments) {
-            Ok(s) => s,
+            Ok(s) => super::fold::fold_str(&s),
             Err(msg) => {
                 self.push(file, rule, msg);
                 return None;

@@ -8,6 +8,9 @@
 
 pub mod catalog;
 pub mod context;
+pub mod detect;
+pub mod eval;
+pub mod fold;
 pub mod llm;
 pub mod normalize;
 pub mod numbers;
@@ -96,24 +99,51 @@ pub enum Locale {
     /// Hong Kong written Chinese and Cantonese, answered in Traditional Chinese.
     #[serde(rename = "zh-HK")]
     ZhHk,
+    /// Simplified Chinese (Mandarin), answered in Simplified Chinese.
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    /// Malay.
+    #[serde(rename = "ms")]
+    Ms,
+    /// Vietnamese.
+    #[serde(rename = "vi")]
+    Vi,
 }
 
 impl Locale {
+    /// Every locale, in the order catalogs and reports list them.
+    pub const ALL: [Locale; 5] = [
+        Locale::En,
+        Locale::ZhHk,
+        Locale::ZhCn,
+        Locale::Ms,
+        Locale::Vi,
+    ];
+
     /// The BCP 47 tag used in JSON output and the message catalogs.
     pub fn tag(self) -> &'static str {
         match self {
             Locale::En => "en",
             Locale::ZhHk => "zh-HK",
+            Locale::ZhCn => "zh-CN",
+            Locale::Ms => "ms",
+            Locale::Vi => "vi",
         }
     }
 
-    /// Guesses the language of a message: any Han character makes it Chinese.
+    /// Parses a tag as written in `intents/`, the policy file and JSON.
+    pub fn from_tag(tag: &str) -> Option<Locale> {
+        Locale::ALL.into_iter().find(|l| l.tag() == tag)
+    }
+
+    /// Whether the locale is written in Chinese characters.
+    pub fn is_chinese(self) -> bool {
+        matches!(self, Locale::ZhHk | Locale::ZhCn)
+    }
+
+    /// Guesses the language of a message. See [`detect::detect`] for the rules.
     pub fn detect(text: &str) -> Locale {
-        if text.chars().any(is_han) {
-            Locale::ZhHk
-        } else {
-            Locale::En
-        }
+        detect::detect(text)
     }
 }
 

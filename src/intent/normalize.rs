@@ -6,13 +6,24 @@
 //! repeat these variations. Case is kept: matching is case-insensitive, and captured slot
 //! values must stay as the user wrote them.
 //!
-//! Full Unicode normalization (NFKC, Simplified → Traditional) is deliberately not done
-//! here yet; only the width folding every Chinese keyboard produces.
+//! The text is first put in Unicode compatibility form (NFKC), which folds full-width
+//! letters and digits, ligatures and circled numbers into their plain forms. Script and
+//! diacritic folding (Traditional/Simplified, "tháng"/"thang") happen afterwards, in
+//! [`super::fold`], because they apply to the patterns as well.
+
+use unicode_normalization::UnicodeNormalization;
 
 /// Names the bot is @-mentioned by; a leading mention of one of these is dropped. Other
 /// leading @-mentions stay, because they may name the colleague a question is about.
-const BOT_NAMES: [&str; 9] = [
+const BOT_NAMES: [&str; 16] = [
     "erp assistant",
+    "erp助理",
+    "erp 助理",
+    "erp 小助手",
+    "erp助手小幫手",
+    "pembantu erp",
+    "trợ lý erp",
+    "tro ly erp",
     "erp助手",
     "erp 助手",
     "erp小助手",
@@ -25,8 +36,35 @@ const BOT_NAMES: [&str; 9] = [
 
 /// Words that only make a request polite; dropped at either end so that rules can be
 /// anchored without listing them. A word is only dropped when something else remains.
-const POLITE_LEADING: [&str; 7] = ["please", "pls", "plz", "hi", "hey", "hello", "你好"];
-const POLITE_TRAILING: [&str; 12] = [
+const POLITE_LEADING: [&str; 17] = [
+    "please",
+    "pls",
+    "plz",
+    "hi",
+    "hey",
+    "hello",
+    "你好",
+    "您好",
+    "tolong",
+    "hai",
+    "xin chào",
+    "xin chao",
+    "chào bạn",
+    "chao ban",
+    "làm ơn",
+    "lam on",
+    "cho hỏi",
+];
+const POLITE_TRAILING: [&str; 21] = [
+    "terima kasih",
+    "tq",
+    "cảm ơn",
+    "cam on",
+    "ạ",
+    "nhé",
+    "nhe",
+    "谢谢",
+    "麻烦了",
     "please",
     "pls",
     "plz",
@@ -45,11 +83,24 @@ const POLITE_TRAILING: [&str; 12] = [
 /// whitespace collapsed, a leading bot mention and surrounding politeness and punctuation
 /// dropped.
 pub fn normalize(text: &str) -> String {
-    let folded: String = text.chars().filter_map(fold_char).collect();
+    // Most messages are already in NFKC form; the quick check avoids rebuilding them.
+    let compat: std::borrow::Cow<'_, str> = if text.is_ascii()
+        || unicode_normalization::is_nfkc_quick(text.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.nfkc().collect())
+    };
+    let folded: String = compat.chars().filter_map(fold_char).collect();
     let mut s = collapse_whitespace(&folded);
     // A mention can be repeated ("@ERP助手 @ERP助手 …") when users copy a previous message.
     while let Some(rest) = strip_bot_mention(&s) {
         s = rest.to_string();
+    }
+    // In a group the mention can also come last ("iPhone 15 仲有幾多 @ERP助手").
+    while let Some(rest) = strip_trailing_bot_mention(&s) {
+        s = rest;
     }
     loop {
         let before = s.len();
@@ -124,6 +175,17 @@ fn strip_bot_mention(s: &str) -> Option<&str> {
         return Some(tail.trim_start_matches(|c: char| c.is_whitespace() || ",:;-".contains(c)));
     }
     None
+}
+
+/// The text before a trailing mention of the bot, if there is one.
+fn strip_trailing_bot_mention(s: &str) -> Option<String> {
+    let at = s.rfind('@')?;
+    let tail = s.get(at + 1..)?;
+    let is_bot = BOT_NAMES.iter().any(|name| {
+        tail.trim_end_matches(|c: char| c.is_whitespace() || "?!.,;:。，？！".contains(c))
+            .eq_ignore_ascii_case(name)
+    });
+    is_bot.then(|| s[..at].trim_end().to_string())
 }
 
 /// Trims punctuation that ends or starts a chat message but never changes its meaning.
@@ -214,6 +276,30 @@ mod tests {
         assert_eq!(normalize("hello"), "hello");
         assert_eq!(normalize("help please"), "help");
         assert_eq!(normalize("年假仲有幾多日?唔該"), "年假仲有幾多日");
+    }
+
+    #[test]
+    fn compatibility_forms_and_other_languages() {
+        // NFKC: full-width letters, circled and Roman numerals.
+        assert_eq!(normalize("ＳＫ－Ⅱ ①"), "SK-II 1");
+        assert_eq!(normalize("@ERP助理 上个月销售额，谢谢"), "上个月销售额");
+        assert_eq!(
+            normalize("tolong semak stok iPhone 15"),
+            "semak stok iPhone 15"
+        );
+        assert_eq!(
+            normalize("doanh thu tháng trước ạ"),
+            "doanh thu tháng trước"
+        );
+        // The mention may also come last in a group message.
+        assert_eq!(
+            normalize("iPhone 15 仲有幾多 @ERP助手"),
+            "iPhone 15 仲有幾多"
+        );
+        assert_eq!(
+            normalize("sales last month @ERP assistant?"),
+            "sales last month"
+        );
     }
 
     #[test]

@@ -13,7 +13,26 @@ pub fn parse_count(text: &str) -> Option<u32> {
         // More than four digits is not a count anybody asks for; also avoids overflow.
         return if t.len() <= 4 { t.parse().ok() } else { None };
     }
-    parse_english(t).or_else(|| parse_chinese(t))
+    parse_english(t)
+        .or_else(|| parse_chinese(t))
+        .or_else(|| parse_malay_vietnamese(t))
+}
+
+/// One to ten in Malay and in Vietnamese (diacritics folded: "năm" is "nam"), the counts
+/// people put in "5 barang terlaris" or "mười mặt hàng bán chạy".
+fn parse_malay_vietnamese(t: &str) -> Option<u32> {
+    const MALAY: [&str; 10] = [
+        "satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "lapan", "sembilan", "sepuluh",
+    ];
+    const VIETNAMESE: [&str; 10] = [
+        "mot", "hai", "ba", "bon", "nam", "sau", "bay", "tam", "chin", "muoi",
+    ];
+    let lower = super::fold::fold_str(t).to_lowercase();
+    MALAY
+        .iter()
+        .position(|w| *w == lower)
+        .or_else(|| VIETNAMESE.iter().position(|w| *w == lower))
+        .and_then(|i| u32::try_from(i + 1).ok())
 }
 
 fn parse_english(t: &str) -> Option<u32> {
@@ -112,6 +131,22 @@ fn parse_chinese(t: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::parse_count;
+
+    #[test]
+    fn counts_in_every_language() {
+        assert_eq!(parse_count("5"), Some(5));
+        assert_eq!(parse_count("five"), Some(5));
+        assert_eq!(parse_count("五"), Some(5));
+        assert_eq!(parse_count("十五"), Some(15));
+        assert_eq!(parse_count("兩"), Some(2));
+        assert_eq!(parse_count("三"), Some(3));
+        assert_eq!(parse_count("lima"), Some(5));
+        assert_eq!(parse_count("sepuluh"), Some(10));
+        assert_eq!(parse_count("năm"), Some(5));
+        assert_eq!(parse_count("mười"), Some(10));
+        assert_eq!(parse_count("muoi"), Some(10));
+        assert_eq!(parse_count("banyak"), None);
+    }
 
     #[test]
     fn digits_words_and_chinese() {

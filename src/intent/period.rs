@@ -17,14 +17,18 @@ use std::sync::LazyLock;
 
 use jiff::civil::Date;
 use jiff::{Span, ToSpan};
-use regex::{Captures, Regex, RegexBuilder};
+use regex::{Captures, Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use super::Period;
 use super::numbers::parse_count;
 
-/// Finds the first period expression in `text`, relative to `today`.
+/// Finds the first period expression in `text` (as written: it is folded here), relative
+/// to `today`.
 pub fn find_period(text: &str, today: Date) -> Option<Period> {
-    scan(text, today).into_iter().next().map(|m| m.period)
+    scan(&super::fold::fold_str(text), today)
+        .into_iter()
+        .next()
+        .map(|m| m.period)
 }
 
 /// One period expression found in a text.
@@ -41,11 +45,18 @@ pub struct PeriodMatch {
     pub strip: std::ops::Range<usize>,
 }
 
-/// Every period expression in `text`, left to right, without overlaps. Where two
+/// Every period expression in `text`, which must be in folded form ([`super::fold`]: the
+/// rules are), left to right, without overlaps. Where two
 /// expressions start at the same place the longer wins ("今年至今" over "今年").
 pub fn scan(text: &str, today: Date) -> Vec<PeriodMatch> {
     let mut found: Vec<(usize, usize, PeriodMatch)> = Vec::new();
-    for rule in RULES.iter() {
+    // One pass of the set says which rules can match at all; only those run with captures.
+    // Most messages contain one period expression or none, so this skips nearly every rule.
+    let candidates = match RULE_SET.as_ref() {
+        Some(set) => set.matches(text).into_iter().collect::<Vec<usize>>(),
+        None => (0..RULES.len()).collect(),
+    };
+    for rule in candidates.iter().filter_map(|&i| RULES.get(i)) {
         for caps in rule.regex.captures_iter(text) {
             let Some(whole) = caps.get(0) else { continue };
             if whole.is_empty() {
@@ -145,6 +156,11 @@ enum Kind {
     LastDays,
     /// The last seven days including today ("最近一個禮拜").
     LastSevenDays,
+    /// Day/month to day/month (`d1`, `m1`, `d2`, `m2`, optional `y`), Hong Kong order:
+    /// "1/3 至 15/3" is 1 to 15 March.
+    DateRange,
+    /// Month to month (`m`, `m2`, optional `y`): "from March to May", "3月至5月".
+    MonthRange,
 }
 
 impl Kind {
@@ -172,6 +188,8 @@ impl Kind {
             Kind::RelativeMonthOrQuarter => "month_or_quarter_of_year",
             Kind::LastDays => "last_days",
             Kind::LastSevenDays => "last_7_days",
+            Kind::DateRange => "date_range",
+            Kind::MonthRange => "month_range",
         }
     }
 }
@@ -185,7 +203,8 @@ struct Rule {
 
 /// English prepositions that belong to a period ("sales *in* March", "report *for the*
 /// last quarter") and go with it when it is removed.
-const EN_PRE: &str = r"(?:(?:in|for|during|of|over|from|since)\s+)?(?:the\s+)?";
+const EN_PRE: &str =
+    r"(?:(?:in|for|during|of|over|from|since|untuk|pada|dalam|bagi|trong|vao)\s+)?(?:the\s+)?";
 /// Chinese locatives before, and the possessive after, a period ("喺上個月", "上個月嘅").
 const ZH_PRE: &str = "(?:喺|在|於)?";
 const ZH_POST: &str = "(?:嘅|的)?";
@@ -207,6 +226,8 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
     use Kind::*;
     let month_names = "january|february|march|april|may|june|july|august|september|october|\
                        november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec";
+    let month_names_ms = "januari|februari|mac|april|mei|jun|julai|ogos|september|oktober|\
+                          november|disember|ogo|okt|dis";
     let small_en = "one|two|three|four|five|six|seven|eight|nine|ten|fourteen|thirty|sixty|ninety";
     vec![
         // English.
@@ -270,7 +291,7 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         // see `month_is_plausible`.
         (
             format!(
-                r"(?-u:\b)(?P<cue>(?:in|for|during|of|since|from|over|until|by|last|this)\s+(?:the\s+month\s+of\s+)?)?(?P<m>{month_names})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?(?P<keep>\s+(?:sales|revenue|report|turnover|figures|numbers|top))?"
+                r"(?-u:\b)(?P<cue>(?:in|for|during|of|since|from|over|until|by|last|this|untuk|pada|dalam|bagi)\s+(?:the\s+month\s+of\s+)?)?(?P<m>{month_names})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?(?P<keep>\s+(?:sales|revenue|report|turnover|figures|numbers|top))?"
             ),
             Month,
             true,
@@ -322,6 +343,97 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             LastDays,
             r"(?:最近|過去|过去|近)\s*(?P<n>\d{1,3}|[一二兩两三四五六七八九十百]+)\s*(?:日|天)",
         ),
+        // Explicit ranges, in every language: "1/3 至 15/3", "from 1/3 to 15/3",
+        // "dari 1/3 hingga 15/3", "tu 1/3 den 15/3"; "from March to May", "3月至5月".
+        (
+            format!(
+                r"(?-u:\b)(?:(?:from|dari|tu|between)\s+)?(?P<d1>[0-3]?\d)/(?P<m1>[01]?\d)(?:/(?P<y0>{YEAR}))?\s*(?:至|到|-|–|~|to|until|till|and|hingga|sehingga|sampai|den)\s*(?P<d2>[0-3]?\d)/(?P<m2x>[01]?\d)(?:/(?P<y>{YEAR}))?(?-u:\b)"
+            ),
+            DateRange,
+            true,
+        ),
+        (
+            format!(
+                r"(?-u:\b)(?:(?:from|between|dari)\s+)?(?:the\s+month\s+of\s+)?(?P<m>{month_names}|{month_names_ms})\s+(?:to|until|till|through|and|-|–|hingga|sehingga|sampai)\s+(?P<m2>{month_names}|{month_names_ms})(?:\s*,?\s*(?P<y>{YEAR}))?(?-u:\b)"
+            ),
+            MonthRange,
+            true,
+        ),
+        (
+            format!(
+                r"(?-u:\b)(?:tu\s+)?thang\s+(?P<m>1[0-2]|0?[1-9])\s*(?:den|toi|-|–)\s*(?:thang\s+)?(?P<m2>1[0-2]|0?[1-9])(?:\s*(?:/|nam)\s*(?P<y>{YEAR}))?(?-u:\b)"
+            ),
+            MonthRange,
+            true,
+        ),
+        zh(
+            DateRange,
+            &format!(
+                r"(?:(?P<y0>{YEAR})\s*年\s*)?(?P<m1>1[0-2]|0?[1-9])\s*月\s*(?P<d1>[0-3]?\d)\s*[日号號]\s*(?:至|到|-|–|~)\s*(?:(?P<y>{YEAR})\s*年\s*)?(?:(?P<m2x>1[0-2]|0?[1-9])\s*月\s*)?(?P<d2>[0-3]?\d)\s*[日号號]"
+            ),
+        ),
+        zh(
+            MonthRange,
+            r"(?:由|從|从)?\s*(?P<m>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?\s*(?:至|到|-|–|~)\s*(?P<m2>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?",
+        ),
+        // Malay (no diacritics to fold).
+        keep(ThisWeek, "mingguan"),
+        keep(ThisMonth, "bulanan"),
+        en(Today, "hari\\s+ini"),
+        en(Yesterday, "semalam"),
+        en(DayBeforeYesterday, "kelmarin|dua\\s+hari\\s+(?:lepas|lalu)"),
+        en(ThisWeek, "minggu\\s+ini"),
+        en(LastWeek, "minggu\\s+(?:lepas|lalu|sudah)"),
+        en(ThisMonth, "bulan\\s+ini"),
+        en(LastMonth, "bulan\\s+(?:lepas|lalu|sudah)"),
+        en(ThisQuarter, "suku\\s+(?:tahun\\s+)?ini"),
+        en(LastQuarter, "suku\\s+(?:tahun\\s+)?(?:lepas|lalu)"),
+        en(
+            Quarter,
+            &format!(
+                r"suku\s+(?:tahun\s+)?(?:ke-?\s*)?(?P<q>pertama|kedua|ketiga|keempat|[1-4])(?:\s+(?:tahun\s+)?(?P<y>{YEAR}))?"
+            ),
+        ),
+        en(
+            YearToDate,
+            r"(?:sejak|dari)\s+awal\s+tahun(?:\s+(?:hingga|sehingga|sampai)\s+kini)?|tahun\s+ini\s+setakat\s+ini",
+        ),
+        en(ThisYear, "tahun\\s+ini"),
+        en(LastYear, "tahun\\s+(?:lepas|lalu)"),
+        (
+            format!(
+                r"(?-u:\b)(?P<cue>(?:pada|untuk|dalam|bulan)\s+(?:bulan\s+)?)?(?P<m>{month_names_ms})(?:\s+(?P<y>{YEAR}))?(?-u:\b)"
+            ),
+            Month,
+            true,
+        ),
+        // Vietnamese, matched without diacritics (the text is folded first).
+        // "hàng tuần"/"hàng tháng" (weekly/monthly) are not read as periods: "bán hàng
+        // tháng này" (sales this month) contains the same words.
+        en(Today, "(?:ngay\\s+)?hom\\s+nay"),
+        en(Yesterday, "(?:ngay\\s+)?hom\\s+qua"),
+        en(DayBeforeYesterday, "(?:ngay\\s+)?hom\\s+kia"),
+        en(ThisWeek, "tuan\\s+nay"),
+        en(LastWeek, "tuan\\s+(?:truoc|roi)"),
+        en(ThisMonth, "thang\\s+nay"),
+        en(LastMonth, "thang\\s+(?:truoc|roi)"),
+        en(ThisQuarter, "quy\\s+nay"),
+        en(LastQuarter, "quy\\s+(?:truoc|roi)"),
+        en(
+            Quarter,
+            &format!(r"quy\s+(?P<q>[1-4]|iv|i{{1,3}})(?:\s*(?:nam\s+|/)?(?P<y>{YEAR}))?"),
+        ),
+        en(
+            YearToDate,
+            r"(?:tu|ke\s+tu)\s+dau\s+nam(?:\s+(?:den|toi)\s+nay)?",
+        ),
+        en(ThisYear, "nam\\s+nay"),
+        en(Year, &format!(r"nam\s+(?P<y>{YEAR})")),
+        en(LastYear, "nam\\s+(?:ngoai|truoc|roi)"),
+        en(
+            Month,
+            &format!(r"(?P<cue>thang\s+)(?P<m>1[0-2]|0?[1-9])(?:\s*(?:/|nam)\s*(?P<y>{YEAR}))?"),
+        ),
     ]
 }
 
@@ -332,13 +444,25 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rule_sources()
         .into_iter()
         .filter_map(|(src, kind, strip)| {
-            RegexBuilder::new(&src)
+            // The text is folded before scanning (see `super::fold`), so the rules are too.
+            RegexBuilder::new(&super::fold::fold_str(&src))
                 .case_insensitive(true)
                 .build()
                 .ok()
                 .map(|regex| Rule { regex, kind, strip })
         })
         .collect()
+});
+
+/// All rules as one set, in the order of [`RULES`], for the prefilter in [`scan`]. `None`
+/// only if the set failed to build, in which case every rule is tried.
+static RULE_SET: LazyLock<Option<RegexSet>> = LazyLock::new(|| {
+    RegexSetBuilder::new(RULES.iter().map(|r| r.regex.as_str()))
+        .case_insensitive(true)
+        .size_limit(64 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .ok()
 });
 
 fn compute(kind: Kind, caps: &Captures<'_>, today: Date) -> Option<Period> {
@@ -417,6 +541,46 @@ fn compute(kind: Kind, caps: &Captures<'_>, today: Date) -> Option<Period> {
             last_days(today, i64::from(n))
         }
         Kind::LastSevenDays => last_days(today, 7),
+        Kind::DateRange => {
+            let num = |name: &str| caps.name(name)?.as_str().parse::<i8>().ok();
+            let (d1, m1, d2) = (num("d1")?, num("m1")?, num("d2")?);
+            // "1日至15日" within one month names the month once.
+            let m2 = num("m2x").unwrap_or(m1);
+            let start_year = caps.name("y0").and_then(|y| y.as_str().parse::<i16>().ok());
+            let (start_y, end_y) = match (start_year, year_cap) {
+                (Some(s), Some(e)) => (s, Some(e)),
+                (Some(s), None) => (s, None),
+                (None, Some(e)) if (m1, d1) <= (m2, d2) => (e, Some(e)),
+                (None, Some(e)) => (e.checked_sub(1)?, Some(e)),
+                (None, None) if (m1, d1) <= (today.month(), today.day()) => (today.year(), None),
+                (None, None) => (today.year().checked_sub(1)?, None),
+            };
+            let start = Date::new(start_y, m1, d1).ok()?;
+            let mut end = Date::new(end_y.unwrap_or(start_y), m2, d2).ok()?;
+            if end < start && end_y.is_none() {
+                end = Date::new(start_y.checked_add(1)?, m2, d2).ok()?;
+            }
+            (end >= start).then_some(Period { start, end })
+        }
+        Kind::MonthRange => {
+            let m1 = month_number(caps.name("m")?.as_str())?;
+            let m2 = month_number(caps.name("m2")?.as_str())?;
+            let start_y = match year_cap {
+                Some(y) if m2 < m1 => y.checked_sub(1)?,
+                Some(y) => y,
+                None if m1 <= today.month() => today.year(),
+                None => today.year().checked_sub(1)?,
+            };
+            let end_y = if m2 < m1 {
+                start_y.checked_add(1)?
+            } else {
+                start_y
+            };
+            Some(Period {
+                start: Date::new(start_y, m1, 1).ok()?,
+                end: Date::new(end_y, m2, 1).ok()?.last_of_month(),
+            })
+        }
     }
 }
 
@@ -467,6 +631,26 @@ fn month_number(text: &str) -> Option<i8> {
     let english = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
+    const MALAY: [&str; 12] = [
+        "januari",
+        "februari",
+        "mac",
+        "april",
+        "mei",
+        "jun",
+        "julai",
+        "ogos",
+        "september",
+        "oktober",
+        "november",
+        "disember",
+    ];
+    if let Some(idx) = MALAY
+        .iter()
+        .position(|m| *m == lower || (lower.len() == 3 && m.starts_with(lower.as_str())))
+    {
+        return i8::try_from(idx + 1).ok();
+    }
     if lower.is_ascii() && !lower.chars().all(|c| c.is_ascii_digit()) {
         let prefix = lower.get(..3)?;
         let idx = english.iter().position(|m| *m == prefix)?;
@@ -484,8 +668,8 @@ fn month_number(text: &str) -> Option<i8> {
 /// ("May 2026") or a report word after them ("May sales"). Chinese months are never
 /// ambiguous.
 fn month_is_plausible(name: &str, caps: &Captures<'_>) -> bool {
-    const AMBIGUOUS: [&str; 10] = [
-        "jan", "mar", "march", "apr", "april", "may", "jun", "june", "aug", "august",
+    const AMBIGUOUS: [&str; 12] = [
+        "jan", "mar", "march", "apr", "april", "may", "jun", "june", "aug", "august", "mac", "mei",
     ];
     let lower = name.to_ascii_lowercase();
     !AMBIGUOUS.contains(&lower.as_str())
@@ -495,10 +679,10 @@ fn month_is_plausible(name: &str, caps: &Captures<'_>) -> bool {
 
 fn quarter_number(text: &str) -> Option<i8> {
     Some(match text.to_ascii_lowercase().as_str() {
-        "1" | "一" | "first" | "1st" => 1,
-        "2" | "二" | "second" | "2nd" => 2,
-        "3" | "三" | "third" | "3rd" => 3,
-        "4" | "四" | "fourth" | "4th" => 4,
+        "1" | "一" | "first" | "1st" | "pertama" | "i" => 1,
+        "2" | "二" | "second" | "2nd" | "kedua" | "ii" => 2,
+        "3" | "三" | "third" | "3rd" | "ketiga" | "iii" => 3,
+        "4" | "四" | "fourth" | "4th" | "keempat" | "iv" => 4,
         _ => return None,
     })
 }
@@ -518,6 +702,7 @@ mod tests {
     #[test]
     fn every_rule_compiles() {
         assert_eq!(RULES.len(), rule_sources().len());
+        assert!(RULE_SET.is_some(), "the prefilter set must build");
     }
 
     /// Saturday 21 November 2026, the reference "now" of the intent examples.
@@ -525,6 +710,127 @@ mod tests {
 
     fn at(d: (i16, i8, i8), text: &str) -> Option<Period> {
         find_period(text, date(d.0, d.1, d.2))
+    }
+
+    /// `find_period` folds, as the resolver does before scanning.
+    fn folded(d: (i16, i8, i8), text: &str) -> Option<Period> {
+        at(d, text)
+    }
+
+    #[test]
+    fn every_language_names_the_same_periods() {
+        let last_month = p((2026, 10, 1), (2026, 10, 31));
+        let yesterday = p((2026, 11, 20), (2026, 11, 20));
+        let day_before = p((2026, 11, 19), (2026, 11, 19));
+        let this_week = p((2026, 11, 16), (2026, 11, 22));
+        let last_week = p((2026, 11, 9), (2026, 11, 15));
+        let q3 = p((2026, 7, 1), (2026, 9, 30));
+        let this_quarter = p((2026, 10, 1), (2026, 12, 31));
+        let last_quarter = q3;
+        let this_year = p((2026, 1, 1), (2026, 12, 31));
+        let last_year = p((2025, 1, 1), (2025, 12, 31));
+        let ytd = p((2026, 1, 1), (2026, 11, 21));
+        let march = p((2026, 3, 1), (2026, 3, 31));
+        let cases: [(&str, Option<Period>); 46] = [
+            ("last month", last_month),
+            ("上個月", last_month),
+            ("上个月", last_month),
+            ("bulan lepas", last_month),
+            ("tháng trước", last_month),
+            ("thang truoc", last_month),
+            ("yesterday", yesterday),
+            ("琴日", yesterday),
+            ("昨天", yesterday),
+            ("semalam", yesterday),
+            ("hôm qua", yesterday),
+            ("前日", day_before),
+            ("前天", day_before),
+            ("hom kia", day_before),
+            ("this week", this_week),
+            ("今個禮拜", this_week),
+            ("本周", this_week),
+            ("minggu ini", this_week),
+            ("tuần này", this_week),
+            ("上個禮拜", last_week),
+            ("minggu lepas", last_week),
+            ("tuan truoc", last_week),
+            ("Q3", q3),
+            ("第三季", q3),
+            ("第三季度", q3),
+            ("suku ketiga", q3),
+            ("quý 3", q3),
+            ("quy III", q3),
+            ("this quarter", this_quarter),
+            ("suku ini", this_quarter),
+            ("quý này", this_quarter),
+            ("last quarter", last_quarter),
+            ("quý trước", last_quarter),
+            ("this year", this_year),
+            ("tahun ini", this_year),
+            ("năm nay", this_year),
+            ("last year", last_year),
+            ("tahun lepas", last_year),
+            ("năm ngoái", last_year),
+            ("YTD", ytd),
+            ("dari awal tahun", ytd),
+            ("từ đầu năm đến nay", ytd),
+            ("3月", march),
+            ("tháng 3", march),
+            ("bulan Mac", march),
+            ("Mac 2025", p((2025, 3, 1), (2025, 3, 31))),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(folded(SAT, text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn explicit_ranges() {
+        let first_half_march = p((2026, 3, 1), (2026, 3, 15));
+        for text in [
+            "1/3 至 15/3",
+            "1/3-15/3",
+            "from 1/3 to 15/3",
+            "dari 1/3 hingga 15/3",
+            "từ 1/3 đến 15/3",
+        ] {
+            assert_eq!(folded(SAT, text), first_half_march, "{text}");
+        }
+        let march_to_may = p((2026, 3, 1), (2026, 5, 31));
+        for text in [
+            "from March to May",
+            "March to May 2026",
+            "3月至5月",
+            "三月到五月",
+            "dari Mac hingga Mei",
+            "từ tháng 3 đến tháng 5",
+        ] {
+            assert_eq!(folded(SAT, text), march_to_may, "{text}");
+        }
+        assert_eq!(
+            folded(SAT, "2026年11月9日至11月15日"),
+            p((2026, 11, 9), (2026, 11, 15))
+        );
+        assert_eq!(
+            folded(SAT, "2026年12月28日至2027年1月3日"),
+            p((2026, 12, 28), (2027, 1, 3))
+        );
+        assert_eq!(folded(SAT, "3月1日至15日"), first_half_march);
+        // A range that wraps the new year ends in the next one.
+        assert_eq!(folded(SAT, "15/12 to 5/1"), p((2025, 12, 15), (2026, 1, 5)));
+        // An impossible date is no period rather than a guess.
+        assert_eq!(folded(SAT, "31/2 to 3/3"), None);
+    }
+
+    #[test]
+    fn malay_month_names_need_a_cue_when_they_are_also_words() {
+        // "Mac" is also a computer, "Mei" a name.
+        assert_eq!(folded(SAT, "stok Mac mini"), None);
+        assert_eq!(folded(SAT, "jualan Ogos"), p((2026, 8, 1), (2026, 8, 31)));
+        assert_eq!(
+            folded(SAT, "jualan bulan Mei"),
+            p((2026, 5, 1), (2026, 5, 31))
+        );
     }
 
     #[test]
@@ -737,26 +1043,27 @@ mod tests {
     #[test]
     fn first_expression_wins_and_is_removed() {
         let today = date(2026, 11, 21);
-        let text = "上個月九龍區營業額";
+        let f = crate::intent::fold::fold_str;
+        let text = &f("上個月九龍區營業額");
         let found = scan(text, today);
         assert_eq!(found.len(), 1);
-        assert_eq!(remove(text, &found), "九龍區營業額");
+        assert_eq!(remove(text, &found), f("九龍區營業額"));
 
-        let text = "sales last month in Kowloon";
+        let text = &f("sales last month in Kowloon");
         assert_eq!(remove(text, &scan(text, today)), "sales in Kowloon");
-        let text = "sales to Golden Dragon Trading for the last quarter";
+        let text = &f("sales to Golden Dragon Trading for the last quarter");
         assert_eq!(
             remove(text, &scan(text, today)),
             "sales to Golden Dragon Trading"
         );
-        let text = "weekly sales report";
+        let text = &f("weekly sales report");
         assert_eq!(remove(text, &scan(text, today)), "weekly sales report");
-        let text = "九龍區上個月嘅營業額";
-        assert_eq!(remove(text, &scan(text, today)), "九龍區營業額");
-        let text = "March sales";
+        let text = &f("九龍區上個月嘅營業額");
+        assert_eq!(remove(text, &scan(text, today)), f("九龍區營業額"));
+        let text = &f("March sales");
         assert_eq!(remove(text, &scan(text, today)), "sales");
-        let text = "今年至今嘅銷售";
-        assert_eq!(remove(text, &scan(text, today)), "銷售");
+        let text = &f("今年至今嘅銷售");
+        assert_eq!(remove(text, &scan(text, today)), f("銷售"));
         assert_eq!(
             find_period("last month vs this month", today),
             p((2026, 10, 1), (2026, 10, 31))

@@ -19,6 +19,7 @@ use jiff::tz::TimeZone;
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
 use super::catalog::{Expect, REGEX_SIZE_LIMIT, build_regex, slot_of_group};
+use super::fold::{Folded, fold};
 use super::normalize::normalize;
 use super::numbers::parse_count;
 use super::period::{self, PeriodMatch};
@@ -304,14 +305,17 @@ impl Resolver {
             return ex;
         }
         let normalized = normalize(text);
-        ex.resolution.locale = Locale::detect(&normalized);
         if normalized.chars().count() > MAX_PREPARED_CHARS {
+            let head: String = normalized.chars().take(256).collect();
+            ex.resolution.locale = Locale::detect(&head);
             ex.normalized = normalized;
             ex.reason = format!("the message is longer than {MAX_PREPARED_CHARS} characters");
             return ex;
         }
-        let periods = period::scan(&normalized, today);
-        let matched = period::remove(&normalized, &periods);
+        let folded = fold(&normalized);
+        ex.resolution.locale = super::detect::detect_folded(&normalized, &folded.text);
+        let periods = period::scan(&folded.text, today);
+        let matched = period::remove(&folded.text, &periods);
         ex.periods = periods
             .iter()
             .map(|m| (m.text.clone(), m.kind, m.period))
@@ -322,7 +326,13 @@ impl Resolver {
             let Some(rule) = self.rules.get(idx) else {
                 continue;
             };
-            if let Some(c) = self.candidate(rule, &matched, &normalized, &periods) {
+            let prepared = Prepared {
+                normalized: &normalized,
+                folded: &folded,
+                matched: &matched,
+                periods: &periods,
+            };
+            if let Some(c) = self.candidate(rule, &prepared) {
                 candidates.push((c.0, idx, c.1));
             }
         }
@@ -356,13 +366,13 @@ impl Resolver {
     }
 
     /// Runs the capturing regex of one candidate rule and turns its captures into slots.
-    fn candidate(
-        &self,
-        rule: &Rule,
-        matched: &str,
-        normalized: &str,
-        periods: &[PeriodMatch],
-    ) -> Option<(Candidate, Slots)> {
+    fn candidate(&self, rule: &Rule, prepared: &Prepared<'_>) -> Option<(Candidate, Slots)> {
+        let Prepared {
+            normalized,
+            folded,
+            matched,
+            periods,
+        } = *prepared;
         let def = self.catalog.intents.get(rule.def)?;
         let pat = def.patterns.get(rule.pattern)?;
         let caps = rule.regex.captures(matched)?;
@@ -383,12 +393,18 @@ impl Resolver {
             if raw.trim().is_empty() {
                 continue;
             }
-            c.captures.push((group.to_string(), raw.to_string()));
             let slot = slot_of_group(group);
+            // Names go back to the script and diacritics the user wrote them in.
+            let raw = if NAME_SLOTS.contains(&slot) {
+                folded.restore(normalized, raw.trim()).unwrap_or(raw)
+            } else {
+                raw
+            };
+            c.captures.push((group.to_string(), raw.to_string()));
             if slots.has(slot) {
                 continue;
             }
-            if let Err(why) = fill(&mut slots, slot, raw, period_in(periods, raw)) {
+            if let Err(why) = fill(&mut slots, slot, raw, period_in(periods, m.as_str())) {
                 c.rejected = Some(why);
             }
         }
@@ -396,9 +412,31 @@ impl Resolver {
             .iter()
             .filter(|s| slots.has(s))
             .count();
-        complete(def, &mut slots, normalized, periods);
+        complete(def, &mut slots, &folded.text, periods);
         Some((c, slots))
     }
+}
+
+/// Slots whose value is a name as written (restored from the folded text).
+const NAME_SLOTS: [&str; 6] = [
+    "item",
+    "warehouse",
+    "region",
+    "store",
+    "customer",
+    "employee",
+];
+
+/// The forms of one message the candidates are built from.
+#[derive(Clone, Copy)]
+struct Prepared<'a> {
+    /// After [`normalize`]: what the user wrote, cleaned.
+    normalized: &'a str,
+    /// `normalized` in matching form, with the way back.
+    folded: &'a Folded,
+    /// `folded` without its period expressions: what the patterns run on.
+    matched: &'a str,
+    periods: &'a [PeriodMatch],
 }
 
 /// For a `period` group: the period expression found inside the captured text.
@@ -439,13 +477,14 @@ fn fill(slots: &mut Slots, slot: &str, raw: &str, period: Option<Period>) -> Res
 }
 
 /// Fills the slots that come from the whole text rather than from a capture: the period,
-/// the leave type, and "self" for a leave question that names nobody.
-fn complete(def: &IntentDef, slots: &mut Slots, normalized: &str, periods: &[PeriodMatch]) {
+/// the leave type, and "self" for a leave question that names nobody. `folded` is the
+/// whole message in matching form.
+fn complete(def: &IntentDef, slots: &mut Slots, folded: &str, periods: &[PeriodMatch]) {
     if def.has_slot("period") && slots.period.is_none() {
         slots.period = periods.first().map(|m| m.period);
     }
     if def.has_slot("leave_type") && slots.leave_type.is_none() {
-        slots.leave_type = leave_type_in(normalized);
+        slots.leave_type = leave_type_in(folded);
     }
     if def.has_slot("employee") && slots.employee.is_none() {
         slots.employee = Some(SELF_EMPLOYEE.to_string());

@@ -184,16 +184,50 @@ pub fn clean_customer(raw: &str) -> Option<String> {
 }
 
 /// An order number as written, trimmed.
+/// An order number in its canonical form: "so 2026 00123", "so_2026_00123" and
+/// "ＳＯ－２０２６－００１２３" all become "SO-2026-00123", the form the ERP prints, so that
+/// the cache, the audit log and the connector see one spelling. Numbers of another shape
+/// are kept as written.
 pub fn clean_order(raw: &str) -> Option<String> {
     let t = trim_edges(raw).trim_start_matches('#');
-    (!t.is_empty()).then(|| t.to_string())
+    if t.is_empty() {
+        return None;
+    }
+    Some(canonical_order(t).unwrap_or_else(|| t.to_string()))
+}
+
+/// `PREFIX-YEAR-SEQ` from a prefix of letters and two digit groups separated by nothing,
+/// a space, a hyphen or an underscore; `None` for any other shape.
+fn canonical_order(t: &str) -> Option<String> {
+    let letters: String = t.chars().take_while(char::is_ascii_alphabetic).collect();
+    let rest = &t[letters.len()..];
+    let digits: Vec<&str> = rest
+        .split([' ', '-', '_'])
+        .filter(|p| !p.is_empty())
+        .collect();
+    if letters.is_empty() || !digits.iter().all(|d| d.chars().all(|c| c.is_ascii_digit())) {
+        return None;
+    }
+    let joined: String = digits.concat();
+    match digits.as_slice() {
+        [year, seq] if year.len() == 4 => {
+            Some(format!("{}-{year}-{seq}", letters.to_ascii_uppercase()))
+        }
+        [_] if joined.len() > 4 => Some(format!(
+            "{}-{}-{}",
+            letters.to_ascii_uppercase(),
+            &joined[..4],
+            &joined[4..]
+        )),
+        _ => None,
+    }
 }
 
 /// Who a leave question is about: `Ok(Some("self"))` for the asker, `Ok(Some(name))` for
 /// a colleague, `Err(reason)` when the capture cannot be a person the bot can look up
 /// ("he", "佢", or a phrase that is plainly not a name).
 pub fn clean_employee(raw: &str) -> Result<Option<String>, String> {
-    const SELF_WORDS: [&str; 12] = [
+    const SELF_WORDS: [&str; 22] = [
         "i",
         "me",
         "my",
@@ -206,6 +240,16 @@ pub fn clean_employee(raw: &str) -> Result<Option<String>, String> {
         "自己",
         "本人",
         "我嘅",
+        "我的",
+        "saya",
+        "aku",
+        "saya sendiri",
+        "tôi",
+        "toi",
+        "mình",
+        "minh",
+        "em",
+        "của tôi",
     ];
     const PRONOUNS: [&str; 18] = [
         "he", "she", "him", "her", "his", "they", "them", "their", "you", "your", "it", "佢",
@@ -265,7 +309,8 @@ pub fn clean_employee(raw: &str) -> Result<Option<String>, String> {
 /// The leave type a text talks about, if it names one. The leftmost mention wins;
 /// "侍產假" (paternity) is found before the "產假" (maternity) inside it.
 pub fn leave_type_in(text: &str) -> Option<LeaveType> {
-    let caps = LEAVE_TYPES.as_ref()?.captures(text)?;
+    let folded = super::fold::fold_str(text);
+    let caps = LEAVE_TYPES.as_ref()?.captures(&folded)?;
     LeaveType::ALL
         .into_iter()
         .find(|t| caps.name(t.name()).is_some())
@@ -275,14 +320,16 @@ static LEAVE_TYPES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let b = r"(?-u:\b)";
     // "AL"/"SL" are office shorthand, matched in capitals only so "Al Wong" stays a name.
     let source = format!(
-        "(?P<annual>{b}(?:annual|vacation|holiday leave|(?-i:AL)){b}|年假|大假|年休假?)\
-         |(?P<sick>{b}(?:sick|sickness|medical leave|(?-i:SL)){b}|病假|病休)\
-         |(?P<compensation>{b}(?:comp(?:ensation|ensatory)?\\s+(?:leave|off|days?)|time\\s+off\\s+in\\s+lieu|toil|lieu\\s+(?:leave|days?)|days?\\s+in\\s+lieu){b}|補假|補休|調休|补假|补休)\
-         |(?P<maternity>{b}maternity{b}|產假|产假|分娩假)\
-         |(?P<paternity>{b}paternity{b}|侍產假|陪產假|侍产假|陪产假)\
-         |(?P<unpaid>{b}(?:unpaid|no[-\\s]?pay){b}|無薪假?|冇薪假?|无薪假?|停薪留職)\
-         |(?P<other>{b}(?:marriage|wedding|compassionate|bereavement|funeral|birthday|study|exam|examination|jury|special|personal|casual|other)\\s+leave{b}|婚假|恩恤假|喪假|丧假|生日假|考試假|进修假|進修假|事假|其他假期?|特別假|陪審假)"
+        "(?P<annual>{b}(?:annual|vacation|holiday leave|(?-i:AL)|cuti\\s+tahunan|(?:nghi\\s+)?phep\\s+nam){b}|年假|大假|年休假?)\
+         |(?P<sick>{b}(?:sick|sickness|medical leave|(?-i:SL)|cuti\\s+sakit|nghi\\s+(?:om|benh)|phep\\s+om){b}|病假|病休)\
+         |(?P<compensation>{b}(?:comp(?:ensation|ensatory)?\\s+(?:leave|off|days?)|time\\s+off\\s+in\\s+lieu|toil|lieu\\s+(?:leave|days?)|days?\\s+in\\s+lieu|cuti\\s+ganti(?:an)?|nghi\\s+bu){b}|補假|補休|調休|补假|补休)\
+         |(?P<paternity>{b}(?:paternity|cuti\\s+(?:paterniti|isteri\\s+bersalin)|nghi\\s+(?:cham\\s+soc\\s+)?vo\\s+sinh){b}|侍產假|陪產假|侍产假|陪产假)\
+         |(?P<maternity>{b}(?:maternity|cuti\\s+bersalin|nghi\\s+thai\\s+san|thai\\s+san){b}|產假|产假|分娩假)\
+         |(?P<unpaid>{b}(?:unpaid|no[-\\s]?pay|cuti\\s+tanpa\\s+gaji|nghi\\s+khong\\s+luong){b}|無薪假?|冇薪假?|无薪假?|停薪留職)\
+         |(?P<other>{b}(?:(?:marriage|wedding|compassionate|bereavement|funeral|birthday|study|exam|examination|jury|special|personal|casual|other)\\s+leave|cuti\\s+(?:kahwin|ihsan|belajar|peperiksaan)|nghi\\s+(?:cuoi|tang|viec\\s+rieng)){b}|婚假|恩恤假|喪假|丧假|生日假|考試假|进修假|進修假|事假|其他假期?|特別假|陪審假)"
     );
+    // Compared with folded text (see `super::fold`), so the vocabulary is folded too.
+    let source = super::fold::fold_str(&source);
     RegexBuilder::new(&source)
         .case_insensitive(true)
         .build()
