@@ -257,6 +257,7 @@ impl Bot {
                 tracing::warn!(error = %e, "ERP call failed.");
                 let failure = match e {
                     ErpError::Timeout { .. } => Failure::ErpTimeout,
+                    ErpError::Credentials { .. } => Failure::ErpCredentials,
                     _ => Failure::ErpUnavailable,
                 };
                 let content = Content::Failure {
@@ -335,7 +336,7 @@ impl Bot {
                     return;
                 };
                 resolution.intent = Some(previous.intent);
-                resolution.slots = slots;
+                resolution.slots = restore_as_written(slots, &previous.slots, explanation);
                 resolution.source = Some(Source::Context);
                 resolution.rule = None;
                 // "SO-2026-00123" says nothing about the language; keep the previous one.
@@ -749,6 +750,27 @@ fn whole_company() -> Place {
         region: None,
         aliases: vec![],
     }
+}
+
+/// Follow-up slots are read from the folded matching text ("荃灣" matches as "荃湾");
+/// the slot contract is "as the user wrote it", so each new text slot is mapped back to
+/// the message. Slots carried over from the previous turn are already as written.
+fn restore_as_written(mut slots: Slots, previous: &Slots, explanation: &Explanation) -> Slots {
+    let folded = crate::intent::fold::fold(&explanation.normalized);
+    let restore = |new: &mut Option<String>, old: &Option<String>| {
+        if new != old
+            && let Some(value) = new.as_deref()
+            && let Some(original) = folded.restore(&explanation.normalized, value)
+        {
+            *new = Some(original.to_string());
+        }
+    };
+    restore(&mut slots.item, &previous.item);
+    restore(&mut slots.warehouse, &previous.warehouse);
+    restore(&mut slots.region, &previous.region);
+    restore(&mut slots.store, &previous.store);
+    restore(&mut slots.customer, &previous.customer);
+    slots
 }
 
 /// Whether a scope covers a store, warehouse or region.

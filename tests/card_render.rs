@@ -816,6 +816,13 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
             },
         ),
         (
+            "failure_credentials",
+            Content::Failure {
+                failure: Failure::ErpCredentials,
+                reference: "r-c4ed5e".into(),
+            },
+        ),
+        (
             "failure_internal",
             Content::Failure {
                 failure: Failure::Internal,

@@ -82,6 +82,9 @@ pub enum Failure {
     ErpTimeout,
     /// The ERP answered with an error or could not be reached.
     ErpUnavailable,
+    /// The ERP refused askerp's own credentials: nothing the asker can fix, so the card
+    /// says the IT admin must check the connector.
+    ErpCredentials,
     /// Something inside askerp went wrong.
     Internal,
 }

@@ -1452,6 +1452,7 @@ impl Ctx<'_> {
         let (key, quote) = match failure {
             Failure::ErpTimeout => ("failure.erp_timeout", false),
             Failure::ErpUnavailable => ("failure.erp_unavailable", true),
+            Failure::ErpCredentials => ("failure.erp_credentials", true),
             Failure::Internal => ("failure.internal", true),
         };
         card.para(self.t(key));

@@ -834,7 +834,8 @@ async fn wrong_credentials_are_named_in_check_and_the_reply() {
             "{url}: {stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        // The user hears that the ERP cannot be reached; the audit reason says why.
+        // The user hears that askerp's sign-in was refused and that IT must fix it; the
+        // audit reason says which connector.
         let config = Config::load(Some(&config_path)).expect("config");
         let bot = askerp::setup::bot(&config)
             .await
@@ -843,7 +844,12 @@ async fn wrong_credentials_are_named_in_check_and_the_reply() {
             .answer(&question("how many iPhone 15 Pro 256GB in stock?"))
             .await;
         assert_eq!(a.decision.as_str(), "error");
-        assert!(a.card.markdown.contains("can't be reached"), "{:?}", a.card);
+        assert!(
+            a.card.markdown.contains("refused askerp's sign-in"),
+            "{:?}",
+            a.card
+        );
+        assert!(a.card.markdown.contains("IT admin"), "{:?}", a.card);
         assert!(
             a.reason
                 .as_deref()
