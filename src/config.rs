@@ -357,7 +357,8 @@ pub enum LlmMode {
 pub enum LlmAuth {
     /// `Authorization: Bearer <key>` (OpenAI, DashScope, DeepSeek, vLLM, Ollama).
     Bearer,
-    /// `api-key: <key>` (Azure OpenAI).
+    /// Azure OpenAI: `api-key: <key>`, `base_url` is the resource endpoint, `model` the
+    /// deployment name, and `api_version` is sent as `api-version`.
     ApiKey,
 }
 
@@ -373,6 +374,8 @@ pub struct LlmConfig {
     /// From `ASKERP_LLM__API_KEY`; may stay empty for a local server without auth.
     pub api_key: Secret,
     pub auth: LlmAuth,
+    /// Azure OpenAI's `api-version` (only with `auth = "api-key"`).
+    pub api_version: String,
     pub mode: LlmMode,
     /// A prompt template replacing the built-in `prompts/fallback.md`.
     pub prompt: Option<PathBuf>,
@@ -398,6 +401,7 @@ impl Default for LlmConfig {
             model: "gpt-4o-mini".into(),
             api_key: Secret::default(),
             auth: LlmAuth::Bearer,
+            api_version: "2024-10-21".into(),
             mode: LlmMode::Tools,
             prompt: None,
             timeout_ms: 4000,

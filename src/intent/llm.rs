@@ -20,9 +20,11 @@
 //! The endpoint is any OpenAI-compatible `POST {base_url}/chat/completions`: OpenAI,
 //! Azure OpenAI (`auth = "api-key"`), Qwen through DashScope's compatible mode, DeepSeek,
 //! a local Ollama or vLLM. With `mode = "tools"` the schema is a forced function call;
-//! `mode = "json"` asks for a JSON object for servers without tool calling. The HTTP is
-//! written directly on `reqwest` so that the timeout is the only wait (no hidden retries)
-//! and so that both answer shapes (tool call, JSON content) are read by the same code.
+//! `mode = "json"` asks for a JSON object for servers without tool calling. Requests go
+//! through `async-openai` (its OpenAI and Azure configurations carry the URL and key
+//! conventions) with the request and answer as plain JSON, so both answer shapes (tool
+//! call, JSON content) are read by the same code; its retry-on-429 backoff is switched
+//! off, so the configured timeout is the only wait.
 //!
 //! The prompt is a template in `prompts/` ([`PromptTemplate`]) whose placeholders are
 //! declared in its header and checked at start-up and by `askerp check`.
@@ -33,6 +35,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+use async_openai::config::{AzureConfig, OpenAIConfig};
+use async_openai::error::OpenAIError;
 use jiff::Zoned;
 use jiff::civil::Date;
 use regex::Regex;
@@ -51,9 +55,6 @@ pub const PLACEHOLDERS: [&str; 4] = ["today", "time_zone", "intents", "schema"];
 
 /// The function the model is made to call in `tools` mode.
 const TOOL_NAME: &str = "resolve_question";
-
-/// A chat completion larger than this is not an intent and slots.
-const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// The largest `limit` ("top N items") the model may ask for.
 const MAX_LIMIT: u64 = 50;
@@ -75,8 +76,8 @@ pub enum LlmError {
 enum CallError {
     #[error("no answer within {0} ms")]
     Timeout(u64),
-    #[error("HTTP status {0}")]
-    Status(u16),
+    #[error("the API refused the request: {0}")]
+    Api(String),
     #[error("request failed: {0}")]
     Transport(String),
     #[error("not a chat completion: {0}")]
@@ -541,8 +542,7 @@ impl Breaker {
 /// The fallback, ready to call: client, prompt, schema, cache, limits.
 pub struct LlmFallback {
     config: LlmConfig,
-    http: reqwest::Client,
-    url: String,
+    client: ModelClient,
     prompt: PromptTemplate,
     schema: Value,
     intents: String,
@@ -565,8 +565,7 @@ impl LlmFallback {
             .build()
             .map_err(|e| LlmError::Client(e.to_string()))?;
         Ok(LlmFallback {
-            url: format!("{}/chat/completions", config.base_url.trim_end_matches('/')),
-            http,
+            client: ModelClient::new(config, http),
             prompt,
             schema: schema(catalog, config.max_slot_chars),
             intents: describe_intents(catalog),
@@ -735,32 +734,13 @@ impl LlmFallback {
             }
             LlmMode::Json => body["response_format"] = json!({"type": "json_object"}),
         }
-        let mut request = self.http.post(&self.url).json(&body);
-        let key = self.config.api_key.expose();
-        if !key.is_empty() {
-            request = match self.config.auth {
-                LlmAuth::Bearer => request.bearer_auth(key),
-                LlmAuth::ApiKey => request.header("api-key", key),
-            };
-        }
         let timeout = Duration::from_millis(self.config.timeout_ms);
         let exchange = async {
-            let response = request
-                .send()
-                .await
-                .map_err(|e| CallError::Transport(without_url(&e)))?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(CallError::Status(status.as_u16()));
-            }
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| CallError::Transport(without_url(&e)))?;
-            if bytes.len() > MAX_RESPONSE_BYTES {
-                return Err(CallError::Malformed("response too large".into()));
-            }
-            serde_json::from_slice::<Value>(&bytes).map_err(|e| CallError::Malformed(e.to_string()))
+            let answer: Result<Value, OpenAIError> = match &self.client {
+                ModelClient::OpenAi(c) => c.chat().create_byot(body).await,
+                ModelClient::Azure(c) => c.chat().create_byot(body).await,
+            };
+            answer.map_err(call_error)
         };
         match tokio::time::timeout(timeout, exchange).await {
             Ok(Ok(v)) if v.pointer("/choices/0/message").is_some() => Ok(v),
@@ -774,11 +754,57 @@ impl LlmFallback {
     }
 }
 
-fn without_url(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return "timed out".into();
+/// The API client for the configured auth convention.
+enum ModelClient {
+    /// `{base_url}/chat/completions` with `Authorization: Bearer <key>`.
+    OpenAi(async_openai::Client<OpenAIConfig>),
+    /// Azure OpenAI: `{base_url}/openai/deployments/{model}/chat/completions?api-version=…`
+    /// with `api-key: <key>`.
+    Azure(async_openai::Client<AzureConfig>),
+}
+
+impl ModelClient {
+    fn new(config: &LlmConfig, http: reqwest::Client) -> ModelClient {
+        // A 429 is a failure like any other here: the breaker and the "not understood"
+        // card handle it, and the user is not kept waiting by retries.
+        let no_retries = backoff::ExponentialBackoff {
+            max_elapsed_time: Some(Duration::ZERO),
+            ..backoff::ExponentialBackoff::default()
+        };
+        let base = config.base_url.trim_end_matches('/');
+        let key = config.api_key.expose();
+        match config.auth {
+            LlmAuth::Bearer => ModelClient::OpenAi(
+                async_openai::Client::with_config(
+                    OpenAIConfig::new().with_api_base(base).with_api_key(key),
+                )
+                .with_http_client(http)
+                .with_backoff(no_retries),
+            ),
+            LlmAuth::ApiKey => ModelClient::Azure(
+                async_openai::Client::with_config(
+                    AzureConfig::new()
+                        .with_api_base(base)
+                        .with_api_key(key)
+                        .with_deployment_id(&config.model)
+                        .with_api_version(&config.api_version),
+                )
+                .with_http_client(http)
+                .with_backoff(no_retries),
+            ),
+        }
     }
-    e.to_string()
+}
+
+/// Sorts a client error into the fallback's failure kinds (URLs and keys left out).
+fn call_error(e: OpenAIError) -> CallError {
+    match e {
+        OpenAIError::Reqwest(e) if e.is_timeout() => CallError::Transport("timed out".into()),
+        OpenAIError::Reqwest(e) => CallError::Transport(e.without_url().to_string()),
+        OpenAIError::ApiError(api) => CallError::Api(api.message.chars().take(200).collect()),
+        OpenAIError::JSONDeserialize(e) => CallError::Malformed(e.to_string()),
+        other => CallError::Transport(other.to_string().chars().take(200).collect()),
+    }
 }
 
 fn outcome(found: Option<(Intent, Slots)>) -> Outcome {

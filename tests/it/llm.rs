@@ -31,6 +31,10 @@ impl FakeModel {
         let fake = FakeModel::default();
         let app = axum::Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route(
+                "/openai/deployments/{deployment}/chat/completions",
+                post(azure_completions),
+            )
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -45,6 +49,24 @@ impl FakeModel {
     fn requests(&self) -> Vec<Value> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
+}
+
+/// Azure OpenAI's shape: the deployment in the path, `api-version` in the query, the key
+/// in an `api-key` header; anything else is refused as Azure would.
+async fn azure_completions(
+    State(fake): State<FakeModel>,
+    axum::extract::Path(deployment): axum::extract::Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key_ok = headers.get("api-key").and_then(|v| v.to_str().ok()) == Some("azure-test-key");
+    let bearer = headers.get("authorization").is_some();
+    if !key_ok || bearer || deployment != "gpt-4o-mini-hk" || !query.contains_key("api-version") {
+        let error = json!({"error": {"code": "401", "message": "Access denied due to invalid subscription key or wrong API endpoint."}});
+        return (StatusCode::UNAUTHORIZED, Json(error)).into_response();
+    }
+    completions(State(fake), Json(body)).await
 }
 
 /// Plays a model: the answer depends on a keyword in the user's message.
@@ -441,4 +463,27 @@ async fn a_personal_answer_found_by_the_model_still_goes_private() {
     let record = records.last().expect("record");
     assert_eq!(record["source"], "llm", "{record}");
     assert_eq!(record["delivery"], "private", "{record}");
+}
+
+#[tokio::test]
+async fn azure_openai_gets_its_own_url_and_key_header() {
+    let (fake, base) = FakeModel::start().await;
+    let endpoint = base.trim_end_matches("/v1").to_string();
+    let app = TestApp::start_with(
+        |c| {
+            c.llm.enabled = true;
+            c.llm.base_url = endpoint.clone();
+            c.llm.auth = askerp::config::LlmAuth::ApiKey;
+            c.llm.model = "gpt-4o-mini-hk".into();
+            c.llm.api_key = askerp::config::Secret::new("azure-test-key");
+        },
+        None,
+    )
+    .await;
+    let reply = app
+        .ask("demo.staff", "wie viele iPhone 15 Pro 256GB haben wir?")
+        .await;
+    assert!(reply.text.contains("256GB"), "{}", reply.text);
+    assert_eq!(fake.requests().len(), 1);
+    assert_eq!(app.audit(1).await[0]["source"], "llm");
 }
