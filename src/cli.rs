@@ -23,6 +23,23 @@ use crate::pipeline::{Answer, Bot, Question};
 use crate::server::{self, AppState};
 use crate::{setup, telemetry};
 
+/// `println!` for command output that does not panic when stdout is closed early
+/// (`askerp send … | head`): the rest of the output is simply dropped.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` counterpart of [`out!`].
+macro_rules! out_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Exit code for configuration and data-file errors (`EX_CONFIG`).
 pub const EXIT_CONFIG: i32 = 78;
 
@@ -207,11 +224,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
             };
             let answer = ask(&bot, &config, &args.user, conversation, &args.text, now).await;
             if args.json {
-                println!("{}", answer_json(&answer));
+                out!("{}", answer_json(&answer));
             } else {
-                print!("{}", render_terminal(&answer.card));
+                out_part!("{}", render_terminal(&answer.card));
                 if let Some(note) = &answer.group_note {
-                    println!("(delivered privately; the group sees: {})", note.title);
+                    out!("(delivered privately; the group sees: {})", note.title);
                 }
             }
             Ok(())
@@ -239,9 +256,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let text = text.unwrap_or_default();
             let resolution = resolver.resolve(&text, &now);
             if json {
-                println!("{}", serde_json::to_string(&resolution)?);
+                out!("{}", serde_json::to_string(&resolution)?);
             } else {
-                println!(
+                out!(
                     "intent: {}\nslots:  {}\nsource: {}\nlocale: {}",
                     resolution.intent.map_or("(none)", |i| i.name()),
                     serde_json::to_string(&resolution.slots)?,
@@ -257,7 +274,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
             let resolver = crate::intent::Resolver::new(Arc::new(catalog), tz.clone())?;
             let now = parse_now(now.as_deref(), &tz)?;
-            print!("{}", resolver.explain(&text, &now));
+            out_part!("{}", resolver.explain(&text, &now));
             Ok(())
         }
         Command::Intents {
@@ -267,7 +284,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
             let resolver = crate::intent::Resolver::new(Arc::new(catalog), config.time_zone())?;
             let report = resolver.test_examples();
-            print!("{report}");
+            out_part!("{report}");
             if !report.passed() {
                 bail!("{} intent example(s) failed", report.failures.len());
             }
@@ -286,10 +303,10 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let report = crate::intent::eval::evaluate(&resolver, &cases);
             if misses {
                 for miss in &report.misses {
-                    println!("MISS {miss}");
+                    out!("MISS {miss}");
                 }
             }
-            println!("{report}");
+            out!("{report}");
             let short = report.shortfalls(crate::intent::eval::Targets::REQUIRED);
             if !short.is_empty() {
                 bail!("below target: {}", short.join("; "));
@@ -306,7 +323,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             };
             match audit::verify(&path) {
                 Ok(n) => {
-                    println!("{}: {n} records, chain intact", path.display());
+                    out!("{}: {n} records, chain intact", path.display());
                     Ok(())
                 }
                 Err(e) => bail!("{}: {e}", path.display()),
@@ -350,7 +367,7 @@ fn demo_config(path: Option<PathBuf>) -> Result<Config> {
 
 fn print_demo_banner(config: &Config) {
     let listen = &config.server.listen;
-    println!(
+    out!(
         "askerp demo: the demo ERP (a fictional Hong Kong trading company) and a built-in DingTalk simulator.\n\
          Listening on http://{listen}  (callback: POST /dingtalk/callback, signing secret: {DEMO_APP_SECRET})\n\
          \n\
@@ -520,14 +537,14 @@ pub fn render_terminal(card: &Card) -> String {
 
 async fn chat(bot: &Bot, config: &Config, mut user: String) -> Result<()> {
     let mut group = false;
-    println!(
+    out!(
         "askerp chat: talking to {} as {user}. Type a question, a button number, /as USER, /group, /1on1, or /quit.",
         bot.erp.name()
     );
     let mut last: Option<Card> = None;
     let stdin = std::io::stdin();
     loop {
-        print!("{}{}> ", user, if group { " (group)" } else { "" });
+        out_part!("{}{}> ", user, if group { " (group)" } else { "" });
         std::io::stdout().flush()?;
         let mut line = String::new();
         if stdin.lock().read_line(&mut line)? == 0 {
@@ -555,7 +572,7 @@ async fn chat(bot: &Bot, config: &Config, mut user: String) -> Result<()> {
                     .and_then(|b| b.follow_up_text())
             }) {
                 Some(q) => {
-                    println!("» {q}");
+                    out!("» {q}");
                     q
                 }
                 None => line.to_string(),
@@ -569,10 +586,10 @@ async fn chat(bot: &Bot, config: &Config, mut user: String) -> Result<()> {
         let now = Zoned::now().with_time_zone(bot.tz.clone());
         let answer = ask(bot, config, &user, conversation, &text, now).await;
         if let Some(note) = &answer.group_note {
-            println!("(in the group)\n{}", render_terminal(note));
-            println!("(privately to {user})");
+            out!("(in the group)\n{}", render_terminal(note));
+            out!("(privately to {user})");
         }
-        print!("{}", render_terminal(&answer.card));
+        out_part!("{}", render_terminal(&answer.card));
         last = Some(answer.card);
     }
 }
@@ -619,7 +636,7 @@ async fn send(args: SendArgs) -> Result<()> {
         .send()
         .await
         .with_context(|| format!("cannot reach {base}"))?;
-    println!("POST {base}/dingtalk/callback → {}", resp.status());
+    out!("POST {base}/dingtalk/callback → {}", resp.status());
     if !resp.status().is_success() {
         bail!("the server refused the message");
     }
@@ -649,7 +666,7 @@ async fn send(args: SendArgs) -> Result<()> {
         }
     }
     if seen == 0 {
-        println!(
+        out!(
             "(no reply seen on the demo simulator within {} s)",
             args.wait_secs
         );
@@ -694,24 +711,24 @@ fn print_sent(s: &Value) {
             })
             .unwrap_or_default(),
     };
-    println!("\nReply {to}:\n{}", render_terminal(&card));
+    out!("\nReply {to}:\n{}", render_terminal(&card));
 }
 
 /// `askerp check`: every problem in configuration and data files, then a live query.
 async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
     let config = Config::load(config_path.as_deref())?;
-    println!("✓ configuration");
+    out!("✓ configuration");
     let bot = setup::bot(&config).await?;
-    println!("✓ intents, directory, policy, message catalogs");
+    out!("✓ intents, directory, policy, message catalogs");
     if offline {
-        println!("- connector {} not tried (--offline)", bot.erp.name());
+        out!("- connector {} not tried (--offline)", bot.erp.name());
         return Ok(());
     }
     // Each connector live: reachability, credentials, one harmless read.
     let mut failed = Vec::new();
     for (name, result) in bot.erp.health().await {
         match result {
-            Ok(()) => println!("✓ connector {name}: answered"),
+            Ok(()) => out!("✓ connector {name}: answered"),
             Err(e) => {
                 let hint = match &e {
                     crate::erp::ErpError::Credentials { .. } => {
@@ -724,7 +741,7 @@ async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
                     }
                     _ => "",
                 };
-                println!("✗ connector {name}: {e}{hint}");
+                out!("✗ connector {name}: {e}{hint}");
                 failed.push(name);
             }
         }
