@@ -71,6 +71,10 @@ pub struct ServerConfig {
     pub listen: String,
     /// How long shutdown waits for replies still being worked on.
     pub shutdown_grace_secs: u64,
+    /// How long, after a stop signal, `/readyz` answers 503 while requests are still
+    /// accepted, so a load balancer can take the replica out first (Kubernetes: a few
+    /// seconds; 0 stops accepting at once).
+    pub shutdown_drain_secs: u64,
     /// How long a `msgId` is remembered to drop redeliveries.
     pub dedupe_ttl_secs: u64,
 }
@@ -80,6 +84,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
             shutdown_grace_secs: 30,
+            shutdown_drain_secs: 0,
             dedupe_ttl_secs: 600,
         }
     }

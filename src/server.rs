@@ -349,6 +349,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let drain = Duration::from_secs(state.config.server.shutdown_drain_secs);
     let ready = Arc::clone(&state.ready);
     let tasks = state.tasks.clone();
     // Stream mode: the outbound connection to DingTalk's gateway, stopped with the server.
@@ -366,6 +367,15 @@ pub async fn serve(
             shutdown.await;
             ready.store(false, Ordering::Relaxed);
             stopping.cancel();
+            // Keep accepting while the load balancer notices `/readyz` is 503, so no
+            // callback in flight towards this replica is refused.
+            if !drain.is_zero() {
+                tracing::info!(
+                    drain_secs = drain.as_secs(),
+                    "Not ready; draining before stop."
+                );
+                tokio::time::sleep(drain).await;
+            }
             tracing::info!("Shutting down: finishing answers in flight.");
         })
         .await?;

@@ -351,3 +351,34 @@ async fn when_the_private_answer_cannot_be_sent_the_group_is_told_without_figure
         audit[0]
     );
 }
+
+#[tokio::test]
+async fn shutdown_reports_not_ready_while_it_still_accepts_then_stops() {
+    let app = TestApp::start_with(|c| c.server.shutdown_drain_secs = 1, None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(askerp::server::serve(
+        listener,
+        app.state.clone(),
+        None,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let ready = |base: String| async move {
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    assert_eq!(ready(base.clone()).await, 200);
+    let _ = stop.send(());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Draining: still answering, but telling the load balancer to go elsewhere.
+    assert_eq!(ready(base.clone()).await, 503);
+    let finished = tokio::time::timeout(Duration::from_secs(5), server).await;
+    assert!(finished.is_ok(), "the server did not stop after draining");
+}
