@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod config;
 pub mod demo;
+pub mod mapping;
 pub mod matching;
 pub mod odata;
 pub mod odoo;

@@ -840,19 +840,15 @@ impl ODataConnector {
     }
 
     fn unit(&self, unit: &str) -> String {
-        self.cfg
-            .units
-            .get(unit)
-            .cloned()
-            .unwrap_or_else(|| unit.to_string())
+        super::mapping::unit(&self.cfg.units, unit)
     }
 
     fn reorder_level(&self, sku: &str) -> Decimal {
-        self.cfg
-            .reorder_levels
-            .get(sku)
-            .copied()
-            .unwrap_or(self.cfg.default_reorder_level)
+        super::mapping::reorder_level(
+            &self.cfg.reorder_levels,
+            self.cfg.default_reorder_level,
+            sku,
+        )
     }
 
     fn place(&self, code: &str, kinds: &[PlaceKind]) -> Place {

@@ -464,19 +464,15 @@ impl OdooConnector {
     }
 
     fn unit(&self, unit: &str) -> String {
-        self.cfg
-            .units
-            .get(unit)
-            .cloned()
-            .unwrap_or_else(|| unit.to_string())
+        super::mapping::unit(&self.cfg.units, unit)
     }
 
     fn reorder_level(&self, sku: &str) -> Decimal {
-        self.cfg
-            .reorder_levels
-            .get(sku)
-            .copied()
-            .unwrap_or(self.cfg.default_reorder_level)
+        super::mapping::reorder_level(
+            &self.cfg.reorder_levels,
+            self.cfg.default_reorder_level,
+            sku,
+        )
     }
 
     /// Products by id: SKU, name and unit.
@@ -719,18 +715,13 @@ impl Connector for OdooConnector {
     }
 
     async fn places(&self) -> Result<Places, ErpError> {
-        let mut places: Vec<Place> = self
+        let reported = self
             .warehouses()
             .await?
             .into_iter()
             .map(|(_, p)| p)
             .collect();
-        for p in &self.cfg.places {
-            if !places.iter().any(|q| q.code == p.code && q.kind == p.kind) {
-                places.push(p.clone());
-            }
-        }
-        Ok(Places { places })
+        Ok(super::mapping::with_configured(reported, &self.cfg.places))
     }
 
     #[instrument(skip_all, fields(connector = %self.name))]

@@ -482,19 +482,15 @@ impl TrytonConnector {
     }
 
     fn unit(&self, symbol: &str) -> String {
-        self.cfg
-            .units
-            .get(symbol)
-            .cloned()
-            .unwrap_or_else(|| symbol.to_string())
+        super::mapping::unit(&self.cfg.units, symbol)
     }
 
     fn reorder_level(&self, sku: &str) -> Decimal {
-        self.cfg
-            .reorder_levels
-            .get(sku)
-            .copied()
-            .unwrap_or(self.cfg.default_reorder_level)
+        super::mapping::reorder_level(
+            &self.cfg.reorder_levels,
+            self.cfg.default_reorder_level,
+            sku,
+        )
     }
 
     fn item_from(&self, row: &Value) -> Option<Item> {
@@ -717,21 +713,13 @@ impl Connector for TrytonConnector {
 
     #[instrument(skip_all, fields(connector = %self.name))]
     async fn places(&self) -> Result<Places, ErpError> {
-        let mut places: Vec<Place> = self
+        let reported = self
             .warehouses()
             .await?
             .into_iter()
             .map(|(_, p)| p)
             .collect();
-        for configured in &self.cfg.places {
-            if !places
-                .iter()
-                .any(|p| p.code == configured.code && p.kind == configured.kind)
-            {
-                places.push(configured.clone());
-            }
-        }
-        Ok(Places { places })
+        Ok(super::mapping::with_configured(reported, &self.cfg.places))
     }
 
     #[instrument(skip_all, fields(connector = %self.name))]
