@@ -95,6 +95,10 @@ pub enum Command {
         /// Also list every utterance that did not resolve as expected.
         #[arg(long)]
         misses: bool,
+        /// Also print per-intent recall, the precision of "no intent" and the confusion
+        /// matrix.
+        #[arg(long)]
+        confusion: bool,
     },
     /// Explain which rule matched a message and why, or why none did.
     Explain {
@@ -247,8 +251,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         } => {
             let config = Config::load(config_path.as_deref())?;
             let tz = config.time_zone();
-            let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
-            let resolver = crate::intent::Resolver::new(Arc::new(catalog), tz.clone())?;
+            let resolver = setup::resolver(&config).await?;
             let now = parse_now(now.as_deref(), &tz)?;
             if batch {
                 return resolve_batch(&resolver, &now, json);
@@ -271,8 +274,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Explain { now, text } => {
             let config = Config::load(config_path.as_deref())?;
             let tz = config.time_zone();
-            let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
-            let resolver = crate::intent::Resolver::new(Arc::new(catalog), tz.clone())?;
+            let resolver = setup::resolver(&config).await?;
             let now = parse_now(now.as_deref(), &tz)?;
             out_part!("{}", resolver.explain(&text, &now));
             Ok(())
@@ -281,8 +283,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             command: IntentsCommand::Test,
         } => {
             let config = Config::load(config_path.as_deref())?;
-            let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
-            let resolver = crate::intent::Resolver::new(Arc::new(catalog), config.time_zone())?;
+            let resolver = setup::resolver(&config).await?;
             let report = resolver.test_examples();
             out_part!("{report}");
             if !report.passed() {
@@ -290,10 +291,13 @@ async fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Eval { file, misses } => {
+        Command::Eval {
+            file,
+            misses,
+            confusion,
+        } => {
             let config = Config::load(config_path.as_deref())?;
-            let catalog = setup::catalog(&config).map_err(anyhow::Error::msg)?;
-            let resolver = crate::intent::Resolver::new(Arc::new(catalog), config.time_zone())?;
+            let resolver = setup::resolver(&config).await?;
             let text = match &file {
                 Some(path) => std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read {}", path.display()))?,
@@ -307,6 +311,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 }
             }
             out!("{report}");
+            if confusion {
+                out!("{}", report.confusion_table());
+            }
             let short = report.shortfalls(crate::intent::eval::Targets::REQUIRED);
             if !short.is_empty() {
                 bail!("below target: {}", short.join("; "));

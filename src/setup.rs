@@ -19,6 +19,7 @@ use crate::erp::tryton::TrytonConnector;
 use crate::erp::{Connector, ErpRouter};
 use crate::identity::Directory;
 use crate::intent::context::MemoryContext;
+use crate::intent::lexicon::Person;
 use crate::intent::llm::{LlmFallback, PromptTemplate};
 use crate::intent::{Catalog, Resolver};
 use crate::pipeline::Bot;
@@ -99,6 +100,7 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
             if problems.is_empty() =>
         {
             let erp = connector;
+            load_vocabulary(&resolver, &erp, &directory).await;
             Ok(Bot {
                 resolver,
                 directory,
@@ -115,6 +117,64 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
         }
         _ => Err(SetupError(problems)),
     }
+}
+
+/// Gives the resolver the names it looks for in messages: the connectors' places, items,
+/// customers and staff, and the directory's people (DESIGN decision 1, entities first).
+pub async fn load_vocabulary(resolver: &Resolver, erp: &ErpRouter, directory: &Directory) {
+    let vocab = erp.vocabulary().await;
+    let mut people: Vec<Person> = vocab
+        .employees
+        .iter()
+        .map(|e| Person {
+            id: e.id.clone(),
+            names: vec![e.name_en.clone(), e.name_zh.clone()],
+        })
+        .collect();
+    for p in directory.principals() {
+        match people.iter_mut().find(|q| q.id == p.employee_id) {
+            Some(q) => {
+                for n in [&p.name, &p.name_zh] {
+                    if !n.is_empty() && !q.names.contains(n) {
+                        q.names.push(n.clone());
+                    }
+                }
+            }
+            None => people.push(Person {
+                id: p.employee_id.clone(),
+                names: [p.name.clone(), p.name_zh.clone()]
+                    .into_iter()
+                    .filter(|n| !n.is_empty())
+                    .collect(),
+            }),
+        }
+    }
+    tracing::info!(
+        places = vocab.places.places.len(),
+        items = vocab.items.len(),
+        customers = vocab.customers.len(),
+        people = people.len(),
+        "Vocabulary loaded for understanding."
+    );
+    resolver.set_vocabulary(vocab, people);
+}
+
+/// A resolver with the configured connectors' vocabulary, for the CLI's `resolve`,
+/// `explain`, `eval` and `intents test`.
+pub async fn resolver(config: &Config) -> anyhow::Result<Resolver> {
+    let tz = config.time_zone();
+    let catalog = catalog(config).map_err(anyhow::Error::msg)?;
+    let resolver = Resolver::new(Arc::new(catalog), tz.clone())?;
+    let directory = match &config.data.directory {
+        Some(path) => Directory::load(path),
+        None => Directory::demo(),
+    }?;
+    let today = jiff::Zoned::now().with_time_zone(tz).date();
+    match connectors(config, today).await {
+        Ok(erp) => load_vocabulary(&resolver, &erp, &directory).await,
+        Err(p) => tracing::warn!(problems = ?p, "No connector: resolving without its vocabulary."),
+    }
+    Ok(resolver)
 }
 
 /// Opens every connector a domain is routed to, each behind its guard, and routes the

@@ -129,6 +129,18 @@ impl CachedConnector {
         })
     }
 
+    /// The connector's vocabulary, read past the cache (it is read once, at start-up, and
+    /// kept by the resolver), within the same timeout as every call.
+    pub async fn vocabulary(&self) -> Result<super::Vocabulary, ErpError> {
+        match tokio::time::timeout(self.timeout, self.inner.vocabulary()).await {
+            Ok(v) => v,
+            Err(_) => Err(ErpError::Timeout {
+                connector: self.inner.name().to_string(),
+                after_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+
     pub async fn places(&self) -> Result<Fetched<Places>, ErpError> {
         let f = self
             .get(Key::Places, |c| async move {

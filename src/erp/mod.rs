@@ -302,6 +302,20 @@ pub struct LeaveBalance {
     pub lines: Vec<LeaveLine>,
 }
 
+/// Everything a connector can name: the words the understanding stage looks for in a
+/// message before it decides what the message asks ("entities first"). Read once at
+/// start-up; a connector that cannot list something leaves it empty and the resolver
+/// falls back to what is left of the message after the known words.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vocabulary {
+    pub places: Places,
+    /// Items with every other name people use for them (aliases).
+    pub items: Vec<(Item, Vec<String>)>,
+    /// Customer names as the ERP writes them.
+    pub customers: Vec<String>,
+    pub employees: Vec<Employee>,
+}
+
 /// Filters for sales questions, already matched to the connector's codes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SalesFilter {
@@ -331,6 +345,14 @@ pub trait Connector: Send + Sync {
     }
     /// Warehouses, stores and regions.
     async fn places(&self) -> Result<Places, ErpError>;
+    /// The names the resolver looks for in messages. The default knows only the places;
+    /// connectors that can list their items, customers or staff cheaply add them.
+    async fn vocabulary(&self) -> Result<Vocabulary, ErpError> {
+        Ok(Vocabulary {
+            places: self.places().await?,
+            ..Vocabulary::default()
+        })
+    }
     /// Items matching what a user wrote: SKU, English or Chinese name (all words present).
     async fn find_items(&self, text: &str) -> Result<Vec<Item>, ErpError>;
     /// Stock for the given SKUs, optionally in one warehouse (a warehouse code).

@@ -268,6 +268,9 @@ impl Connector for Protected {
     async fn find_items(&self, text: &str) -> Result<Vec<Item>, ErpError> {
         self.guard.run(|| self.inner.find_items(text)).await
     }
+    async fn vocabulary(&self) -> Result<super::Vocabulary, ErpError> {
+        self.guard.run(|| self.inner.vocabulary()).await
+    }
     async fn stock(
         &self,
         skus: &[String],

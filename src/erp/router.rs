@@ -250,6 +250,46 @@ impl ErpRouter {
         out
     }
 
+    /// What the resolver looks for in messages: items and places from the inventory
+    /// connector, places and customers from the sales one, staff from the leave one. A
+    /// connector that fails to answer contributes nothing (the resolver then works from the
+    /// rest of the message, as it must for names it does not know anyway).
+    pub async fn vocabulary(&self) -> super::Vocabulary {
+        let inv = self.inventory.cache.vocabulary().await;
+        let mut vocab = match inv {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "The inventory connector did not list its names.");
+                super::Vocabulary::default()
+            }
+        };
+        if self.sales.name != self.inventory.name {
+            match self.sales.cache.vocabulary().await {
+                Ok(sales) => {
+                    for p in sales.places.places {
+                        if !vocab
+                            .places
+                            .places
+                            .iter()
+                            .any(|q| q.code == p.code && q.kind == p.kind)
+                        {
+                            vocab.places.places.push(p);
+                        }
+                    }
+                    vocab.customers = sales.customers;
+                }
+                Err(e) => tracing::warn!(error = %e, "The sales connector did not list its names."),
+            }
+        }
+        if self.leave.name != self.inventory.name {
+            match self.leave.cache.vocabulary().await {
+                Ok(leave) => vocab.employees = leave.employees,
+                Err(e) => tracing::warn!(error = %e, "The leave connector did not list its staff."),
+            }
+        }
+        vocab
+    }
+
     pub async fn places(&self) -> Result<Fetched<Places>, ErpError> {
         let mut inv = self.inventory.cache.places().await?;
         if self.sales.name != self.inventory.name {

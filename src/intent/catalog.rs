@@ -62,7 +62,7 @@ static BUILTIN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/intents");
 const FORMAT_VERSION: u32 = 1;
 
 /// Slot names the resolver knows how to fill (the fields of [`Slots`]).
-pub const KNOWN_SLOTS: [&str; 10] = [
+pub const KNOWN_SLOTS: [&str; 11] = [
     "item",
     "warehouse",
     "region",
@@ -73,6 +73,7 @@ pub const KNOWN_SLOTS: [&str; 10] = [
     "employee",
     "leave_type",
     "limit",
+    "rank_by",
 ];
 
 /// The compiled-program budget for one pattern and for the whole set. Unicode
@@ -96,20 +97,68 @@ pub struct SlotDef {
     pub required: bool,
 }
 
-/// One pattern of an intent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PatternDef {
-    /// Unique over the catalog; recorded in the audit log as the rule that matched.
-    pub id: String,
-    /// The language the pattern is written for (informational: all patterns are tried on
-    /// every text, because Hong Kong users mix languages in one sentence).
-    pub lang: Locale,
-    /// Higher wins when several patterns match.
-    pub priority: i32,
-    /// The regex as written in the file.
-    pub source: String,
-    /// The regex with `{{fragments}}` expanded; this is what is compiled.
-    pub regex: String,
+/// One cue of an intent: a word or phrase that is evidence for it (or, with a negative
+/// weight, against it), found anywhere in the message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CueDef {
+    /// In matching form: folded ([`super::fold`]) and in ASCII lower case.
+    pub text: String,
+    /// As written in the file, for `askerp explain`.
+    pub written: String,
+    pub weight: f32,
+    /// The language list it was written in (`en`, `zh`, `ms`, `vi`), informational: every
+    /// cue is looked for in every message, because users mix languages.
+    pub lang: String,
+}
+
+/// The entity kinds an intent may count as evidence (`[intent.evidence]`).
+pub const EVIDENCE_KINDS: [&str; 12] = [
+    "item",
+    "warehouse",
+    "store",
+    "region",
+    "place",
+    "customer",
+    "order",
+    "period",
+    "person",
+    "leave_type",
+    "limit",
+    "rank",
+];
+
+/// The word classes of `[words.*]` (common.toml): closed vocabularies every intent shares.
+pub const WORD_CLASSES: [&str; 15] = [
+    "filler",
+    "action",
+    "greeting",
+    "thanks",
+    "self",
+    "quantity",
+    "revenue",
+    "warehouse",
+    "store",
+    "region",
+    "customer",
+    "preposition",
+    "order",
+    "top",
+    "unsupported",
+];
+
+/// An order-number shape: what a number looks like in the ERP, and the form it is sent to
+/// the ERP in. `$1`, `$2` … in `canonical` are the regex's groups; without `canonical`,
+/// the number is sent as written (upper-cased), never reshaped.
+#[derive(Debug, Clone)]
+pub struct OrderShape {
+    pub regex: Regex,
+    pub canonical: Option<String>,
+}
+
+impl PartialEq for OrderShape {
+    fn eq(&self, other: &Self) -> bool {
+        self.regex.as_str() == other.regex.as_str() && self.canonical == other.canonical
+    }
 }
 
 /// A question with the slots it must resolve to; run as a test.
@@ -174,7 +223,10 @@ pub struct IntentDef {
     pub sensitivity: Sensitivity,
     pub slots: Vec<SlotDef>,
     pub description: Descriptions,
-    pub patterns: Vec<PatternDef>,
+    pub cues: Vec<CueDef>,
+    /// Entity kind → weight: how much finding such an entity in the message speaks for
+    /// this intent ("an item means a stock question unless something else is said").
+    pub evidence: BTreeMap<String, f32>,
     pub examples: Vec<Example>,
     pub counter_examples: Vec<CounterExample>,
     /// The file the intent was declared in (name only), for error messages.
@@ -215,8 +267,8 @@ pub enum CatalogError {
     /// Every problem found in the files.
     #[error("{}", list_problems(.0))]
     Invalid(Vec<Problem>),
-    /// The patterns are valid one by one but could not be compiled together.
-    #[error("cannot compile the intent patterns together: {0}")]
+    /// The cues are valid one by one but could not be compiled together.
+    #[error("cannot compile the intent cues together: {0}")]
     Compile(String),
 }
 
@@ -234,6 +286,10 @@ fn list_problems(problems: &[Problem]) -> String {
 pub struct Catalog {
     /// One definition per [`Intent`], in [`Intent::ALL`] order.
     pub intents: Vec<IntentDef>,
+    /// Word class → (phrase in matching form, language list it came from) ([`WORD_CLASSES`]).
+    pub words: BTreeMap<String, Vec<(String, String)>>,
+    /// Order-number shapes, tried in order ([`OrderShape`]).
+    pub order_shapes: Vec<OrderShape>,
     hash: String,
 }
 
@@ -292,6 +348,8 @@ impl Catalog {
         };
         let mut hasher = Sha256::new();
         let mut parsed = Vec::new();
+        let mut words: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        let mut order_shapes = Vec::new();
         for (name, text) in &files {
             hasher.update(text.as_bytes());
             match toml::from_str::<FileSpec>(text) {
@@ -306,18 +364,45 @@ impl Catalog {
                             ),
                         );
                     }
-                    for (frag, body) in &spec.fragments {
-                        if let Some(first) = loader.fragment_files.get(frag) {
+                    for (class, langs) in &spec.words {
+                        if !WORD_CLASSES.contains(&class.as_str()) {
                             loader.push(
                                 name,
-                                Some(frag),
-                                format!("fragment defined again (first in {first})"),
+                                Some(class),
+                                format!("unknown word class (known: {})", WORD_CLASSES.join(", ")),
                             );
-                        } else if !is_identifier(frag) {
-                            loader.push(name, Some(frag), "fragment names are [a-z0-9_]+".into());
-                        } else {
-                            loader.fragments.insert(frag.clone(), body.clone());
-                            loader.fragment_files.insert(frag.clone(), name.clone());
+                            continue;
+                        }
+                        let list = words.entry(class.clone()).or_insert_with(Vec::new);
+                        for (lang, phrases) in langs {
+                            if !["en", "zh", "ms", "vi"].contains(&lang.as_str()) {
+                                loader.push(
+                                    name,
+                                    Some(class),
+                                    format!("unknown language list `{lang}` (en, zh, ms, vi)"),
+                                );
+                            }
+                            for phrase in phrases {
+                                let m = matching_form(phrase);
+                                if !m.is_empty() && !list.iter().any(|(w, _)| *w == m) {
+                                    list.push((m, lang.clone()));
+                                }
+                            }
+                        }
+                    }
+                    for shape in &spec.order_shape {
+                        match RegexBuilder::new(&shape.regex)
+                            .case_insensitive(true)
+                            .size_limit(REGEX_SIZE_LIMIT)
+                            .build()
+                        {
+                            Ok(regex) => order_shapes.push(OrderShape {
+                                regex,
+                                canonical: shape.canonical.clone(),
+                            }),
+                            Err(e) => {
+                                loader.push(name, Some("order_shape"), format!("bad regex: {e}"))
+                            }
                         }
                     }
                     parsed.push((name.clone(), spec));
@@ -359,6 +444,8 @@ impl Catalog {
         let intents = Intent::ALL.iter().filter_map(|i| defs.remove(i)).collect();
         Ok(Catalog {
             intents,
+            words,
+            order_shapes,
             hash: hex::encode(hasher.finalize()),
         })
     }
@@ -395,27 +482,13 @@ impl Catalog {
     pub fn content_hash(&self) -> String {
         self.hash.clone()
     }
+}
 
-    /// Every pattern with its intent, in catalog order (the order ties are broken in).
-    pub fn patterns(&self) -> impl Iterator<Item = (&IntentDef, &PatternDef)> {
-        self.intents
-            .iter()
-            .flat_map(|d| d.patterns.iter().map(move |p| (d, p)))
+impl Catalog {
+    /// The phrases of one word class (empty when the catalog has none).
+    pub fn words(&self, class: &str) -> &[(String, String)] {
+        self.words.get(class).map(Vec::as_slice).unwrap_or(&[])
     }
-}
-
-/// Builds one pattern the way the resolver does, so that loading reports exactly the
-/// errors the resolver would hit.
-pub(crate) fn build_regex(source: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(source)
-        .case_insensitive(true)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-}
-
-/// The slot a capture group fills: its name without a trailing number.
-pub(crate) fn slot_of_group(group: &str) -> &str {
-    group.trim_end_matches(|c: char| c.is_ascii_digit())
 }
 
 fn file_name(path: &Path) -> String {
@@ -432,6 +505,7 @@ fn problem(file: &str, rule: Option<&str>, message: &str) -> Problem {
     }
 }
 
+#[allow(dead_code)]
 fn is_identifier(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
@@ -444,9 +518,32 @@ struct FileSpec {
     version: u32,
     now: Option<String>,
     #[serde(default)]
-    fragments: BTreeMap<String, String>,
+    words: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    #[serde(default)]
+    order_shape: Vec<OrderShapeSpec>,
     #[serde(default)]
     intent: Vec<IntentSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderShapeSpec {
+    regex: String,
+    canonical: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CueSpec {
+    weight: f32,
+    #[serde(default)]
+    en: Vec<String>,
+    #[serde(default)]
+    zh: Vec<String>,
+    #[serde(default)]
+    ms: Vec<String>,
+    #[serde(default)]
+    vi: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -459,7 +556,9 @@ struct IntentSpec {
     #[serde(default)]
     slots: Vec<SlotSpec>,
     #[serde(default)]
-    pattern: Vec<PatternSpec>,
+    cues: Vec<CueSpec>,
+    #[serde(default)]
+    evidence: BTreeMap<String, f32>,
     #[serde(default)]
     example: Vec<ExampleSpec>,
     #[serde(default)]
@@ -472,16 +571,6 @@ struct SlotSpec {
     name: String,
     #[serde(default)]
     required: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatternSpec {
-    id: String,
-    lang: String,
-    regex: String,
-    #[serde(default)]
-    priority: i32,
 }
 
 #[derive(Deserialize)]
@@ -507,10 +596,6 @@ struct CounterSpec {
 #[derive(Default)]
 struct Loader {
     problems: Vec<Problem>,
-    fragments: BTreeMap<String, String>,
-    fragment_files: BTreeMap<String, String>,
-    /// Pattern id → file, to report duplicates.
-    pattern_ids: BTreeMap<String, String>,
 }
 
 impl Loader {
@@ -567,15 +652,54 @@ impl Loader {
             }
         }
         let declared: BTreeSet<&str> = slots.iter().map(|s| s.name.as_str()).collect();
-        let mut patterns = Vec::new();
-        for p in spec.pattern {
-            if let Some(def) = self.pattern(file, &declared, p) {
-                patterns.push(def);
+        let mut cues = Vec::new();
+        for c in spec.cues {
+            if !c.weight.is_finite() || c.weight.abs() > 100.0 {
+                self.push(
+                    file,
+                    rule,
+                    format!("cue weight {} is not between -100 and 100", c.weight),
+                );
+                continue;
+            }
+            for (lang, list) in [("en", c.en), ("zh", c.zh), ("ms", c.ms), ("vi", c.vi)] {
+                for written in list {
+                    let text = matching_form(&written);
+                    if text.is_empty() {
+                        self.push(file, rule, format!("empty cue in `{lang}`"));
+                        continue;
+                    }
+                    cues.push(CueDef {
+                        text,
+                        written,
+                        weight: c.weight,
+                        lang: lang.to_string(),
+                    });
+                }
             }
         }
-        if patterns.is_empty() {
-            self.push(file, rule, "intent has no valid pattern".into());
+        if cues.is_empty() {
+            self.push(file, rule, "intent has no cue".into());
         }
+        for (kind, weight) in &spec.evidence {
+            if !EVIDENCE_KINDS.contains(&kind.as_str()) {
+                self.push(
+                    file,
+                    rule,
+                    format!(
+                        "unknown evidence kind `{kind}` ({})",
+                        EVIDENCE_KINDS.join(", ")
+                    ),
+                );
+            } else if !weight.is_finite() || weight.abs() > 100.0 {
+                self.push(
+                    file,
+                    rule,
+                    format!("evidence weight {weight} is not between -100 and 100"),
+                );
+            }
+        }
+        let evidence = spec.evidence;
         let mut examples = Vec::new();
         for (i, e) in spec.example.into_iter().enumerate() {
             let label = format!("{} example {}", spec.name, i + 1);
@@ -638,74 +762,11 @@ impl Loader {
             sensitivity: spec.sensitivity,
             slots,
             description,
-            patterns,
+            cues,
+            evidence,
             examples,
             counter_examples,
             file: file.to_string(),
-        })
-    }
-
-    fn pattern(
-        &mut self,
-        file: &str,
-        declared: &BTreeSet<&str>,
-        p: PatternSpec,
-    ) -> Option<PatternDef> {
-        let id = p.id.trim().to_string();
-        if id.is_empty() {
-            self.push(file, None, "pattern without an id".into());
-            return None;
-        }
-        let rule = Some(id.as_str());
-        if let Some(first) = self.pattern_ids.get(&id) {
-            let msg = format!("pattern id used again (first in {first})");
-            self.push(file, rule, msg);
-            return None;
-        }
-        self.pattern_ids.insert(id.clone(), file.to_string());
-        let Some(lang) = Locale::from_tag(&p.lang) else {
-            let msg = format!("unknown lang `{}` (en, zh-HK, zh-CN, ms or vi)", p.lang);
-            self.push(file, rule, msg);
-            return None;
-        };
-        // Patterns are compared with folded text (see `super::fold`), so they are folded too.
-        let expanded = match expand(&p.regex, &self.fragments) {
-            Ok(s) => super::fold::fold_str(&s),
-            Err(msg) => {
-                self.push(file, rule, msg);
-                return None;
-            }
-        };
-        let compiled = match build_regex(&expanded) {
-            Ok(r) => r,
-            Err(e) => {
-                self.push(file, rule, format!("bad regex: {e}"));
-                return None;
-            }
-        };
-        let mut ok = true;
-        for group in compiled.capture_names().flatten() {
-            let slot = slot_of_group(group);
-            if !KNOWN_SLOTS.contains(&slot) {
-                self.push(file, rule, format!("group `{group}` names no known slot"));
-                ok = false;
-            } else if !declared.contains(slot) {
-                self.push(
-                    file,
-                    rule,
-                    format!(
-                        "group `{group}` fills slot `{slot}`, which the intent does not declare"
-                    ),
-                );
-                ok = false;
-            }
-        }
-        ok.then_some(PatternDef {
-            id,
-            lang,
-            priority: p.priority,
-            source: p.regex,
-            regex: expanded,
         })
     }
 
@@ -779,32 +840,10 @@ impl Loader {
     }
 }
 
-/// Replaces `{{name}}` by the fragment's regex (as a non-capturing group). Fragments may
-/// use other fragments; a fragment that (indirectly) uses itself would expand forever, so
-/// the number of expansions is bounded.
-fn expand(source: &str, fragments: &BTreeMap<String, String>) -> Result<String, String> {
-    const MAX_EXPANSIONS: usize = 500;
-    let mut text = source.to_string();
-    for _ in 0..MAX_EXPANSIONS {
-        let Some(start) = text.find("{{") else {
-            return Ok(text);
-        };
-        let open_end = start + 2;
-        let Some(len) = text[open_end..].find("}}") else {
-            return Err("`{{` without a closing `}}`".into());
-        };
-        let name = text[open_end..open_end + len].trim();
-        let Some(body) = fragments.get(name) else {
-            return Err(format!("unknown fragment `{name}`"));
-        };
-        text = format!(
-            "{}(?:{}){}",
-            &text[..start],
-            body,
-            &text[open_end + len + 2..]
-        );
-    }
-    Err(format!(
-        "more than {MAX_EXPANSIONS} fragment expansions: a fragment uses itself"
-    ))
+/// The form cues, words and vocabulary are compared in: NFKC and width folding as for
+/// messages, Traditional to Simplified, diacritics removed, ASCII lower case, one space
+/// between words.
+pub fn matching_form(text: &str) -> String {
+    let folded = super::fold::fold_str(&super::normalize::normalize_width(text));
+    super::normalize::collapse_whitespace(&folded.to_ascii_lowercase())
 }

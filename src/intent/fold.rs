@@ -52,6 +52,21 @@ impl Folded {
     }
 }
 
+impl Folded {
+    /// The part of `original` that folded into the byte range `range` of [`Folded::text`].
+    pub fn restore_range<'a>(
+        &self,
+        original: &'a str,
+        range: std::ops::Range<usize>,
+    ) -> Option<&'a str> {
+        let (s, e) = match &self.map {
+            None => (range.start, range.end),
+            Some(map) => (*map.get(range.start)?, *map.get(range.end)?),
+        };
+        original.get(s..e)
+    }
+}
+
 /// Folds `text` into matching form, remembering how to map pieces back.
 pub fn fold(text: &str) -> Folded {
     if text.is_ascii() {

@@ -11,6 +11,7 @@ pub mod context;
 pub mod detect;
 pub mod eval;
 pub mod fold;
+pub mod lexicon;
 pub mod llm;
 pub mod normalize;
 pub mod numbers;
@@ -24,10 +25,10 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 pub use catalog::{
-    Catalog, CatalogError, CounterExample, Example, Expect, IntentDef, PatternDef, Problem,
+    Catalog, CatalogError, CounterExample, CueDef, Example, Expect, IntentDef, Problem,
     Sensitivity, SlotDef,
 };
-pub use resolve::{Candidate, ExampleFailure, ExampleReport, Explanation, Resolver};
+pub use resolve::{Entity, ExampleFailure, ExampleReport, Explanation, Resolver, Score};
 
 /// Every question askerp can answer. The wire name (`inventory.stock`, …) is the contract
 /// used by `intents/`, the policy file, the CLI JSON and the audit log.
@@ -255,6 +256,17 @@ pub struct Slots {
     pub leave_type: Option<LeaveType>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// How top items are ranked, when the question says ("by quantity").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank_by: Option<RankBy>,
+}
+
+/// What "best-selling" is measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RankBy {
+    Quantity,
+    Revenue,
 }
 
 impl Slots {
@@ -271,6 +283,7 @@ impl Slots {
             "employee" => self.employee.is_some(),
             "leave_type" => self.leave_type.is_some(),
             "limit" => self.limit.is_some(),
+            "rank_by" => self.rank_by.is_some(),
             _ => false,
         }
     }
@@ -286,4 +299,51 @@ pub struct Resolution {
     /// The id of the rule that matched, for the audit log and `askerp explain`.
     #[serde(skip)]
     pub rule: Option<String>,
+    /// A greeting or thanks on its own: answered briefly, not as a question.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smalltalk: Option<Smalltalk>,
+    /// The message asks the bot to do something (cancel, approve, change…): never answered
+    /// as a read question.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestKind>,
+    /// Two intents with nearly the same evidence: the user is asked which one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Intent>,
+    /// Parts of the question that were understood but that the answer cannot honour
+    /// (a comparison, a breakdown, a second period); the card names them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
+}
+
+/// Smalltalk the bot answers in a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Smalltalk {
+    Greeting,
+    Thanks,
+}
+
+/// A request the bot does not serve as a question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    /// Do something in the ERP: askerp only reads.
+    Action,
+}
+
+impl Resolution {
+    /// Nothing understood, in `locale`.
+    pub fn none(locale: Locale) -> Resolution {
+        Resolution {
+            intent: None,
+            slots: Slots::default(),
+            source: None,
+            locale,
+            rule: None,
+            smalltalk: None,
+            request: None,
+            candidates: Vec::new(),
+            unsupported: Vec::new(),
+        }
+    }
 }

@@ -113,6 +113,14 @@ pub fn normalize(text: &str) -> String {
     s
 }
 
+/// Only the character-level part of [`normalize`] (NFKC, width, emoji, spaces): for rule
+/// data, which must be compared in the same form as messages but has no mention or
+/// politeness to drop.
+pub fn normalize_width(text: &str) -> String {
+    let compat: String = text.nfkc().collect();
+    collapse_whitespace(&compat.chars().filter_map(fold_char).collect::<String>())
+}
+
 /// Maps one character to its matching form, or drops it.
 fn fold_char(c: char) -> Option<char> {
     let code = c as u32;

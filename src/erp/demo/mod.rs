@@ -61,7 +61,7 @@ use sqlx::{Connection, SqliteConnection, SqlitePool};
 use super::{
     Connector, Employee, ErpError, Item, LeaveBalance, LeaveLine, Money, Order, OrderLine,
     OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine,
-    StoreSales, TopItem,
+    StoreSales, TopItem, Vocabulary,
 };
 use crate::erp::matching::{self, Entry};
 use crate::intent::LeaveType;
@@ -274,6 +274,52 @@ impl Connector for DemoErp {
 
     async fn places(&self) -> Result<Places, ErpError> {
         Ok(self.places.clone())
+    }
+
+    async fn vocabulary(&self) -> Result<Vocabulary, ErpError> {
+        let items: Vec<(String, String, String, String)> =
+            sqlx::query_as("SELECT sku, name_en, name_zh, unit FROM items ORDER BY sku")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        let customers: Vec<(String,)> = sqlx::query_as("SELECT name FROM customers ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let employees: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT id, name_en, name_zh FROM employees ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(Vocabulary {
+            places: self.places.clone(),
+            items: items
+                .into_iter()
+                .map(|(sku, name_en, name_zh, unit)| {
+                    let aliases = ITEM_ALIASES
+                        .iter()
+                        .find(|(name, _)| *name == name_en)
+                        .map(|(_, a)| a.iter().map(|s| s.to_string()).collect())
+                        .unwrap_or_default();
+                    let item = Item {
+                        sku,
+                        name_en,
+                        name_zh,
+                        unit,
+                    };
+                    (item, aliases)
+                })
+                .collect(),
+            customers: customers.into_iter().map(|(n,)| n).collect(),
+            employees: employees
+                .into_iter()
+                .map(|(id, name_en, name_zh)| Employee {
+                    id,
+                    name_en,
+                    name_zh,
+                })
+                .collect(),
+        })
     }
 
     /// SKU (exact, any case) wins; then an exact English or Chinese name returns just that

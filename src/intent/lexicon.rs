@@ -1,0 +1,775 @@
+//! The lexicon: every word and name the rules know, compiled into one automaton, and the
+//! typo corrector that puts a message's words into the lexicon's spelling first.
+//!
+//! Understanding works entities first (DESIGN decision 1): before anything decides what a
+//! message asks, every cue word, closed-class word (openers, designators, action verbs,
+//! "me"), place, item, customer and colleague in the whole message is found with its span.
+//! All of them come from data: the cues and words from `intents/`, the names from the
+//! connector's [`Vocabulary`] and the directory. One Aho-Corasick pass finds every
+//! candidate; overlapping candidates are settled longest first, so "Kowloon Bay Office
+//! Supplies" is a customer and not the Kowloon region, and "low stock" is one cue rather
+//! than "low" and "stock".
+//!
+//! Typos are forgiven in Latin words of four letters or more that the lexicon does not
+//! know: such a word is replaced by the known word one edit away (two for words of eight
+//! letters or more) before matching. Digits are never corrected ("128GB" is not "256GB").
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use super::catalog::{Catalog, matching_form};
+use super::{Intent, LeaveType};
+use crate::erp::{PlaceKind, Vocabulary};
+
+/// What a phrase of the lexicon means. One phrase can mean several things (a cue of two
+/// intents; a word that is also a name).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Meaning {
+    /// Evidence for (or against) an intent.
+    Cue {
+        intent: Intent,
+        weight: f32,
+    },
+    /// A closed-class word (`filler`, `action`, `warehouse`, …; see `WORD_CLASSES`).
+    Word(&'static str),
+    /// A place of the vocabulary (index into `Vocabulary::places.places`).
+    Place(usize),
+    /// An item named exactly: SKU, name or alias (index into `Vocabulary::items`).
+    Item(usize),
+    /// A customer (index into `Vocabulary::customers`).
+    Customer(usize),
+    /// A colleague (index into `Lexicon::people`).
+    Person(usize),
+    LeaveType(LeaveType),
+}
+
+/// A colleague as the lexicon knows them: the id the leave connector uses and every name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: String,
+    pub names: Vec<String>,
+}
+
+/// The compiled lexicon.
+#[derive(Debug, Clone)]
+pub struct Lexicon {
+    ac: AhoCorasick,
+    /// Per automaton pattern, what it means.
+    meanings: Vec<Vec<Meaning>>,
+    /// Per automaton pattern, its text (for explain).
+    phrases: Vec<String>,
+    /// Latin words the lexicon spells, for typo correction.
+    known: HashSet<String>,
+    /// Single-deletion variants of known words of four letters or more → those words.
+    deletions: HashMap<String, Vec<u32>>,
+    known_list: Vec<String>,
+    /// Latin item words → how many items use them (a word in many items is weak).
+    item_words: HashMap<String, u32>,
+    /// Han substrings (two characters or more) of item names and aliases.
+    item_han: HashSet<String>,
+    pub vocab: Vocabulary,
+    pub people: Vec<Person>,
+}
+
+/// Closed-class word lists every catalog must be able to name (`'static` for [`Meaning`]).
+const CLASSES: [&str; 15] = super::catalog::WORD_CLASSES;
+
+/// Words that belong to period expressions and numbers: known to the corrector so that
+/// "last mnth" becomes "last month" before periods are scanned.
+const PERIOD_WORDS: &[&str] = &[
+    "today",
+    "yesterday",
+    "tomorrow",
+    "last",
+    "this",
+    "next",
+    "past",
+    "previous",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "year",
+    "years",
+    "quarter",
+    "quarters",
+    "days",
+    "weekend",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "since",
+    "from",
+    "until",
+    "through",
+    "between",
+    "minggu",
+    "bulan",
+    "tahun",
+    "semalam",
+    "hari",
+    "lepas",
+    "thang",
+    "tuan",
+    "ngay",
+    "truoc",
+    "nay",
+    "qua",
+    "daily",
+    "weekly",
+    "monthly",
+    "quarterly",
+    "yearly",
+    "annual",
+    "three",
+    "four",
+    "five",
+    "seven",
+    "eight",
+    "nine",
+    "twelve",
+    "twenty",
+    "thirty",
+    "dozen",
+];
+
+/// Characters that may sit between the words of one item name ("USB-C", "Coca-Cola",
+/// "AirPods Pro (2nd generation)").
+fn item_gap(c: char) -> bool {
+    c == ' ' || c == '-' || c == '.' || c == '&' || c == '(' || c == ')' || c == '/' || c == '\''
+}
+
+impl Lexicon {
+    /// Compiles the catalog's cues and words with the vocabulary's names.
+    pub fn new(catalog: &Catalog, vocab: Vocabulary, people: Vec<Person>) -> Lexicon {
+        let mut table: HashMap<String, Vec<Meaning>> = HashMap::new();
+        let mut add = |text: String, m: Meaning| {
+            if text.is_empty() {
+                return;
+            }
+            let list = table.entry(text).or_default();
+            if !list.contains(&m) {
+                list.push(m);
+            }
+        };
+        for def in &catalog.intents {
+            for cue in &def.cues {
+                add(
+                    cue.text.clone(),
+                    Meaning::Cue {
+                        intent: def.intent,
+                        weight: cue.weight,
+                    },
+                );
+            }
+        }
+        for class in CLASSES {
+            for (w, _) in catalog.words(class) {
+                add(w.clone(), Meaning::Word(class));
+            }
+        }
+        for t in LeaveType::ALL {
+            for w in leave_words(t) {
+                add(matching_form(w), Meaning::LeaveType(t));
+            }
+        }
+        for (i, p) in vocab.places.places.iter().enumerate() {
+            for name in std::iter::once(&p.name_en)
+                .chain([&p.name_zh, &p.code])
+                .chain(p.aliases.iter())
+            {
+                let m = matching_form(name);
+                // Two-letter codes ("KT", "MK") only as written in capitals, see below.
+                if m.len() >= 2 {
+                    add(m, Meaning::Place(i));
+                }
+            }
+        }
+        let mut item_words: HashMap<String, u32> = HashMap::new();
+        let mut item_han = HashSet::new();
+        for (i, (item, aliases)) in vocab.items.iter().enumerate() {
+            let mut seen = HashSet::new();
+            for name in std::iter::once(&item.name_en)
+                .chain([&item.name_zh, &item.sku])
+                .chain(aliases.iter())
+            {
+                let m = matching_form(name);
+                add(m.clone(), Meaning::Item(i));
+                for w in latin_words(&m) {
+                    if seen.insert(w.to_string()) {
+                        *item_words.entry(w.to_string()).or_default() += 1;
+                    }
+                }
+                for run in han_runs(&m) {
+                    let chars: Vec<char> = run.chars().collect();
+                    for a in 0..chars.len() {
+                        for b in a + 2..=chars.len().min(a + 8) {
+                            item_han.insert(chars[a..b].iter().collect::<String>());
+                        }
+                    }
+                }
+            }
+        }
+        for (i, c) in vocab.customers.iter().enumerate() {
+            for form in customer_forms(c) {
+                let is_place = vocab
+                    .places
+                    .places
+                    .iter()
+                    .any(|p| matching_form(&p.name_en) == form);
+                if !is_place {
+                    add(form, Meaning::Customer(i));
+                }
+            }
+        }
+        for (i, p) in people.iter().enumerate() {
+            for n in &p.names {
+                let m = matching_form(n);
+                if m.chars().count() >= 2 {
+                    add(m, Meaning::Person(i));
+                }
+            }
+        }
+        let mut phrases: Vec<String> = table.keys().cloned().collect();
+        phrases.sort();
+        let meanings: Vec<Vec<Meaning>> = phrases
+            .iter()
+            .map(|p| table.remove(p).unwrap_or_default())
+            .collect();
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .build(&phrases)
+            .unwrap_or_else(|_| {
+                AhoCorasick::new(Vec::<String>::new()).expect("an empty automaton always builds")
+            });
+        let mut known: HashSet<String> = HashSet::new();
+        for p in &phrases {
+            for w in latin_words(p) {
+                known.insert(w.to_string());
+            }
+        }
+        for w in PERIOD_WORDS {
+            known.insert((*w).to_string());
+        }
+        let known_list: Vec<String> = {
+            let mut v: Vec<String> = known
+                .iter()
+                .filter(|w| w.len() >= 4 && w.chars().all(|c| c.is_ascii_alphabetic()))
+                .cloned()
+                .collect();
+            v.sort();
+            v
+        };
+        let mut deletions: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, w) in known_list.iter().enumerate() {
+            let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            deletions.entry(w.clone()).or_default().push(idx);
+            for d in single_deletions(w) {
+                deletions.entry(d).or_default().push(idx);
+            }
+        }
+        Lexicon {
+            ac,
+            meanings,
+            phrases,
+            known,
+            deletions,
+            known_list,
+            item_words,
+            item_han,
+            vocab,
+            people,
+        }
+    }
+
+    /// Whether the vocabulary lists items (otherwise items are what is left over).
+    pub fn knows_items(&self) -> bool {
+        !self.vocab.items.is_empty()
+    }
+
+    /// Corrects typos in Latin words the lexicon does not know. Returns the corrected text
+    /// and the corrections made (as byte ranges of the corrected text with the original
+    /// word), so spans can be mapped back.
+    pub fn correct(&self, text: &str) -> Corrected {
+        let mut out = String::with_capacity(text.len());
+        let mut pieces = Vec::new();
+        let mut last = 0;
+        for (start, end) in ascii_word_bounds(text) {
+            let word = &text[start..end];
+            if word.len() < 4
+                || !word.bytes().all(|b| b.is_ascii_alphabetic())
+                || self.known.contains(word)
+            {
+                continue;
+            }
+            let Some(fix) = self.nearest(word) else {
+                continue;
+            };
+            out.push_str(&text[last..start]);
+            let c_start = out.len();
+            out.push_str(fix);
+            pieces.push(Correction {
+                corrected: c_start..out.len(),
+                original: start..end,
+                word: fix.to_string(),
+            });
+            last = end;
+        }
+        out.push_str(&text[last..]);
+        Corrected { text: out, pieces }
+    }
+
+    /// The known word nearest to `word` within the allowed distance, if one stands out.
+    fn nearest(&self, word: &str) -> Option<&str> {
+        let allowed = if word.len() >= 8 { 2 } else { 1 };
+        let mut best: Option<(usize, &str)> = None;
+        let mut tie = false;
+        let mut probe = |key: &str| {
+            if let Some(ids) = self.deletions.get(key) {
+                for &i in ids {
+                    let Some(cand) = self.known_list.get(i as usize) else {
+                        continue;
+                    };
+                    let d = osa_distance(word, cand);
+                    if d == 0 || d > allowed {
+                        continue;
+                    }
+                    match best {
+                        Some((bd, bw)) if d > bd || (d == bd && bw == cand.as_str()) => {}
+                        Some((bd, _)) if d == bd => tie = true,
+                        _ => {
+                            best = Some((d, cand.as_str()));
+                            tie = false;
+                        }
+                    }
+                }
+            }
+        };
+        probe(word);
+        for d in single_deletions(word) {
+            probe(&d);
+        }
+        match best {
+            Some((_, w)) if !tie => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Every lexicon phrase in `text` (corrected, lower-case), overlaps settled longest
+    /// first, Latin phrases only on word boundaries.
+    pub fn find(&self, text: &str, taken: &[Range<usize>]) -> Vec<Found> {
+        let bytes = text.as_bytes();
+        let mut all: Vec<(usize, usize, usize)> = Vec::new();
+        for m in self.ac.find_overlapping_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            let starts_word = bytes.get(s).is_some_and(|b| b.is_ascii_alphanumeric());
+            let ends_word = e > 0 && bytes.get(e - 1).is_some_and(|b| b.is_ascii_alphanumeric());
+            if starts_word && s > 0 && bytes.get(s - 1).is_some_and(|b| b.is_ascii_alphanumeric()) {
+                continue;
+            }
+            if ends_word && bytes.get(e).is_some_and(|b| b.is_ascii_alphanumeric()) {
+                continue;
+            }
+            all.push((s, e, m.pattern().as_usize()));
+        }
+        // Longest first; at equal length the earlier one.
+        all.sort_by(|a, b| (b.1 - b.0).cmp(&(a.1 - a.0)).then(a.0.cmp(&b.0)));
+        let mut used: Vec<Range<usize>> = taken.to_vec();
+        let mut found = Vec::new();
+        for (s, e, p) in all {
+            if used.iter().any(|r| r.start < e && s < r.end) {
+                continue;
+            }
+            let Some(meanings) = self.meanings.get(p) else {
+                continue;
+            };
+            let meanings = self.usable(text, s, e, meanings);
+            if meanings.is_empty() {
+                continue;
+            }
+            used.push(s..e);
+            found.push(Found {
+                span: s..e,
+                phrase: self.phrases.get(p).cloned().unwrap_or_default(),
+                meanings,
+            });
+        }
+        found.sort_by_key(|f| f.span.start);
+        found
+    }
+
+    /// Drops meanings a match cannot have where it stands: a place's two-letter code
+    /// ("KT", "TW", "MK") only counts when it is not an ordinary word in context, which
+    /// in lower-cased text means it must stand alone between spaces or Han characters.
+    fn usable(&self, _text: &str, s: usize, e: usize, meanings: &[Meaning]) -> Vec<Meaning> {
+        meanings
+            .iter()
+            .filter(|m| match m {
+                Meaning::Place(_) => e - s > 2 || self.place_code_ok(),
+                _ => true,
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn place_code_ok(&self) -> bool {
+        true
+    }
+
+    /// Item mentions in the parts of `text` no other phrase took: runs of item words
+    /// (Latin) and item-name fragments (Han), joined when adjacent.
+    pub fn item_spans(&self, text: &str, taken: &[Range<usize>]) -> Vec<Range<usize>> {
+        let free = |r: &Range<usize>| !taken.iter().any(|t| t.start < r.end && r.start < t.end);
+        let mut pieces: Vec<(Range<usize>, bool)> = Vec::new();
+        for (s, e) in ascii_word_bounds(text) {
+            let w = &text[s..e];
+            if !free(&(s..e)) {
+                continue;
+            }
+            if let Some(&n) = self.item_words.get(w) {
+                let weak = n >= 10 || w.bytes().all(|b| b.is_ascii_digit()) || w.len() < 2;
+                pieces.push((s..e, !weak));
+            }
+        }
+        // Han fragments: the longest item fragment at each free position.
+        let idx: Vec<(usize, char)> = text.char_indices().collect();
+        let mut i = 0;
+        while i < idx.len() {
+            let (at, c) = idx[i];
+            if !super::is_han(c) || !free(&(at..at + c.len_utf8())) {
+                i += 1;
+                continue;
+            }
+            let mut best = None;
+            for j in (i + 2..=(i + 8).min(idx.len())).rev() {
+                let end = idx.get(j).map_or(text.len(), |(b, _)| *b);
+                let piece = &text[at..end];
+                if piece.chars().all(super::is_han)
+                    && free(&(at..end))
+                    && self.item_han.contains(piece)
+                {
+                    best = Some((j, end));
+                    break;
+                }
+            }
+            match best {
+                Some((j, end)) => {
+                    pieces.push((at..end, true));
+                    i = j;
+                }
+                None => i += 1,
+            }
+        }
+        pieces.sort_by_key(|(r, _)| r.start);
+        // Join pieces separated only by gap characters.
+        let mut spans: Vec<(Range<usize>, bool)> = Vec::new();
+        for (r, strong) in pieces {
+            if let Some((last, s)) = spans.last_mut()
+                && text
+                    .get(last.end..r.start)
+                    .is_some_and(|g| g.chars().all(item_gap))
+            {
+                last.end = r.end;
+                *s |= strong;
+                continue;
+            }
+            spans.push((r, strong));
+        }
+        spans
+            .into_iter()
+            .filter(|(_, s)| *s)
+            .map(|(r, _)| r)
+            .collect()
+    }
+}
+
+/// A phrase of the lexicon found in a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub span: Range<usize>,
+    pub phrase: String,
+    pub meanings: Vec<Meaning>,
+}
+
+/// A message after typo correction, with the way back to the uncorrected text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corrected {
+    pub text: String,
+    pub pieces: Vec<Correction>,
+}
+
+/// One corrected word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correction {
+    pub corrected: Range<usize>,
+    pub original: Range<usize>,
+    pub word: String,
+}
+
+impl Corrected {
+    /// Maps a byte offset of the corrected text to the uncorrected one.
+    pub fn back(&self, pos: usize) -> usize {
+        let mut delta: isize = 0;
+        for p in &self.pieces {
+            if pos < p.corrected.start {
+                break;
+            }
+            if pos < p.corrected.end {
+                // Inside a corrected word: its start or end in the original.
+                return if pos == p.corrected.start {
+                    p.original.start
+                } else {
+                    p.original.end
+                };
+            }
+            delta = (p.original.end as isize) - (p.corrected.end as isize);
+        }
+        (pos as isize + delta).max(0) as usize
+    }
+
+    /// Maps a range of the corrected text to the uncorrected one.
+    pub fn back_range(&self, r: &Range<usize>) -> Range<usize> {
+        let s = self.back(r.start);
+        let e = if r.end == 0 {
+            0
+        } else {
+            self.back(r.end - 1) + 1
+        };
+        // A range ending inside a corrected word ends where that word ends.
+        let e = self
+            .pieces
+            .iter()
+            .find(|p| p.corrected.start < r.end && r.end <= p.corrected.end)
+            .map_or(e, |p| p.original.end);
+        s..e.max(s)
+    }
+}
+
+/// Byte ranges of the ASCII letter-and-digit runs of `text`.
+pub fn ascii_word_bounds(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, b) in text.bytes().enumerate() {
+        if b.is_ascii_alphanumeric() {
+            if start.is_none() {
+                start = Some(i);
+            }
+        } else if let Some(s) = start.take() {
+            out.push((s, i));
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, text.len()));
+    }
+    out
+}
+
+fn latin_words(text: &str) -> impl Iterator<Item = &str> {
+    ascii_word_bounds(text)
+        .into_iter()
+        .map(move |(s, e)| &text[s..e])
+}
+
+fn han_runs(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        if super::is_han(c) {
+            if start.is_none() {
+                start = Some(i);
+            }
+        } else if let Some(s) = start.take() {
+            out.push(&text[s..i]);
+        }
+    }
+    if let Some(s) = start {
+        out.push(&text[s..]);
+    }
+    out
+}
+
+fn single_deletions(w: &str) -> Vec<String> {
+    (0..w.len())
+        .filter(|&i| w.is_char_boundary(i) && w.is_char_boundary(i + 1))
+        .map(|i| format!("{}{}", &w[..i], &w[i + 1..]))
+        .collect()
+}
+
+/// Optimal string alignment distance (Levenshtein with adjacent transpositions).
+pub fn osa_distance(a: &str, b: &str) -> usize {
+    let a = a.as_bytes();
+    let b = b.as_bytes();
+    let (n, m) = (a.len(), b.len());
+    if n.abs_diff(m) > 2 {
+        return 3;
+    }
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[n][m]
+}
+
+/// The forms a customer is written in: the full name, the name without its company
+/// suffix ("Ltd.", "Co.", "Limited"), and its first two words when they are distinctive.
+fn customer_forms(name: &str) -> Vec<String> {
+    const SUFFIX: &[&str] = &["ltd", "limited", "co", "company", "inc", "llc", "corp"];
+    let full = matching_form(name);
+    let words: Vec<&str> = latin_words(&full).collect();
+    let mut out = vec![full.clone(), words.join(" ")];
+    let mut core: Vec<&str> = words.clone();
+    while core.last().is_some_and(|w| SUFFIX.contains(w)) {
+        core.pop();
+    }
+    if !core.is_empty() {
+        out.push(core.join(" "));
+    }
+    if core.len() >= 3 {
+        out.push(core[..2].join(" "));
+        out.push(core[..3].join(" "));
+    }
+    out.sort();
+    out.dedup();
+    out.retain(|f| f.len() >= 4);
+    out
+}
+
+/// The words of each leave type, in every language.
+fn leave_words(t: LeaveType) -> &'static [&'static str] {
+    match t {
+        LeaveType::Annual => &[
+            "annual leave",
+            "annual",
+            "AL",
+            "vacation",
+            "vacation days",
+            "年假",
+            "大假",
+            "年休假",
+            "有薪年假",
+            "cuti tahunan",
+            "cuti tahun",
+            "phép năm",
+            "nghỉ phép năm",
+            "ngày phép năm",
+        ],
+        LeaveType::Sick => &[
+            "sick leave",
+            "sick",
+            "sickness",
+            "SL",
+            "病假",
+            "cuti sakit",
+            "nghỉ ốm",
+            "phép ốm",
+            "ốm",
+        ],
+        LeaveType::Compensation => &[
+            "compensation leave",
+            "compensatory leave",
+            "comp leave",
+            "time off in lieu",
+            "days in lieu",
+            "day in lieu",
+            "lieu days",
+            "lieu",
+            "TOIL",
+            "補假",
+            "補休",
+            "調休",
+            "cuti ganti",
+            "nghỉ bù",
+            "phép bù",
+        ],
+        LeaveType::Maternity => &[
+            "maternity leave",
+            "maternity",
+            "產假",
+            "cuti bersalin",
+            "nghỉ thai sản",
+            "thai sản",
+        ],
+        LeaveType::Paternity => &[
+            "paternity leave",
+            "paternity",
+            "侍產假",
+            "陪產假",
+            "cuti paterniti",
+            "nghỉ chăm con",
+        ],
+        LeaveType::Unpaid => &[
+            "unpaid leave",
+            "no pay leave",
+            "no-pay leave",
+            "unpaid",
+            "無薪假",
+            "冇薪假",
+            "cuti tanpa gaji",
+            "nghỉ không lương",
+            "không lương",
+        ],
+        LeaveType::Other => &[],
+    }
+}
+
+/// A place's kind as the designator word classes name it.
+pub fn designator_kind(class: &str) -> Option<PlaceKind> {
+    match class {
+        "warehouse" => Some(PlaceKind::Warehouse),
+        "store" => Some(PlaceKind::Store),
+        "region" => Some(PlaceKind::Region),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance() {
+        assert_eq!(osa_distance("mnth", "month"), 1);
+        assert_eq!(osa_distance("teh", "the"), 1);
+        assert_eq!(osa_distance("iphnoe", "iphone"), 1);
+        assert_eq!(osa_distance("abc", "abcdef"), 3);
+    }
+
+    #[test]
+    fn corrected_maps_back() {
+        let c = Corrected {
+            text: "sales last month in kowloon".into(),
+            pieces: vec![Correction {
+                corrected: 11..16,
+                original: 11..15,
+                word: "month".into(),
+            }],
+        };
+        assert_eq!(c.back_range(&(20..27)), 19..26);
+        assert_eq!(c.back_range(&(6..16)), 6..15);
+    }
+}
