@@ -31,7 +31,7 @@ use regex::Regex;
 
 use super::catalog::Expect;
 use super::fold::fold;
-use super::lexicon::{Corrected, Lexicon, Meaning, Person, designator_kind};
+use super::lexicon::{Lexicon, Meaning, Person, designator_kind};
 use super::normalize::normalize;
 use super::numbers::parse_count;
 use super::period::{self, PeriodMatch};
@@ -586,6 +586,34 @@ impl Resolver {
             }
         }
         entities.sort_by_key(|e| e.span.start);
+        for e in &entities {
+            if !taken.contains(&e.span) {
+                taken.push(e.span.clone());
+            }
+        }
+        let leftover = leftover_pieces(ct, &taken);
+        // Item mentions take the unknown words next to them ("Jasmine Rice 5kg").
+        for e in entities.iter_mut().filter(|e| e.kind == "item" && e.value.is_empty()) {
+            for l in &leftover {
+                let gap_after = ct.get(e.span.end..l.start).is_some_and(|g| g.chars().all(|c| c == ' '));
+                let gap_before = ct.get(l.end..e.span.start).is_some_and(|g| g.chars().all(|c| c == ' '));
+                if gap_before && ct[l.clone()].is_ascii() == ct[e.span.clone()].is_ascii() {
+                    e.span.start = l.start;
+                } else if gap_after && ct[l.clone()].is_ascii() == ct[e.span.clone()].is_ascii() {
+                    e.span.end = l.end;
+                }
+            }
+            e.text = as_written(&e.span);
+        }
+        let item_now: Vec<Range<usize>> = entities.iter().filter(|e| e.kind == "item").map(|e| e.span.clone()).collect();
+        let leftover: Vec<Range<usize>> = leftover.into_iter().filter(|l| !overlaps(&item_now, l)).collect();
+        // Where a name the vocabulary does not know ends: at the next known phrase.
+        let stops: Vec<Range<usize>> = found
+            .iter()
+            .filter(|f| !f.meanings.iter().all(|m| matches!(m, Meaning::Item(_))))
+            .map(|f| f.span.clone())
+            .chain(entities.iter().filter(|e| e.kind != "item").map(|e| e.span.clone()))
+            .collect();
 
         // Score.
         let has_action = words.iter().any(|(c, _, _)| *c == "action");
@@ -694,7 +722,8 @@ impl Resolver {
                 ct,
                 &leftover,
                 &as_written,
-                &corrected,
+                &stops,
+                &normalized,
             );
             resolution.unsupported = unsupported_parts(intent, &entities, &words);
         }
@@ -720,7 +749,8 @@ impl Resolver {
         ct: &str,
         leftover: &[Range<usize>],
         as_written: &dyn Fn(&Range<usize>) -> String,
-        _corrected: &Corrected,
+        stops: &[Range<usize>],
+        normalized: &str,
     ) -> Slots {
         let mut slots = Slots::default();
         let Some(def) = self.catalog.def(intent) else {
@@ -753,17 +783,22 @@ impl Resolver {
         }
         if def.has_slot("customer") {
             slots.customer = first("customer").map(|e| e.text.clone()).or_else(|| {
-                // "sales to ABC Trading": the words after a customer marker.
+                // "sales to ABC Trading": the words after a customer marker, up to the next
+                // known phrase.
                 words
                     .iter()
                     .filter(|(c, _)| *c == "customer")
                     .find_map(|(_, r)| {
-                        leftover
+                        let end = stops
                             .iter()
-                            .find(|l| ct.get(r.end..l.start).is_some_and(|g| g.trim().is_empty()))
-                            .map(|l| clean_name(&as_written(l)))
+                            .filter(|s| s.start >= r.end)
+                            .map(|s| s.start)
+                            .min()
+                            .unwrap_or(ct.len());
+                        let span = r.end..end;
+                        let name = clean_name(&as_written(&span));
+                        (name.chars().filter(|c| c.is_alphanumeric()).count() >= 2).then_some(name)
                     })
-                    .filter(|s| !s.is_empty())
             });
         }
         if def.has_slot("order") {
@@ -787,6 +822,7 @@ impl Resolver {
         if def.has_slot("leave_type") {
             slots.leave_type = first("leave_type")
                 .and_then(|e| super::LeaveType::from_name(&e.value))
+                .or_else(|| leave_type_in(normalized))
                 .or_else(|| leave_type_in(ct));
         }
         if def.has_slot("employee") {
@@ -980,8 +1016,23 @@ fn leftover_pieces(text: &str, taken: &[Range<usize>]) -> Vec<Range<usize>> {
     }
     let mut out = Vec::new();
     let mut start: Option<usize> = None;
+    let mut prev_han: Option<bool> = None;
     for (i, c) in text.char_indices() {
-        let is_free = free.get(i).copied().unwrap_or(false) && !is_separator(c);
+        let mut is_free = free.get(i).copied().unwrap_or(false) && !is_separator(c);
+        // "Dyson V15 將軍澳": a change of script ends a piece.
+        if c.is_alphanumeric() {
+            let han = super::is_han(c);
+            if is_free && start.is_some() && prev_han.is_some_and(|p| p != han) {
+                if let Some(s) = start.take() {
+                    out.push(s..i);
+                }
+            }
+            prev_han = Some(han);
+        }
+        if !is_free {
+            prev_han = None;
+        }
+        is_free &= true;
         match (is_free, start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
