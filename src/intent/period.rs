@@ -316,6 +316,9 @@ const COUNT: &str = "[0-9]+|zero|one|two|three|four|five|six|seven|eight|nine|te
                      hundred|a\\s+dozen|dozen|satu|dua|tiga|empat|lima|enam|tujuh|lapan|\
                      sembilan|sepuluh|mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi";
 const ZH_COUNT: &str = "[0-9]+|[零一二两兩三四五六七八九十百]+";
+/// "Mac" is March in Malay and a computer: "2 Mac mini" is a product, and the `unit`
+/// capture makes the rule give it up.
+const PRODUCT: &str = r"(?P<unit>\s+(?:mini|pro|air|book|studio)(?-u:\b))?";
 /// Separators between the two ends of a range, in every language.
 const RANGE_SEP: &str = r"\s*(?:-|–|—|~|至|到|\s(?:to|till|until|through|thru|and|hingga|sehingga|sampai|den|toi)\s)\s*";
 /// Words that open a range and are part of it.
@@ -438,7 +441,7 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         on(
             Date,
             &format!(
-                r"(?P<d>{DAY}){ORD}\s+(?:of\s+)?(?P<m>{MONTH_NAMES})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?"
+                r"(?P<d>{DAY}){ORD}\s+(?:of\s+)?(?P<m>{MONTH_NAMES})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?{PRODUCT}"
             ),
         ),
         on(
@@ -471,7 +474,7 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         en(
             DateRange,
             &format!(
-                r"{RANGE_OPEN}(?P<d1>{DAY}){ORD}(?:\s+(?:of\s+)?(?P<m1>{MONTH_NAMES})(?-u:\b)\.?(?:\s*,?\s*(?P<y0>{YEAR}))?)?{RANGE_SEP}(?P<d2>{DAY}){ORD}\s+(?:of\s+)?(?P<m2x>{MONTH_NAMES})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?"
+                r"{RANGE_OPEN}(?P<d1>{DAY}){ORD}(?:\s+(?:of\s+)?(?P<m1>{MONTH_NAMES})(?-u:\b)\.?(?:\s*,?\s*(?P<y0>{YEAR}))?)?{RANGE_SEP}(?P<d2>{DAY}){ORD}\s+(?:of\s+)?(?P<m2x>{MONTH_NAMES})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?{PRODUCT}"
             ),
         ),
         // "Nov 1 - Nov 15", "Nov 1 to 15", "Nov 1 - 15, 2026".
@@ -876,6 +879,9 @@ fn compute(kind: Kind, caps: &Captures<'_>, today: Date, fiscal: i8) -> Option<P
             day(Date::new(year_cap.unwrap_or(today.year()), m, d).ok()?)
         }
         Kind::DateRange => {
+            if caps.name("unit").is_some() {
+                return None;
+            }
             let d1 = day_number(caps.name("d1")?.as_str())?;
             let d2 = day_number(caps.name("d2")?.as_str())?;
             let month = |name: &str| caps.name(name).and_then(|m| month_number(m.as_str()));
@@ -1867,6 +1873,9 @@ mod tests {
             ("ytds", "ytds"),
             ("the mtd figure", "figure"),
             ("Mac mini 1/2 inch", "Mac mini 1/2 inch"),
+            ("stok 2 Mac mini", "stok 2 Mac mini"),
+            ("harga 12-15 Mac Pro", "harga 12-15 Mac Pro"),
+            ("jualan 2 Mac", "jualan"),
             ("stock of item 2026", "stock of item 2026"),
         ] {
             assert_eq!(scan_left(WED, text).1, left, "{text}");
