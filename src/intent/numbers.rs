@@ -66,7 +66,12 @@ fn parse_english(t: &str) -> Option<u32> {
     match lower.as_str() {
         "a dozen" | "dozen" => Some(12),
         "thirty" => Some(30),
+        "forty" => Some(40),
         "fifty" => Some(50),
+        "sixty" => Some(60),
+        "seventy" => Some(70),
+        "eighty" => Some(80),
+        "ninety" => Some(90),
         "a hundred" | "one hundred" | "hundred" => Some(100),
         _ => None,
     }
@@ -158,6 +163,7 @@ mod tests {
             ("three", Some(3)),
             ("Ten", Some(10)),
             ("a dozen", Some(12)),
+            ("ninety", Some(90)),
             ("三", Some(3)),
             ("五", Some(5)),
             ("十", Some(10)),

@@ -1,17 +1,41 @@
-//! Period expressions ("last month", "上個月", "Q3", "3月") to inclusive date ranges.
+//! Period expressions ("last month", "上個月", "Q3", "3月", "1–15 Nov") to inclusive date
+//! ranges.
 //!
 //! Periods are found by a normalizer over the whole text rather than by every intent
 //! pattern: the same few dozen expressions appear in every sales question, in any position,
 //! in either language. The resolver also removes the expressions it found from the text
 //! before the intent patterns run, so that "sales last month in Kowloon" and "sales in
 //! Kowloon" are matched by the same rule and "上個月九龍區營業額" does not leak "上個月"
-//! into the region.
+//! into the region. A range takes its whole span with it, the words that frame it
+//! included ("from 1 Nov to 15 Nov", "由11月1號到15號", "dari 1 hingga 15 Nov",
+//! "từ 1/11 đến 15/11").
 //!
 //! Conventions, all in the company's calendar (the caller passes "today" in its time zone):
-//! weeks run Monday to Sunday; "this month", "this quarter" and "this year" are whole
-//! calendar units even when they end in the future; a bare month or quarter ("March",
-//! "Q3", "三月") is the most recent one that has started, so in February 2026 "March" is
-//! March 2025.
+//!
+//! - Weeks run Monday to Sunday; "this month", "this quarter" and "this year" are whole
+//!   calendar units even when they end in the future.
+//! - A bare month or quarter ("March", "Q3", "三月") is the most recent one that has
+//!   started, so in February 2026 "March" is March 2025.
+//! - A day without a year ("23 Nov", "23/11", "11月23日") is in the current year. A range
+//!   without a year that wraps the new year ("15/12 to 5/1") is the one that started most
+//!   recently.
+//! - Numeric dates are day first ("1/11" is 1 November), as Hong Kong, Malaysia and Vietnam
+//!   write them; a date that starts with the year ("2026-11-01", "2026/11/01") is ISO order.
+//! - Rolling periods end today: "last 7 days" is the seven days ending today, "last 4
+//!   weeks" the 28 days ending today, "last 3 months" runs from the day after the same date
+//!   three months ago (clamped to the month's end) to today. Counts beyond ten years are not
+//!   periods.
+//! - "Last weekend" is the most recent Saturday and Sunday that are both over; "this
+//!   weekend" the Saturday and Sunday of this week.
+//! - "Week/month/quarter/year to date" run from the start of that unit to today.
+//! - Quarters follow the fiscal year, which starts in a configurable month
+//!   ([`scan_with`]; [`scan`] uses January). A fiscal year is named by the calendar year
+//!   it starts in, so with an April start "Q1 2026" is April–June 2026 and "Q4 2026" is
+//!   January–March 2027. "This year", "last year", "year to date", bare years and months
+//!   always stay calendar units: people say "FY" when they mean the fiscal year.
+//! - A bare four-digit year ("2026") is a period only when it is the whole text (the bot
+//!   prints whole years that way); inside a sentence it needs a cue ("in 2026", "năm
+//!   2026", "2026年") so that model numbers and order numbers are left alone.
 
 use std::sync::LazyLock;
 
@@ -49,7 +73,21 @@ pub struct PeriodMatch {
 /// rules are), left to right, without overlaps. Where two
 /// expressions start at the same place the longer wins ("今年至今" over "今年").
 pub fn scan(text: &str, today: Date) -> Vec<PeriodMatch> {
-    let mut found: Vec<(usize, usize, PeriodMatch)> = Vec::new();
+    scan_with(text, today, 1)
+}
+
+/// [`scan`] with a fiscal year that starts in `fiscal_start_month` (1 = January, 4 =
+/// April); quarters ("Q1", "this quarter", "第三季") are fiscal quarters. A month outside
+/// 1..=12 means January.
+pub fn scan_with(text: &str, today: Date, fiscal_start_month: i8) -> Vec<PeriodMatch> {
+    let fiscal = if (1..=12).contains(&fiscal_start_month) {
+        fiscal_start_month
+    } else {
+        1
+    };
+    // A date that does not exist ("30 Feb", "31/2 to 3/3") is kept as a blocker with no
+    // period, so that a shorter expression inside it ("Feb", "3/3") is not read instead.
+    let mut found: Vec<(usize, usize, Option<PeriodMatch>)> = Vec::new();
     // One pass of the set says which rules can match at all; only those run with captures.
     // Most messages contain one period expression or none, so this skips nearly every rule.
     let candidates = match RULE_SET.as_ref() {
@@ -62,7 +100,10 @@ pub fn scan(text: &str, today: Date) -> Vec<PeriodMatch> {
             if whole.is_empty() {
                 continue;
             }
-            let Some(period) = compute(rule.kind, &caps, today) else {
+            let Some(period) = compute(rule.kind, &caps, today, fiscal) else {
+                if matches!(rule.kind, Kind::Date | Kind::DateRange | Kind::MonthRange) {
+                    found.push((whole.start(), whole.end(), None));
+                }
                 continue;
             };
             let strip_end = caps.name("keep").map_or(whole.end(), |k| k.start());
@@ -74,22 +115,27 @@ pub fn scan(text: &str, today: Date) -> Vec<PeriodMatch> {
             found.push((
                 whole.start(),
                 whole.end(),
-                PeriodMatch {
+                Some(PeriodMatch {
                     period,
                     kind: rule.kind.name(),
                     text: whole.as_str().to_string(),
                     strip,
-                },
+                }),
             ));
         }
     }
-    found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    // Longest first at each start; at equal spans a real period before a blocker.
+    found.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(b.1.cmp(&a.1))
+            .then(a.2.is_none().cmp(&b.2.is_none()))
+    });
     let mut out = Vec::new();
     let mut taken_until = 0usize;
     for (start, end, m) in found {
         if start >= taken_until {
             taken_until = end;
-            out.push(m);
+            out.extend(m);
         }
     }
     out
@@ -159,8 +205,21 @@ enum Kind {
     /// Day/month to day/month (`d1`, `m1`, `d2`, `m2`, optional `y`), Hong Kong order:
     /// "1/3 至 15/3" is 1 to 15 March.
     DateRange,
-    /// Month to month (`m`, `m2`, optional `y`): "from March to May", "3月至5月".
+    /// Month to month (`m`, `m2`, optional `y0` and `y`): "from March to May", "3月至5月",
+    /// "Nov 2026 – Feb 2027".
     MonthRange,
+    /// One day (`d`, `m`, optional `y`): "23 Nov", "2026-11-23", "23/11", "11月23日".
+    Date,
+    /// `n` capture: the last n weeks (n × 7 days) including today.
+    LastWeeks,
+    /// `n` capture: from the day after the same date n months ago to today.
+    LastMonths,
+    /// `n` capture: the single day n days before today ("3 days ago").
+    DaysAgo,
+    /// The most recent Saturday–Sunday that has ended.
+    LastWeekend,
+    /// Saturday–Sunday of this week.
+    ThisWeekend,
 }
 
 impl Kind {
@@ -190,6 +249,12 @@ impl Kind {
             Kind::LastSevenDays => "last_7_days",
             Kind::DateRange => "date_range",
             Kind::MonthRange => "month_range",
+            Kind::Date => "date",
+            Kind::LastWeeks => "last_weeks",
+            Kind::LastMonths => "last_months",
+            Kind::DaysAgo => "days_ago",
+            Kind::LastWeekend => "last_weekend",
+            Kind::ThisWeekend => "this_weekend",
         }
     }
 }
@@ -205,6 +270,9 @@ struct Rule {
 /// last quarter") and go with it when it is removed.
 const EN_PRE: &str =
     r"(?:(?:in|for|during|of|over|from|since|untuk|pada|dalam|bagi|trong|vao)\s+)?(?:the\s+)?";
+/// Prepositions that go with a single day ("sales *on* 23 Nov", "vào ngày 23/11").
+const DATE_PRE: &str =
+    r"(?:(?:on|in|for|during|of|untuk|pada|dalam|bagi|trong|vao)\s+)?(?:the\s+)?";
 /// Chinese locatives before, and the possessive after, a period ("喺上個月", "上個月嘅").
 const ZH_PRE: &str = "(?:喺|在|於)?";
 const ZH_POST: &str = "(?:嘅|的)?";
@@ -212,6 +280,12 @@ const YEAR: &str = r"(?:19|20)\d{2}";
 
 fn en(kind: Kind, core: &str) -> (String, Kind, bool) {
     (format!(r"(?-u:\b){EN_PRE}(?:{core})(?-u:\b)"), kind, true)
+}
+
+/// Like [`en`] for a single day: "since 1 Nov" is not the one day, so "since" and "from"
+/// are not taken with it.
+fn on(kind: Kind, core: &str) -> (String, Kind, bool) {
+    (format!(r"(?-u:\b){DATE_PRE}(?:{core})(?-u:\b)"), kind, true)
 }
 
 fn zh(kind: Kind, core: &str) -> (String, Kind, bool) {
@@ -222,43 +296,96 @@ fn keep(kind: Kind, core: &str) -> (String, Kind, bool) {
     (format!(r"(?-u:\b)(?:{core})"), kind, false)
 }
 
+/// Month names in English and Malay, full and abbreviated, as the date rules accept them.
+const MONTH_NAMES: &str = "january|february|march|april|may|june|july|august|september|october|\
+                           november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec|\
+                           januari|februari|mac|mei|julai|ogos|oktober|disember|ogo|okt|dis";
+/// A day of the month in digits, with an optional English ordinal suffix.
+const DAY: &str = r"[0-3]?[0-9]";
+const ORD: &str = r"(?:st|nd|rd|th)?(?-u:\b)";
+/// A month number.
+const MONTH_NUM: &str = r"1[0-2]|0?[1-9]";
+/// A month or a day in Chinese numerals or digits.
+const ZH_MONTH: &str = "十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9]";
+const ZH_DAY: &str = "[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九]|[0-3]?[0-9]";
+/// A count in digits or words (English, Malay, Vietnamese folded); [`parse_count`]
+/// decides whether it is a number.
+const COUNT: &str = "[0-9]+|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|\
+                     twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|\
+                     twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|(?:a|one)\\s+hundred|\
+                     hundred|a\\s+dozen|dozen|satu|dua|tiga|empat|lima|enam|tujuh|lapan|\
+                     sembilan|sepuluh|mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi";
+const ZH_COUNT: &str = "[0-9]+|[零一二两兩三四五六七八九十百]+";
+/// "Mac" is March in Malay and a computer: "2 Mac mini" is a product, and the `unit`
+/// capture makes the rule give it up.
+const PRODUCT: &str = r"(?P<unit>\s+(?:mini|pro|air|book|studio)(?-u:\b))?";
+/// Separators between the two ends of a range, in every language.
+const RANGE_SEP: &str = r"\s*(?:-|–|—|~|至|到|\s(?:to|till|until|through|thru|and|hingga|sehingga|sampai|den|toi)\s)\s*";
+/// Words that open a range and are part of it.
+const RANGE_OPEN: &str = r"(?:(?:from|between|dari|antara|tu)\s+)?";
+
 fn rule_sources() -> Vec<(String, Kind, bool)> {
     use Kind::*;
     let month_names = "january|february|march|april|may|june|july|august|september|october|\
                        november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec";
     let month_names_ms = "januari|februari|mac|april|mei|jun|julai|ogos|september|oktober|\
                           november|disember|ogo|okt|dis";
-    let small_en = "one|two|three|four|five|six|seven|eight|nine|ten|fourteen|thirty|sixty|ninety";
+    let this = r"(?:this|current|curr|ths)";
+    let last = r"(?:last|lst|lastt|previous|prev|prior)";
+    let week = r"(?:week|wk|wek)";
+    let month = r"(?:month|mnth|mth|moth|monht)";
+    let quarter = r"(?:quarter|qtr|quater|quartr)";
+    let year = r"(?:year|yr|yeat)";
+    let to_date = r"[\s-]+to[\s-]+date";
+    let so_far = r"so\s+far";
+    let zh_so_far =
+        "(?:至今|至今日|到今日|到今天|到而家|到依家|到宜家|到现在|到現在|到目前为止|到目前為止)";
+    let zh_week = "(?:禮拜|礼拜|星期|週|周)";
+    let zh_this = "(?:今|呢|這|这|本)一?(?:個|个)?";
+    let vi_so_far = r"(?:\s+(?:den|toi)\s+(?:nay|hien\s+tai|bay\s+gio))?";
     vec![
         // English.
         en(Today, r"today(?:'s)?|tdy"),
-        en(Yesterday, r"yesterday(?:'s)?|yday"),
+        en(Yesterday, r"yesterday(?:'s)?|yday|ystd|yesterdy"),
         en(DayBeforeYesterday, r"day\s+before\s+yesterday"),
-        en(ThisWeek, r"(?:this|current)\s+(?:week|wk)(?:'s)?"),
-        en(WeekToDate, r"week\s+to\s+date|wtd"),
-        en(LastWeek, r"(?:last|previous|prior)\s+(?:week|wk)(?:'s)?"),
-        keep(ThisWeek, "weekly"),
-        en(ThisMonth, r"(?:this|current)\s+month(?:'s)?"),
-        en(MonthToDate, r"month\s+to\s+date|mtd"),
-        en(LastMonth, r"(?:last|previous|prior)\s+month(?:'s)?"),
-        keep(ThisMonth, "monthly"),
-        en(ThisQuarter, r"(?:this|current)\s+(?:quarter|qtr)(?:'s)?"),
-        en(QuarterToDate, r"quarter\s+to\s+date|qtd"),
+        en(ThisWeek, &format!(r"{this}\s+{week}(?:'s)?")),
         en(
-            LastQuarter,
-            r"(?:last|previous|prior)\s+(?:quarter|qtr)(?:'s)?",
+            WeekToDate,
+            &format!(r"week{to_date}|wtd|{this}\s+{week}\s+{so_far}|{so_far}\s+this\s+{week}"),
         ),
+        en(LastWeek, &format!(r"{last}\s+{week}(?:'s)?")),
+        keep(ThisWeek, "weekly"),
+        en(ThisMonth, &format!(r"{this}\s+{month}(?:'s)?")),
+        en(
+            MonthToDate,
+            &format!(r"month{to_date}|mtd|{this}\s+{month}\s+{so_far}|{so_far}\s+this\s+{month}"),
+        ),
+        en(LastMonth, &format!(r"{last}\s+{month}(?:'s)?")),
+        keep(ThisMonth, "monthly"),
+        en(ThisQuarter, &format!(r"{this}\s+{quarter}(?:'s)?")),
+        en(
+            QuarterToDate,
+            &format!(
+                r"quarter{to_date}|qtd|{this}\s+{quarter}\s+{so_far}|{so_far}\s+this\s+{quarter}"
+            ),
+        ),
+        en(LastQuarter, &format!(r"{last}\s+{quarter}(?:'s)?")),
         keep(ThisQuarter, "quarterly"),
-        en(ThisYear, r"(?:this|current)\s+year(?:'s)?"),
-        en(YearToDate, r"year\s+to\s+date|ytd"),
-        en(LastYear, r"(?:last|previous|prior)\s+year(?:'s)?"),
+        en(ThisYear, &format!(r"{this}\s+{year}(?:'s)?")),
+        en(
+            YearToDate,
+            &format!(r"year{to_date}|ytd|{this}\s+{year}\s+{so_far}|{so_far}\s+this\s+{year}"),
+        ),
+        en(LastYear, &format!(r"{last}\s+{year}(?:'s)?")),
         en(YearBeforeLast, r"year\s+before\s+last"),
         keep(ThisYear, "yearly"),
+        en(ThisWeekend, r"this\s+week-?end"),
+        en(LastWeekend, &format!(r"{last}\s+week-?end")),
         en(
             Quarter,
-            &format!(r"q(?P<q>[1-4])(?:\s*(?:of\s+)?(?P<y>{YEAR}))?"),
+            &format!(r"q(?P<q>[1-4])(?:\s*(?:of\s+|/|-)?(?P<y>{YEAR}))?"),
         ),
-        en(Quarter, &format!(r"(?P<y>{YEAR})\s*q(?P<q>[1-4])")),
+        en(Quarter, &format!(r"(?P<y>{YEAR})\s*[-/]?\s*q(?P<q>[1-4])")),
         en(
             Quarter,
             &format!(
@@ -270,10 +397,23 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             Year,
             true,
         ),
+        // A year on its own is the whole text ("2026", as the bot prints whole years).
+        (format!(r"\A\s*(?P<y>{YEAR})\s*\z"), Year, true),
         en(
             LastDays,
-            &format!(r"(?:last|past|previous)\s+(?P<n>\d{{1,3}}|{small_en})\s+days"),
+            &format!(r"(?:{last}|past|trailing|rolling)\s+(?P<n>{COUNT})\s+(?:days?|d)"),
         ),
+        en(
+            LastWeeks,
+            &format!(r"(?:{last}|past|trailing|rolling)\s+(?P<n>{COUNT})\s+(?:weeks?|wks?)"),
+        ),
+        en(
+            LastMonths,
+            &format!(
+                r"(?:{last}|past|trailing|rolling)\s+(?P<n>{COUNT})\s+(?:months?|mnths?|mths?|moths?)"
+            ),
+        ),
+        en(DaysAgo, &format!(r"(?P<n>{COUNT})\s+days?\s+ago")),
         en(
             RelativeMonthOrQuarter,
             &format!(
@@ -296,27 +436,107 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             Month,
             true,
         ),
+        // Single days: "23 Nov", "23rd of November 2026", "Nov 23", "Nov 23, 2026",
+        // "2026-11-23", "23/11", "23/11/2026", "ngày 23/11".
+        on(
+            Date,
+            &format!(
+                r"(?P<d>{DAY}){ORD}\s+(?:of\s+)?(?P<m>{MONTH_NAMES})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?{PRODUCT}"
+            ),
+        ),
+        on(
+            Date,
+            &format!(
+                r"(?P<m>{MONTH_NAMES})\.?\s+(?P<d>{DAY}){ORD}(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?"
+            ),
+        ),
+        on(
+            Date,
+            &format!(r"(?P<y>{YEAR})([-/.])(?P<m>{MONTH_NUM})[-/.](?P<d>{DAY})"),
+        ),
+        // "1/2 inch" is a size, not 1 February: a unit after it rejects it.
+        (
+            format!(
+                r"(?-u:\b){DATE_PRE}(?:ngay\s+)?(?P<d>{DAY})/(?P<m>{MONTH_NUM})(?:/(?P<y>{YEAR}))?(?-u:\b)(?P<unit>\s*(?:\x22|''|(?:inch|inches|cm|mm|kg|mg|ml|pcs|ft|lb)(?-u:\b)))?"
+            ),
+            Date,
+            true,
+        ),
+        on(
+            Date,
+            &format!(
+                r"ngay\s+(?P<d>{DAY})\s+thang\s+(?P<m>{MONTH_NUM})(?:\s*(?:/|,?\s*nam)\s*(?P<y>{YEAR}))?"
+            ),
+        ),
+        // Day ranges with month names: "1 Nov to 15 Nov", "from 1 to 15 Nov", "1-15 Nov",
+        // "23–29 Nov 2026", "30 Nov – 6 Dec 2026", "28 Dec 2026 – 3 Jan 2027",
+        // "dari 1 hingga 15 Nov", "between 1 and 15 Nov".
+        en(
+            DateRange,
+            &format!(
+                r"{RANGE_OPEN}(?P<d1>{DAY}){ORD}(?:\s+(?:of\s+)?(?P<m1>{MONTH_NAMES})(?-u:\b)\.?(?:\s*,?\s*(?P<y0>{YEAR}))?)?{RANGE_SEP}(?P<d2>{DAY}){ORD}\s+(?:of\s+)?(?P<m2x>{MONTH_NAMES})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR})(?-u:\b))?{PRODUCT}"
+            ),
+        ),
+        // "Nov 1 - Nov 15", "Nov 1 to 15", "Nov 1 - 15, 2026".
+        en(
+            DateRange,
+            &format!(
+                r"{RANGE_OPEN}(?P<m1>{MONTH_NAMES})\.?\s+(?P<d1>{DAY}){ORD}(?:\s*,?\s*(?P<y0>{YEAR}))?{RANGE_SEP}(?:(?P<m2x>{MONTH_NAMES})\.?\s+)?(?P<d2>{DAY}){ORD}(?:\s*,\s*(?P<y>{YEAR})(?-u:\b))?"
+            ),
+        ),
+        // ISO dates: "2026-11-01 to 2026-11-15", "2026/11/01-2026/11/15".
+        en(
+            DateRange,
+            &format!(
+                r"{RANGE_OPEN}(?P<y0>{YEAR})[-/.](?P<m1>{MONTH_NUM})[-/.](?P<d1>{DAY}){RANGE_SEP}(?P<y>{YEAR})[-/.](?P<m2x>{MONTH_NUM})[-/.](?P<d2>{DAY})"
+            ),
+        ),
+        // Day/month to day/month, in every language: "1/3 至 15/3", "from 1/3 to 15/3",
+        // "dari 1/3 hingga 15/3", "tu 1/3 den 15/3", "1/10/2026 – 15/10/2026".
+        en(
+            DateRange,
+            &format!(
+                r"{RANGE_OPEN}(?:ngay\s+)?(?P<d1>{DAY})/(?P<m1>{MONTH_NUM})(?:/(?P<y0>{YEAR}))?{RANGE_SEP}(?:ngay\s+)?(?P<d2>{DAY})/(?P<m2x>{MONTH_NUM})(?:/(?P<y>{YEAR}))?"
+            ),
+        ),
+        // Vietnamese day numbers: "từ ngày 1 đến ngày 15 tháng 11 (năm 2026)".
+        en(
+            DateRange,
+            &format!(
+                r"(?:tu\s+)?(?:ngay\s+)?(?P<d1>{DAY})(?:\s+thang\s+(?P<m1>{MONTH_NUM}))?{RANGE_SEP}(?:ngay\s+)?(?P<d2>{DAY})\s+thang\s+(?P<m2x>{MONTH_NUM})(?:\s*(?:/|,?\s*nam)\s*(?P<y>{YEAR}))?"
+            ),
+        ),
         // Chinese (Traditional, with the common Simplified spellings).
         zh(Today, "今日|今天"),
         zh(Yesterday, "琴日|尋日|噚日|寻日|昨日|昨天|琴晚"),
         zh(DayBeforeYesterday, "前日|前天"),
-        zh(
-            ThisWeek,
-            "(?:今|呢|這|这|本)一?(?:個|个)?(?:禮拜|礼拜|星期|週|周)",
-        ),
-        zh(LastWeek, "上一?(?:個|个)?(?:禮拜|礼拜|星期|週|周)"),
-        zh(ThisWeek, "每(?:個|个)?(?:禮拜|礼拜|星期|週|周)"),
+        zh(ThisWeek, &format!("{zh_this}{zh_week}")),
+        zh(LastWeek, &format!("上一?(?:個|个)?{zh_week}")),
+        zh(ThisWeek, &format!("每(?:個|个)?{zh_week}")),
+        zh(ThisWeekend, &format!("{zh_this}(?:週末|周末)")),
+        zh(LastWeekend, "上一?(?:個|个)?(?:週末|周末)"),
         ("週報|周報|周报".to_string(), ThisWeek, false),
         zh(
             LastSevenDays,
-            "(?:最近|過去|过去|近)一?(?:個|个)?(?:禮拜|礼拜|星期|週|周)",
+            &format!("(?:最近|過去|过去|近)一?(?:個|个)?{zh_week}"),
+        ),
+        zh(
+            WeekToDate,
+            &format!("(?:{zh_this}{zh_week}|本周|周初){zh_so_far}"),
         ),
         zh(ThisMonth, "(?:今|呢|這|这|本)一?(?:個|个)?月份?"),
-        zh(MonthToDate, "(?:本月|今個月|月初)至今"),
+        zh(
+            MonthToDate,
+            &format!("(?:本月|(?:今|呢|這|这)一?(?:個|个)?月|月初){zh_so_far}"),
+        ),
         zh(LastMonth, "上一?(?:個|个)?月份?"),
         zh(ThisMonth, "每(?:個|个)?月"),
         ("月報|月报".to_string(), ThisMonth, false),
         zh(ThisQuarter, "(?:今|呢|這|这|本)一?(?:個|个)?季度?"),
+        zh(
+            QuarterToDate,
+            &format!("(?:(?:今|呢|這|这|本)一?(?:個|个)?季度?|季初){zh_so_far}"),
+        ),
         zh(LastQuarter, "上一?(?:個|个)?季度?"),
         ("季報|季报".to_string(), ThisQuarter, false),
         zh(
@@ -324,7 +544,10 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             &format!(r"(?:(?P<y>{YEAR})\s*年\s*)?第\s*(?P<q>[一二三四1-4])\s*季度?"),
         ),
         zh(ThisYear, "今年|本年度?|呢年|今個年度"),
-        zh(YearToDate, "(?:今年|年初|本年)至今"),
+        zh(
+            YearToDate,
+            &format!("(?:今年|年初|本年|今年年初|由年初|从年初|從年初){zh_so_far}"),
+        ),
         zh(
             RelativeMonthOrQuarter,
             r"(?:(?P<ly>去年|舊年|旧年|上年)|(?P<ty>今年|本年))\s*(?:嘅|的)?\s*(?:第\s*(?P<q>[一二三四1-4])\s*季度?|(?P<m>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?)",
@@ -335,33 +558,40 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         zh(Year, &format!(r"(?P<y>{YEAR})\s*年度?")),
         zh(
             Month,
+            &format!(r"(?:(?P<y>{YEAR})\s*年\s*)?(?P<m>{ZH_MONTH})\s*月份?"),
+        ),
+        zh(
+            Date,
             &format!(
-                r"(?:(?P<y>{YEAR})\s*年\s*)?(?P<m>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?"
+                r"(?:(?P<y>{YEAR})\s*年\s*)?(?P<m>{ZH_MONTH})\s*月\s*(?P<d>{ZH_DAY})\s*[日号號]"
             ),
         ),
         zh(
             LastDays,
-            r"(?:最近|過去|过去|近)\s*(?P<n>\d{1,3}|[一二兩两三四五六七八九十百]+)\s*(?:日|天)",
+            &format!(r"(?:最近|過去|过去|近)\s*(?P<n>{ZH_COUNT})\s*(?:個|个)?\s*(?:日|天)"),
         ),
-        // Explicit ranges, in every language: "1/3 至 15/3", "from 1/3 to 15/3",
-        // "dari 1/3 hingga 15/3", "tu 1/3 den 15/3"; "from March to May", "3月至5月".
-        (
-            format!(
-                r"(?-u:\b)(?:(?:from|dari|tu|between)\s+)?(?P<d1>[0-3]?\d)/(?P<m1>[01]?\d)(?:/(?P<y0>{YEAR}))?\s*(?:至|到|-|–|~|to|until|till|and|hingga|sehingga|sampai|den)\s*(?P<d2>[0-3]?\d)/(?P<m2x>[01]?\d)(?:/(?P<y>{YEAR}))?(?-u:\b)"
+        zh(
+            LastWeeks,
+            &format!(
+                r"(?:最近|過去|过去|近)\s*(?P<n>{ZH_COUNT})\s*(?:個|个)?\s*(?:禮拜|礼拜|星期|週|周)"
             ),
-            DateRange,
-            true,
         ),
+        zh(
+            LastMonths,
+            &format!(r"(?:最近|過去|过去|近)\s*(?P<n>{ZH_COUNT})\s*(?:個|个)\s*月"),
+        ),
+        zh(DaysAgo, &format!(r"(?P<n>{ZH_COUNT})\s*(?:日|天)(?:之)?前")),
+        // Explicit ranges: "from March to May", "Oct–Dec 2026", "Nov 2026 – Feb 2027".
         (
             format!(
-                r"(?-u:\b)(?:(?:from|between|dari)\s+)?(?:the\s+month\s+of\s+)?(?P<m>{month_names}|{month_names_ms})\s+(?:to|until|till|through|and|-|–|hingga|sehingga|sampai)\s+(?P<m2>{month_names}|{month_names_ms})(?:\s*,?\s*(?P<y>{YEAR}))?(?-u:\b)"
+                r"(?-u:\b)(?:(?:from|between|dari|antara)\s+)?(?:the\s+month\s+of\s+)?(?P<m>{month_names}|{month_names_ms})(?-u:\b)\.?(?:\s*,?\s*(?P<y0>{YEAR}))?(?:\s*(?:-|–|—|~)\s*|\s+(?:to|until|till|through|thru|and|hingga|sehingga|sampai)\s+)(?P<m2>{month_names}|{month_names_ms})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR}))?(?-u:\b)"
             ),
             MonthRange,
             true,
         ),
         (
             format!(
-                r"(?-u:\b)(?:tu\s+)?thang\s+(?P<m>1[0-2]|0?[1-9])\s*(?:den|toi|-|–)\s*(?:thang\s+)?(?P<m2>1[0-2]|0?[1-9])(?:\s*(?:/|nam)\s*(?P<y>{YEAR}))?(?-u:\b)"
+                r"(?-u:\b)(?:tu\s+)?thang\s+(?P<m>{MONTH_NUM})(?:\s*/\s*(?P<y0>{YEAR}))?\s*(?:den|toi|-|–|—|~)\s*(?:thang\s+)?(?P<m2>{MONTH_NUM})(?:\s*(?:/|nam)\s*(?P<y>{YEAR}))?(?-u:\b)"
             ),
             MonthRange,
             true,
@@ -369,12 +599,14 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         zh(
             DateRange,
             &format!(
-                r"(?:(?P<y0>{YEAR})\s*年\s*)?(?P<m1>1[0-2]|0?[1-9])\s*月\s*(?P<d1>[0-3]?\d)\s*[日号號]\s*(?:至|到|-|–|~)\s*(?:(?P<y>{YEAR})\s*年\s*)?(?:(?P<m2x>1[0-2]|0?[1-9])\s*月\s*)?(?P<d2>[0-3]?\d)\s*[日号號]"
+                r"(?:由|從|从|自)?\s*(?:(?P<y0>{YEAR})\s*年\s*)?(?P<m1>{ZH_MONTH})\s*月\s*(?P<d1>{ZH_DAY})\s*[日号號]?\s*(?:至|到|-|–|—|~)\s*(?:(?P<y>{YEAR})\s*年\s*)?(?:(?P<m2x>{ZH_MONTH})\s*月\s*)?(?P<d2>{ZH_DAY})\s*[日号號]"
             ),
         ),
         zh(
             MonthRange,
-            r"(?:由|從|从)?\s*(?P<m>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?\s*(?:至|到|-|–|~)\s*(?P<m2>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?",
+            &format!(
+                r"(?:由|從|从|自)?\s*(?:(?P<y0>{YEAR})\s*年\s*)?(?P<m>{ZH_MONTH})\s*月份?\s*(?:至|到|-|–|—|~)\s*(?:(?P<y>{YEAR})\s*年\s*)?(?P<m2>{ZH_MONTH})\s*月份?"
+            ),
         ),
         // Malay (no diacritics to fold).
         keep(ThisWeek, "mingguan"),
@@ -384,9 +616,20 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         en(DayBeforeYesterday, "kelmarin|dua\\s+hari\\s+(?:lepas|lalu)"),
         en(ThisWeek, "minggu\\s+ini"),
         en(LastWeek, "minggu\\s+(?:lepas|lalu|sudah)"),
+        en(ThisWeekend, "hujung\\s+minggu\\s+ini"),
+        en(LastWeekend, "hujung\\s+minggu\\s+(?:lepas|lalu)"),
+        en(
+            WeekToDate,
+            r"minggu\s+ini\s+setakat\s+ini|(?:sejak|dari)\s+awal\s+minggu(?:\s+(?:hingga|sehingga|sampai)\s+kini)?",
+        ),
         en(ThisMonth, "bulan\\s+ini"),
+        en(
+            MonthToDate,
+            r"bulan\s+ini\s+setakat\s+ini|(?:sejak|dari)\s+awal\s+bulan(?:\s+(?:hingga|sehingga|sampai)\s+kini)?",
+        ),
         en(LastMonth, "bulan\\s+(?:lepas|lalu|sudah)"),
         en(ThisQuarter, "suku\\s+(?:tahun\\s+)?ini"),
+        en(QuarterToDate, r"suku\s+(?:tahun\s+)?ini\s+setakat\s+ini"),
         en(LastQuarter, "suku\\s+(?:tahun\\s+)?(?:lepas|lalu)"),
         en(
             Quarter,
@@ -400,6 +643,18 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         ),
         en(ThisYear, "tahun\\s+ini"),
         en(LastYear, "tahun\\s+(?:lepas|lalu)"),
+        en(
+            LastDays,
+            &format!(r"(?P<n>{COUNT})\s+hari\s+(?:yang\s+)?(?:lepas|lalu|terakhir)"),
+        ),
+        en(
+            LastWeeks,
+            &format!(r"(?P<n>{COUNT})\s+minggu\s+(?:yang\s+)?(?:lepas|lalu|terakhir)"),
+        ),
+        en(
+            LastMonths,
+            &format!(r"(?P<n>{COUNT})\s+bulan\s+(?:yang\s+)?(?:lepas|lalu|terakhir)"),
+        ),
         (
             format!(
                 r"(?-u:\b)(?P<cue>(?:pada|untuk|dalam|bulan)\s+(?:bulan\s+)?)?(?P<m>{month_names_ms})(?:\s+(?P<y>{YEAR}))?(?-u:\b)"
@@ -415,9 +670,23 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         en(DayBeforeYesterday, "(?:ngay\\s+)?hom\\s+kia"),
         en(ThisWeek, "tuan\\s+nay"),
         en(LastWeek, "tuan\\s+(?:truoc|roi)"),
+        en(ThisWeekend, "cuoi\\s+tuan\\s+nay"),
+        en(LastWeekend, "cuoi\\s+tuan\\s+(?:truoc|roi|qua)"),
+        en(
+            WeekToDate,
+            &format!(r"(?:tu|ke\s+tu)\s+dau\s+tuan(?:\s+nay)?{vi_so_far}"),
+        ),
         en(ThisMonth, "thang\\s+nay"),
+        en(
+            MonthToDate,
+            &format!(r"(?:tu|ke\s+tu)\s+dau\s+thang(?:\s+nay)?{vi_so_far}"),
+        ),
         en(LastMonth, "thang\\s+(?:truoc|roi)"),
         en(ThisQuarter, "quy\\s+nay"),
+        en(
+            QuarterToDate,
+            &format!(r"(?:tu|ke\s+tu)\s+dau\s+quy(?:\s+nay)?{vi_so_far}"),
+        ),
         en(LastQuarter, "quy\\s+(?:truoc|roi)"),
         en(
             Quarter,
@@ -425,7 +694,7 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         ),
         en(
             YearToDate,
-            r"(?:tu|ke\s+tu)\s+dau\s+nam(?:\s+(?:den|toi)\s+nay)?",
+            &format!(r"(?:tu|ke\s+tu)\s+dau\s+nam(?:\s+nay)?{vi_so_far}"),
         ),
         en(ThisYear, "nam\\s+nay"),
         en(Year, &format!(r"nam\s+(?P<y>{YEAR})")),
@@ -433,6 +702,18 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         en(
             Month,
             &format!(r"(?P<cue>thang\s+)(?P<m>1[0-2]|0?[1-9])(?:\s*(?:/|nam)\s*(?P<y>{YEAR}))?"),
+        ),
+        en(
+            LastDays,
+            &format!(r"(?P<n>{COUNT})\s+ngay\s+(?:qua|vua\s+qua|gan\s+day|gan\s+nhat)"),
+        ),
+        en(
+            LastWeeks,
+            &format!(r"(?P<n>{COUNT})\s+tuan\s+(?:qua|vua\s+qua|gan\s+day|gan\s+nhat)"),
+        ),
+        en(
+            LastMonths,
+            &format!(r"(?P<n>{COUNT})\s+thang\s+(?:qua|vua\s+qua|gan\s+day|gan\s+nhat)"),
         ),
     ]
 }
@@ -465,7 +746,7 @@ static RULE_SET: LazyLock<Option<RegexSet>> = LazyLock::new(|| {
         .ok()
 });
 
-fn compute(kind: Kind, caps: &Captures<'_>, today: Date) -> Option<Period> {
+fn compute(kind: Kind, caps: &Captures<'_>, today: Date, fiscal: i8) -> Option<Period> {
     let year_cap = caps.name("y").and_then(|y| y.as_str().parse::<i16>().ok());
     match kind {
         Kind::Today => day(today),
@@ -483,12 +764,12 @@ fn compute(kind: Kind, caps: &Captures<'_>, today: Date) -> Option<Period> {
             end: today,
         }),
         Kind::LastMonth => month_of(today.first_of_month().yesterday().ok()?),
-        Kind::ThisQuarter => quarter_of(today),
+        Kind::ThisQuarter => quarter_of(today, fiscal),
         Kind::QuarterToDate => Some(Period {
-            start: quarter_of(today)?.start,
+            start: quarter_of(today, fiscal)?.start,
             end: today,
         }),
-        Kind::LastQuarter => quarter_of(quarter_of(today)?.start.yesterday().ok()?),
+        Kind::LastQuarter => quarter_of(quarter_of(today, fiscal)?.start.yesterday().ok()?, fiscal),
         Kind::ThisYear => year(today.year()),
         Kind::YearToDate => Some(Period {
             start: today.first_of_year(),
@@ -512,46 +793,114 @@ fn compute(kind: Kind, caps: &Captures<'_>, today: Date) -> Option<Period> {
         }
         Kind::Quarter => {
             let q = quarter_number(caps.name("q")?.as_str())?;
-            let first_month = (q - 1) * 3 + 1;
-            let y = match year_cap {
-                Some(y) => y,
-                None if first_month <= today.month() => today.year(),
-                None => today.year().checked_sub(1)?,
-            };
-            quarter_of(Date::new(y, first_month, 1).ok()?)
+            match year_cap {
+                Some(y) => fiscal_quarter(y, q, fiscal),
+                None => {
+                    let fy = fiscal_year_of(today, fiscal)?;
+                    let this = fiscal_quarter(fy, q, fiscal)?;
+                    if this.start <= today {
+                        Some(this)
+                    } else {
+                        fiscal_quarter(fy.checked_sub(1)?, q, fiscal)
+                    }
+                }
+            }
         }
         Kind::RelativeMonthOrQuarter => {
-            let y = if caps.name("ly").is_some() {
-                today.year().checked_sub(1)?
-            } else {
-                today.year()
-            };
+            let last = caps.name("ly").is_some();
             if let Some(m) = caps.name("m") {
+                let y = if last {
+                    today.year().checked_sub(1)?
+                } else {
+                    today.year()
+                };
                 month_of(Date::new(y, month_number(m.as_str())?, 1).ok()?)
             } else {
                 let q = quarter_number(caps.name("q")?.as_str())?;
-                quarter_of(Date::new(y, (q - 1) * 3 + 1, 1).ok()?)
+                let fy = fiscal_year_of(today, fiscal)?;
+                let fy = if last { fy.checked_sub(1)? } else { fy };
+                fiscal_quarter(fy, q, fiscal)
             }
         }
         Kind::LastDays => {
-            let n = parse_count(caps.name("n")?.as_str())?;
-            if n == 0 || n > 3660 {
-                return None;
-            }
+            let n = count(caps, 3660)?;
             last_days(today, i64::from(n))
         }
+        Kind::LastWeeks => {
+            let n = count(caps, 520)?;
+            last_days(today, i64::from(n) * 7)
+        }
+        Kind::LastMonths => {
+            let n = count(caps, 120)?;
+            let back = today
+                .checked_sub(Span::new().try_months(i64::from(n)).ok()?)
+                .ok()?;
+            Some(Period {
+                start: back.tomorrow().ok()?,
+                end: today,
+            })
+        }
+        Kind::DaysAgo => {
+            let n = parse_count(caps.name("n")?.as_str())?;
+            if n > 3660 {
+                return None;
+            }
+            day(today
+                .checked_sub(Span::new().try_days(i64::from(n)).ok()?)
+                .ok()?)
+        }
         Kind::LastSevenDays => last_days(today, 7),
+        Kind::LastWeekend => {
+            // The Sunday before today (a week back when today is Sunday: that weekend is
+            // not over yet).
+            let back = match today.weekday().to_sunday_zero_offset() {
+                0 => 7,
+                n => i64::from(n),
+            };
+            let sunday = today.checked_sub(Span::new().try_days(back).ok()?).ok()?;
+            Some(Period {
+                start: sunday.yesterday().ok()?,
+                end: sunday,
+            })
+        }
+        Kind::ThisWeekend => {
+            let week = week_of(today)?;
+            Some(Period {
+                start: week.end.yesterday().ok()?,
+                end: week.end,
+            })
+        }
+        Kind::Date => {
+            if caps.name("unit").is_some() {
+                return None;
+            }
+            let d = day_number(caps.name("d")?.as_str())?;
+            let m = month_number(caps.name("m")?.as_str())?;
+            day(Date::new(year_cap.unwrap_or(today.year()), m, d).ok()?)
+        }
         Kind::DateRange => {
-            let num = |name: &str| caps.name(name)?.as_str().parse::<i8>().ok();
-            let (d1, m1, d2) = (num("d1")?, num("m1")?, num("d2")?);
-            // "1日至15日" within one month names the month once.
-            let m2 = num("m2x").unwrap_or(m1);
+            if caps.name("unit").is_some() {
+                return None;
+            }
+            let d1 = day_number(caps.name("d1")?.as_str())?;
+            let d2 = day_number(caps.name("d2")?.as_str())?;
+            let month = |name: &str| caps.name(name).and_then(|m| month_number(m.as_str()));
+            // "1日至15日" names the month once, after the start; "1-15 Nov" once, at the end.
+            let (m1, m2) = match (month("m1"), month("m2x")) {
+                (Some(a), Some(b)) => (a, b),
+                (Some(a), None) => (a, a),
+                (None, Some(b)) => (b, b),
+                (None, None) => return None,
+            };
             let start_year = caps.name("y0").and_then(|y| y.as_str().parse::<i16>().ok());
+            let wraps = (m1, d1) > (m2, d2);
             let (start_y, end_y) = match (start_year, year_cap) {
                 (Some(s), Some(e)) => (s, Some(e)),
                 (Some(s), None) => (s, None),
-                (None, Some(e)) if (m1, d1) <= (m2, d2) => (e, Some(e)),
+                (None, Some(e)) if !wraps => (e, Some(e)),
                 (None, Some(e)) => (e.checked_sub(1)?, Some(e)),
+                (None, None) if !wraps => (today.year(), None),
+                // A range across the new year without a year: the one that started last.
                 (None, None) if (m1, d1) <= (today.month(), today.day()) => (today.year(), None),
                 (None, None) => (today.year().checked_sub(1)?, None),
             };
@@ -565,22 +914,43 @@ fn compute(kind: Kind, caps: &Captures<'_>, today: Date) -> Option<Period> {
         Kind::MonthRange => {
             let m1 = month_number(caps.name("m")?.as_str())?;
             let m2 = month_number(caps.name("m2")?.as_str())?;
-            let start_y = match year_cap {
-                Some(y) if m2 < m1 => y.checked_sub(1)?,
-                Some(y) => y,
-                None if m1 <= today.month() => today.year(),
-                None => today.year().checked_sub(1)?,
+            let wraps = m2 < m1;
+            let start_year = caps.name("y0").and_then(|y| y.as_str().parse::<i16>().ok());
+            let (start_y, end_y) = match (start_year, year_cap) {
+                (Some(s), Some(e)) => (s, e),
+                (Some(s), None) if wraps => (s, s.checked_add(1)?),
+                (Some(s), None) => (s, s),
+                (None, Some(e)) if wraps => (e.checked_sub(1)?, e),
+                (None, Some(e)) => (e, e),
+                (None, None) => {
+                    let s = if m1 <= today.month() {
+                        today.year()
+                    } else {
+                        today.year().checked_sub(1)?
+                    };
+                    (s, if wraps { s.checked_add(1)? } else { s })
+                }
             };
-            let end_y = if m2 < m1 {
-                start_y.checked_add(1)?
-            } else {
-                start_y
-            };
-            Some(Period {
-                start: Date::new(start_y, m1, 1).ok()?,
-                end: Date::new(end_y, m2, 1).ok()?.last_of_month(),
-            })
+            let start = Date::new(start_y, m1, 1).ok()?;
+            let end = Date::new(end_y, m2, 1).ok()?.last_of_month();
+            (end >= start).then_some(Period { start, end })
         }
+    }
+}
+
+/// The `n` capture as a count from 1 to `max`; anything else is not a period.
+fn count(caps: &Captures<'_>, max: u32) -> Option<u32> {
+    let n = parse_count(caps.name("n")?.as_str())?;
+    (1..=max).contains(&n).then_some(n)
+}
+
+/// A day of the month in digits or Chinese numerals.
+fn day_number(text: &str) -> Option<i8> {
+    let n = parse_count(text)?;
+    if (1..=31).contains(&n) {
+        i8::try_from(n).ok()
+    } else {
+        None
     }
 }
 
@@ -610,12 +980,42 @@ fn month_of(d: Date) -> Option<Period> {
     })
 }
 
-fn quarter_of(d: Date) -> Option<Period> {
-    let first_month = (d.month() - 1) / 3 * 3 + 1;
-    let start = Date::new(d.year(), first_month, 1).ok()?;
-    let end = Date::new(d.year(), first_month + 2, 1)
+/// The fiscal quarter around `d`, for a fiscal year starting in month `fiscal`.
+fn quarter_of(d: Date, fiscal: i8) -> Option<Period> {
+    let into_year = (d.month() - fiscal).rem_euclid(12);
+    let first_month = (fiscal - 1 + into_year / 3 * 3).rem_euclid(12) + 1;
+    let y = if first_month <= d.month() {
+        d.year()
+    } else {
+        d.year().checked_sub(1)?
+    };
+    three_months(y, first_month)
+}
+
+/// The fiscal year `d` falls in, named by the calendar year it starts in.
+fn fiscal_year_of(d: Date, fiscal: i8) -> Option<i16> {
+    if d.month() >= fiscal {
+        Some(d.year())
+    } else {
+        d.year().checked_sub(1)
+    }
+}
+
+/// Quarter `q` (1–4) of fiscal year `fy`.
+fn fiscal_quarter(fy: i16, q: i8, fiscal: i8) -> Option<Period> {
+    let months_in = i16::from(fiscal - 1) + i16::from(q - 1) * 3;
+    let y = fy.checked_add(months_in / 12)?;
+    three_months(y, i8::try_from(months_in % 12 + 1).ok()?)
+}
+
+/// Three calendar months from the first of `month` in `y`.
+fn three_months(y: i16, month: i8) -> Option<Period> {
+    let start = Date::new(y, month, 1).ok()?;
+    let end = start
+        .checked_add(Span::new().months(3))
         .ok()?
-        .last_of_month();
+        .yesterday()
+        .ok()?;
     Some(Period { start, end })
 }
 
@@ -1068,6 +1468,591 @@ mod tests {
             find_period("last month vs this month", today),
             p((2026, 10, 1), (2026, 10, 31))
         );
+    }
+
+    /// Wednesday 2 December 2026, the "today" of the examples in the brief for these forms.
+    const WED: (i16, i8, i8) = (2026, 12, 2);
+
+    /// Scans folded `text` and returns the first period and what is left after removal.
+    fn scan_left(d: (i16, i8, i8), text: &str) -> (Option<Period>, String) {
+        let folded = crate::intent::fold::fold_str(text);
+        let found = scan(&folded, date(d.0, d.1, d.2));
+        (found.first().map(|m| m.period), remove(&folded, &found))
+    }
+
+    #[test]
+    fn explicit_dates_and_ranges_take_their_whole_span() {
+        let first_half = p((2026, 11, 1), (2026, 11, 15));
+        for text in [
+            "1 Nov to 15 Nov",
+            "from 1 to 15 Nov",
+            "from 1 Nov to 15 Nov",
+            "1-15 Nov",
+            "1 – 15 Nov",
+            "1—15 Nov",
+            "1~15 Nov",
+            "1st to 15th November",
+            "between 1 and 15 Nov",
+            "1 Nov till 15 Nov",
+            "1 Nov until 15 Nov 2026",
+            "1 Nov through 15 Nov",
+            "Nov 1 - Nov 15",
+            "Nov 1 to 15",
+            "Nov 1 - 15, 2026",
+            "2026-11-01 to 2026-11-15",
+            "2026/11/01-2026/11/15",
+            "1/11–15/11",
+            "1/11 - 15/11",
+            "1/11/2026 - 15/11/2026",
+            "11月1日至15日",
+            "11月1日至11月15日",
+            "11月1日到11月15日",
+            "由11月1號到15號",
+            "從11月1日至15日",
+            "11月1号到15号",
+            "十一月一日至十五日",
+            "dari 1 hingga 15 Nov",
+            "1 hingga 15 November 2026",
+            "dari 1 Nov hingga 15 Nov",
+            "từ 1/11 đến 15/11",
+            "tu 1/11 den 15/11",
+            "từ ngày 1/11 đến ngày 15/11",
+            "từ ngày 1 đến ngày 15 tháng 11",
+            "từ ngày 1 tháng 11 đến ngày 15 tháng 11",
+        ] {
+            let (period, left) = scan_left(WED, text);
+            assert_eq!(period, first_half, "{text}");
+            assert_eq!(left, "", "{text} must be consumed whole");
+        }
+        assert_eq!(
+            folded(WED, "2026年11月23日至11月29日"),
+            p((2026, 11, 23), (2026, 11, 29))
+        );
+        assert_eq!(
+            folded(WED, "30 Nov – 6 Dec 2026"),
+            p((2026, 11, 30), (2026, 12, 6))
+        );
+        assert_eq!(
+            folded(WED, "28 Dec 2026 – 3 Jan 2027"),
+            p((2026, 12, 28), (2027, 1, 3))
+        );
+        assert_eq!(
+            folded(WED, "28 Dec – 3 Jan 2027"),
+            p((2026, 12, 28), (2027, 1, 3))
+        );
+        // The framing words go with the range, the words around it stay.
+        for (text, left) in [
+            ("sales from 1 Nov to 15 Nov in Kowloon", "sales in Kowloon"),
+            ("sales between 1 and 15 Nov in Kowloon", "sales in Kowloon"),
+            ("sales for 1-15 Nov in Kowloon", "sales in Kowloon"),
+            ("九龍區由11月1號到15號嘅營業額", "九龙区营业额"),
+            (
+                "jualan dari 1 hingga 15 Nov di Kowloon",
+                "jualan di Kowloon",
+            ),
+            (
+                "doanh thu từ 1/11 đến 15/11 ở Kowloon",
+                "doanh thu o Kowloon",
+            ),
+            ("sales on 23 Nov in Kowloon", "sales in Kowloon"),
+            ("top 5 items 1-15 Nov", "top 5 items"),
+        ] {
+            assert_eq!(scan_left(WED, text).1, left, "{text}");
+        }
+    }
+
+    #[test]
+    fn single_dates() {
+        let d23 = p((2026, 11, 23), (2026, 11, 23));
+        for text in [
+            "23 Nov",
+            "23 Nov 2026",
+            "23rd of November",
+            "Nov 23",
+            "Nov 23, 2026",
+            "November 23rd",
+            "2026-11-23",
+            "2026/11/23",
+            "23/11",
+            "23/11/2026",
+            "11月23日",
+            "11月23號",
+            "2026年11月23日",
+            "十一月二十三日",
+            "ngày 23/11",
+            "ngày 23 tháng 11",
+            "ngày 23 tháng 11 năm 2026",
+            "23 November 2026",
+            "on 23 Nov",
+        ] {
+            let (period, left) = scan_left(WED, text);
+            assert_eq!(period, d23, "{text}");
+            assert_eq!(left, "", "{text} must be consumed whole");
+        }
+        // A day without a year is in the current year, even when it is still to come.
+        assert_eq!(folded(WED, "25 Dec"), p((2026, 12, 25), (2026, 12, 25)));
+        assert_eq!(
+            folded(WED, "23 Nov 2025"),
+            p((2025, 11, 23), (2025, 11, 23))
+        );
+        // Impossible dates are no period, sizes are not dates.
+        assert_eq!(folded(WED, "31/2"), None);
+        assert_eq!(folded(WED, "30 Feb"), None);
+        assert_eq!(folded(WED, "2026-13-01"), None);
+        assert_eq!(folded(WED, "PVC pipe 1/2 inch"), None);
+        assert_eq!(folded(WED, "pipe 3/4\""), None);
+        assert_eq!(folded(WED, "SO-2026-00123"), None);
+        assert_eq!(folded(WED, "iPhone 15 Pro 256GB"), None);
+        // "since" is not the one day; the month alone is not taken in the middle of it.
+        assert_ne!(folded(WED, "since 23 Nov"), None);
+        let since = scan_left(WED, "sales since 23 Nov");
+        assert_eq!(since.1, "sales since");
+    }
+
+    #[test]
+    fn rolling_periods_end_today() {
+        let days7 = p((2026, 11, 26), WED);
+        let days30 = p((2026, 11, 3), WED);
+        let weeks4 = p((2026, 11, 5), WED);
+        let months3 = p((2026, 9, 3), WED);
+        let cases: [(&str, Option<Period>); 31] = [
+            ("last 7 days", days7),
+            ("past 7 days", days7),
+            ("previous 7 days", days7),
+            ("the last seven days", days7),
+            ("last 30 days", days30),
+            ("past thirty days", days30),
+            ("過去7日", days7),
+            ("最近7天", days7),
+            ("近30日", days30),
+            ("最近七天", days7),
+            ("过去三十天", days30),
+            ("7 hari lepas", days7),
+            ("tujuh hari terakhir", days7),
+            ("7 ngày qua", days7),
+            ("30 ngày gần đây", days30),
+            ("last 4 weeks", weeks4),
+            ("past four weeks", weeks4),
+            ("過去4個星期", weeks4),
+            ("最近四个礼拜", weeks4),
+            ("近4周", weeks4),
+            ("4 minggu lepas", weeks4),
+            ("4 tuần qua", weeks4),
+            ("last 3 months", months3),
+            ("past three months", months3),
+            ("last 3 mnths", months3),
+            ("最近三个月", months3),
+            ("過去3個月", months3),
+            ("3 bulan lepas", months3),
+            ("tiga bulan terakhir", months3),
+            ("3 tháng gần đây", months3),
+            ("3 tháng qua", months3),
+        ];
+        for (text, expected) in cases {
+            let (period, left) = scan_left(WED, text);
+            assert_eq!(period, expected, "{text}");
+            assert_eq!(left, "", "{text} must be consumed whole");
+        }
+        assert_eq!(folded(WED, "last 1 month"), p((2026, 11, 3), WED));
+        assert_eq!(folded(WED, "last sixty days"), p((2026, 10, 4), WED));
+        // A month ago from the 31st clamps to the shorter month's end.
+        assert_eq!(
+            folded((2026, 3, 31), "last 1 month"),
+            p((2026, 3, 1), (2026, 3, 31))
+        );
+        assert_eq!(folded(WED, "3 days ago"), p((2026, 11, 29), (2026, 11, 29)));
+        assert_eq!(folded(WED, "3天前"), p((2026, 11, 29), (2026, 11, 29)));
+        // Absurd counts are not periods and never overflow.
+        for text in [
+            "last 99999999 days",
+            "last 99999999999999999999999 days",
+            "last 9999 weeks",
+            "last 9999 months",
+            "過去99999999日",
+            "99999999 hari lepas",
+            "99999999 ngày qua",
+            "99999999 days ago",
+            "last 0 weeks",
+        ] {
+            assert_eq!(folded(WED, text), None, "{text}");
+        }
+        // Malay "two days ago" stays the single day.
+        assert_eq!(
+            folded(WED, "dua hari lepas"),
+            p((2026, 11, 30), (2026, 11, 30))
+        );
+    }
+
+    #[test]
+    fn weekends_and_the_day_before_yesterday() {
+        let last = p((2026, 11, 28), (2026, 11, 29));
+        let this = p((2026, 12, 5), (2026, 12, 6));
+        for text in [
+            "last weekend",
+            "sales last weekend",
+            "上個週末",
+            "上周末",
+            "上个周末",
+            "hujung minggu lepas",
+            "cuối tuần trước",
+        ] {
+            assert_eq!(folded(WED, text), last, "{text}");
+        }
+        for text in [
+            "this weekend",
+            "今個週末",
+            "本周末",
+            "hujung minggu ini",
+            "cuối tuần này",
+        ] {
+            assert_eq!(folded(WED, text), this, "{text}");
+        }
+        // On Saturday and Sunday the weekend under way is not over: last weekend is the one
+        // before; this weekend is the current one.
+        assert_eq!(folded((2026, 12, 5), "last weekend"), last);
+        assert_eq!(folded((2026, 12, 6), "last weekend"), last);
+        assert_eq!(folded((2026, 12, 6), "this weekend"), this);
+        assert_eq!(
+            folded((2026, 12, 7), "last weekend"),
+            p((2026, 12, 5), (2026, 12, 6))
+        );
+        let dby = p((2026, 11, 30), (2026, 11, 30));
+        for text in [
+            "the day before yesterday",
+            "day before yesterday",
+            "前日",
+            "前天",
+            "kelmarin",
+            "hôm kia",
+        ] {
+            let (period, left) = scan_left(WED, text);
+            assert_eq!(period, dby, "{text}");
+            assert_eq!(left, "", "{text}");
+        }
+        assert_eq!(folded(WED, "semalam"), p((2026, 12, 1), (2026, 12, 1)));
+    }
+
+    #[test]
+    fn to_date_periods_start_at_the_unit() {
+        let wtd = p((2026, 11, 30), WED);
+        let mtd = p((2026, 12, 1), WED);
+        let qtd = p((2026, 10, 1), WED);
+        let ytd = p((2026, 1, 1), WED);
+        let cases: [(&str, Option<Period>); 33] = [
+            ("week to date", wtd),
+            ("WTD", wtd),
+            ("week-to-date", wtd),
+            ("this week so far", wtd),
+            ("本周至今", wtd),
+            ("minggu ini setakat ini", wtd),
+            ("từ đầu tuần đến nay", wtd),
+            ("month to date", mtd),
+            ("MTD", mtd),
+            ("month-to-date", mtd),
+            ("so far this month", mtd),
+            ("this month so far", mtd),
+            ("本月至今", mtd),
+            ("今個月到而家", mtd),
+            ("这个月到现在", mtd),
+            ("bulan ini setakat ini", mtd),
+            ("dari awal bulan", mtd),
+            ("từ đầu tháng đến nay", mtd),
+            ("quarter to date", qtd),
+            ("QTD", qtd),
+            ("this quarter so far", qtd),
+            ("本季至今", qtd),
+            ("từ đầu quý đến nay", qtd),
+            ("year to date", ytd),
+            ("YTD", ytd),
+            ("ytd", ytd),
+            ("so far this year", ytd),
+            ("今年至今", ytd),
+            ("年初至今", ytd),
+            ("今年到而家", ytd),
+            ("tahun ini setakat ini", ytd),
+            ("từ đầu năm đến nay", ytd),
+            ("year-to-date", ytd),
+        ];
+        for (text, expected) in cases {
+            let (period, left) = scan_left(WED, text);
+            assert_eq!(period, expected, "{text}");
+            assert_eq!(left, "", "{text} must be consumed whole");
+        }
+        assert_eq!(
+            scan_left(WED, "sales so far this month in Kowloon").1,
+            "sales in Kowloon"
+        );
+    }
+
+    #[test]
+    fn quarters_in_every_form_and_fiscal_years() {
+        let q3 = p((2026, 7, 1), (2026, 9, 30));
+        for text in [
+            "Q3",
+            "第三季",
+            "第3季度",
+            "suku ketiga",
+            "suku 3",
+            "quý 3",
+            "Q3 2026",
+            "2026 Q3",
+            "2026Q3",
+            "Q3/2026",
+        ] {
+            assert_eq!(folded(WED, text), q3, "{text}");
+        }
+        assert_eq!(folded(WED, "Q3 2025"), p((2025, 7, 1), (2025, 9, 30)));
+        assert_eq!(folded(WED, "2025 Q3"), p((2025, 7, 1), (2025, 9, 30)));
+        assert_eq!(folded(WED, "Q1"), p((2026, 1, 1), (2026, 3, 31)));
+        assert_eq!(folded(WED, "Q4"), p((2026, 10, 1), (2026, 12, 31)));
+
+        // A fiscal year from April, named by the year it starts in.
+        let fy = |d: (i16, i8, i8), text: &str| {
+            scan_with(&crate::intent::fold::fold_str(text), date(d.0, d.1, d.2), 4)
+                .first()
+                .map(|m| m.period)
+        };
+        assert_eq!(fy(WED, "Q1"), p((2026, 4, 1), (2026, 6, 30)));
+        assert_eq!(fy(WED, "Q3"), p((2026, 10, 1), (2026, 12, 31)));
+        // Q4 of FY2026 (Jan–Mar 2027) has not started: the last one that has.
+        assert_eq!(fy(WED, "Q4"), p((2026, 1, 1), (2026, 3, 31)));
+        assert_eq!(fy(WED, "Q4 2026"), p((2027, 1, 1), (2027, 3, 31)));
+        assert_eq!(fy(WED, "Q2 2025"), p((2025, 7, 1), (2025, 9, 30)));
+        assert_eq!(fy(WED, "第一季"), p((2026, 4, 1), (2026, 6, 30)));
+        assert_eq!(fy(WED, "this quarter"), p((2026, 10, 1), (2026, 12, 31)));
+        assert_eq!(fy(WED, "last quarter"), p((2026, 7, 1), (2026, 9, 30)));
+        assert_eq!(fy(WED, "QTD"), p((2026, 10, 1), WED));
+        assert_eq!(fy(WED, "Q1 last year"), p((2025, 4, 1), (2025, 6, 30)));
+        // In February we are in Q4 of the fiscal year that started the April before.
+        assert_eq!(fy((2027, 2, 10), "Q1"), p((2026, 4, 1), (2026, 6, 30)));
+        assert_eq!(fy((2027, 2, 10), "Q4"), p((2027, 1, 1), (2027, 3, 31)));
+        // Years stay calendar years.
+        assert_eq!(fy(WED, "this year"), p((2026, 1, 1), (2026, 12, 31)));
+        assert_eq!(fy(WED, "last year"), p((2025, 1, 1), (2025, 12, 31)));
+        assert_eq!(fy(WED, "YTD"), p((2026, 1, 1), WED));
+        // A fiscal start that does not fall on a calendar quarter moves the boundaries.
+        let feb = |text: &str| {
+            scan_with(text, date(2026, 12, 2), 2)
+                .first()
+                .map(|m| m.period)
+        };
+        assert_eq!(feb("this quarter"), p((2026, 11, 1), (2027, 1, 31)));
+        assert_eq!(feb("last quarter"), p((2026, 8, 1), (2026, 10, 31)));
+        assert_eq!(feb("Q1"), p((2026, 2, 1), (2026, 4, 30)));
+        // A month that is not a month means January.
+        assert_eq!(
+            scan_with("Q1", date(2026, 12, 2), 13)
+                .first()
+                .map(|m| m.period),
+            p((2026, 1, 1), (2026, 3, 31))
+        );
+    }
+
+    #[test]
+    fn typos_and_abbreviations() {
+        let last_month = p((2026, 11, 1), (2026, 11, 30));
+        for text in [
+            "last mnth",
+            "last moth",
+            "lst month",
+            "last mth",
+            "prev month",
+        ] {
+            assert_eq!(folded(WED, text), last_month, "{text}");
+        }
+        assert_eq!(folded(WED, "this wk"), p((2026, 11, 30), (2026, 12, 6)));
+        assert_eq!(folded(WED, "last wk"), p((2026, 11, 23), (2026, 11, 29)));
+        assert_eq!(folded(WED, "yday"), p((2026, 12, 1), (2026, 12, 1)));
+        assert_eq!(folded(WED, "this yr"), p((2026, 1, 1), (2026, 12, 31)));
+        assert_eq!(folded(WED, "ytd"), p((2026, 1, 1), WED));
+        // Only the period goes; the words next to it stay.
+        for (text, left) in [
+            ("sales lst month Kowloon", "sales Kowloon"),
+            ("weekend sales", "weekend sales"),
+            ("lastmonth", "lastmonth"),
+            ("ytds", "ytds"),
+            ("the mtd figure", "figure"),
+            ("Mac mini 1/2 inch", "Mac mini 1/2 inch"),
+            ("stok 2 Mac mini", "stok 2 Mac mini"),
+            ("harga 12-15 Mac Pro", "harga 12-15 Mac Pro"),
+            ("jualan 2 Mac", "jualan"),
+            ("stock of item 2026", "stock of item 2026"),
+        ] {
+            assert_eq!(scan_left(WED, text).1, left, "{text}");
+        }
+    }
+
+    #[test]
+    fn every_printed_period_reads_back() {
+        use crate::card::format::period as print;
+        use crate::intent::Locale;
+        let d = |y, m, dd| date(y, m, dd);
+        let periods = [
+            (d(2026, 11, 23), d(2026, 11, 23)),
+            (d(2026, 1, 1), d(2026, 1, 1)),
+            (d(2026, 12, 31), d(2026, 12, 31)),
+            (d(2026, 11, 23), d(2026, 11, 29)),
+            (d(2026, 10, 1), d(2026, 10, 15)),
+            (d(2026, 2, 2), d(2026, 2, 28)),
+            (d(2026, 11, 30), d(2026, 12, 6)),
+            (d(2026, 1, 31), d(2026, 3, 1)),
+            (d(2026, 8, 15), d(2026, 9, 14)),
+            (d(2026, 12, 28), d(2027, 1, 3)),
+            (d(2025, 6, 1), d(2026, 6, 30)),
+            (d(2025, 12, 15), d(2026, 1, 5)),
+            (d(2026, 11, 1), d(2026, 11, 30)),
+            (d(2026, 2, 1), d(2026, 2, 28)),
+            (d(2024, 2, 1), d(2024, 2, 29)),
+            (d(2025, 5, 1), d(2025, 5, 31)),
+            (d(2026, 10, 1), d(2026, 12, 31)),
+            (d(2026, 1, 1), d(2026, 6, 30)),
+            (d(2026, 3, 1), d(2026, 8, 31)),
+            (d(2026, 11, 1), d(2027, 2, 28)),
+            (d(2025, 1, 1), d(2026, 12, 31)),
+            (d(2026, 1, 1), d(2026, 12, 31)),
+            (d(2024, 1, 1), d(2024, 12, 31)),
+            (d(2026, 1, 1), d(2026, 11, 30)),
+            (d(2026, 9, 1), d(2026, 9, 30)),
+            (d(2026, 7, 1), d(2026, 8, 31)),
+        ];
+        // Every month name in every locale, as whole months and as days.
+        let mut all = periods.to_vec();
+        for m in 1..=12 {
+            let first = d(2026, m, 1);
+            all.push((first, first.last_of_month()));
+            all.push((d(2026, m, 3), d(2026, m, 3)));
+            all.push((d(2026, m, 2), d(2026, m, 9)));
+        }
+        let today = d(2026, 12, 2);
+        for (start, end) in all {
+            let want = Period { start, end };
+            for locale in Locale::ALL {
+                let printed = print(locale, &want);
+                let folded = crate::intent::fold::fold_str(&printed);
+                let found = scan(&folded, today);
+                assert_eq!(
+                    found.first().map(|m| m.period),
+                    Some(want),
+                    "{locale:?}: {printed}"
+                );
+                assert_eq!(found.len(), 1, "{locale:?}: {printed}");
+                assert_eq!(
+                    remove(&folded, &found),
+                    "",
+                    "{locale:?}: {printed} must be consumed whole"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn random_text_never_panics() {
+        // A small deterministic generator: no dependency, the same strings every run.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pieces = [
+            "last",
+            "7",
+            "99999999999",
+            "days",
+            "weeks",
+            "months",
+            "Nov",
+            "Mac",
+            "1",
+            "15",
+            "31",
+            "2026",
+            "1999",
+            "/",
+            "-",
+            "–",
+            "—",
+            "~",
+            "to",
+            "from",
+            "between",
+            "and",
+            "至",
+            "到",
+            "月",
+            "日",
+            "號",
+            "年",
+            "第",
+            "季",
+            "過去",
+            "最近",
+            "個",
+            "tu",
+            "den",
+            "ngày",
+            "tháng",
+            "năm",
+            "hari",
+            "lepas",
+            "bulan",
+            "Q",
+            "q4",
+            "weekend",
+            "上",
+            "周末",
+            "so far",
+            "this",
+            " ",
+            "  ",
+            "🙂",
+            "é",
+            "\u{301}",
+            "十",
+            "三十一",
+            "0",
+            "00",
+            "12",
+            "13",
+            "32",
+            ",",
+            ".",
+            "ytd",
+            "since",
+            "hingga",
+            "dari",
+            "'",
+            "\"",
+        ];
+        let todays = [
+            date(2026, 12, 2),
+            date(2024, 2, 29),
+            date(-9999, 1, 1),
+            date(9999, 12, 31),
+        ];
+        for _ in 0..3000 {
+            let len = next() % 10;
+            let mut text = String::new();
+            for _ in 0..len {
+                let i = usize::try_from(next() % pieces.len() as u64).unwrap_or(0);
+                text.push_str(pieces[i]);
+                if next() % 3 == 0 {
+                    text.push(' ');
+                }
+            }
+            let folded = crate::intent::fold::fold_str(&text);
+            for today in todays {
+                for fiscal in [1, 4, 12] {
+                    let found = scan_with(&folded, today, fiscal);
+                    for m in &found {
+                        assert!(m.period.start <= m.period.end, "{text}");
+                        assert!(folded.get(m.strip.clone()).is_some(), "{text}");
+                    }
+                    let _ = remove(&folded, &found);
+                }
+            }
+        }
     }
 
     #[test]
