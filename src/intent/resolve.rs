@@ -593,10 +593,17 @@ impl Resolver {
         }
         let leftover = leftover_pieces(ct, &taken);
         // Item mentions take the unknown words next to them ("Jasmine Rice 5kg").
-        for e in entities.iter_mut().filter(|e| e.kind == "item" && e.value.is_empty()) {
+        for e in entities
+            .iter_mut()
+            .filter(|e| e.kind == "item" && e.value.is_empty())
+        {
             for l in &leftover {
-                let gap_after = ct.get(e.span.end..l.start).is_some_and(|g| g.chars().all(|c| c == ' '));
-                let gap_before = ct.get(l.end..e.span.start).is_some_and(|g| g.chars().all(|c| c == ' '));
+                let gap_after = ct
+                    .get(e.span.end..l.start)
+                    .is_some_and(|g| g.chars().all(|c| c == ' '));
+                let gap_before = ct
+                    .get(l.end..e.span.start)
+                    .is_some_and(|g| g.chars().all(|c| c == ' '));
                 if gap_before && ct[l.clone()].is_ascii() == ct[e.span.clone()].is_ascii() {
                     e.span.start = l.start;
                 } else if gap_after && ct[l.clone()].is_ascii() == ct[e.span.clone()].is_ascii() {
@@ -605,14 +612,26 @@ impl Resolver {
             }
             e.text = as_written(&e.span);
         }
-        let item_now: Vec<Range<usize>> = entities.iter().filter(|e| e.kind == "item").map(|e| e.span.clone()).collect();
-        let leftover: Vec<Range<usize>> = leftover.into_iter().filter(|l| !overlaps(&item_now, l)).collect();
+        let item_now: Vec<Range<usize>> = entities
+            .iter()
+            .filter(|e| e.kind == "item")
+            .map(|e| e.span.clone())
+            .collect();
+        let leftover: Vec<Range<usize>> = leftover
+            .into_iter()
+            .filter(|l| !overlaps(&item_now, l))
+            .collect();
         // Where a name the vocabulary does not know ends: at the next known phrase.
         let stops: Vec<Range<usize>> = found
             .iter()
             .filter(|f| !f.meanings.iter().all(|m| matches!(m, Meaning::Item(_))))
             .map(|f| f.span.clone())
-            .chain(entities.iter().filter(|e| e.kind != "item").map(|e| e.span.clone()))
+            .chain(
+                entities
+                    .iter()
+                    .filter(|e| e.kind != "item")
+                    .map(|e| e.span.clone()),
+            )
             .collect();
 
         // Score.

@@ -184,7 +184,10 @@ async fn a_message_no_rule_understands_is_resolved_by_the_model_and_audited_as_l
     )
     .await;
     let reply = app
-        .ask("demo.staff", "wie viele iPhone 15 Pro 256GB haben wir?")
+        .ask(
+            "demo.staff",
+            "wie viele Stück vom Modell fünfzehn Pro haben wir?",
+        )
         .await;
     assert!(reply.text.contains("256GB"), "{}", reply.text);
     let record = app.audit(1).await.pop().expect("record");
@@ -202,7 +205,7 @@ async fn a_message_no_rule_understands_is_resolved_by_the_model_and_audited_as_l
     assert_eq!(req["messages"][1]["role"], "user");
     assert_eq!(
         req["messages"][1]["content"],
-        "wie viele iPhone 15 Pro 256GB haben wir?"
+        "wie viele Stück vom Modell fünfzehn Pro haben wir?"
     );
     assert_eq!(req["tools"][0]["type"], "function");
     assert_eq!(req["tools"][0]["function"]["name"], "resolve_question");
@@ -322,7 +325,7 @@ async fn answers_are_cached_per_normalized_text() {
     let first = ask(
         &bot,
         "demo.staff",
-        "wie viele iPhone 15 Pro 256GB haben wir?",
+        "wie viele Stück vom Modell fünfzehn Pro haben wir?",
     )
     .await;
     let second = ask(
@@ -344,7 +347,7 @@ async fn identical_messages_arriving_together_make_one_call() {
     let asks = (0..8).map(|n| {
         let bot = Arc::clone(&bot);
         let user = ["demo.staff", "demo.manager", "demo.hr", "demo.admin"][n % 4];
-        tokio::spawn(async move { ask(&bot, user, "DELAY what can you do").await })
+        tokio::spawn(async move { ask(&bot, user, "DELAY wat kun je doen").await })
     });
     for handle in asks {
         let a = handle.await.expect("task");
@@ -403,7 +406,7 @@ async fn json_mode_for_endpoints_without_tool_calling() {
     let a = ask(
         &bot,
         "demo.staff",
-        "wie viele iPhone 15 Pro 256GB haben wir?",
+        "wie viele Stück vom Modell fünfzehn Pro haben wir?",
     )
     .await;
     assert_eq!(a.decision, Decision::Allow);
@@ -420,7 +423,7 @@ async fn the_fallback_is_off_by_default_and_a_bad_prompt_stops_start_up() {
     let a = ask(
         &bot,
         "demo.staff",
-        "wie viele iPhone 15 Pro 256GB haben wir?",
+        "wie viele Stück vom Modell fünfzehn Pro haben wir?",
     )
     .await;
     assert_eq!(a.decision, Decision::NotUnderstood);
@@ -481,7 +484,10 @@ async fn azure_openai_gets_its_own_url_and_key_header() {
     )
     .await;
     let reply = app
-        .ask("demo.staff", "wie viele iPhone 15 Pro 256GB haben wir?")
+        .ask(
+            "demo.staff",
+            "wie viele Stück vom Modell fünfzehn Pro haben wir?",
+        )
         .await;
     assert!(reply.text.contains("256GB"), "{}", reply.text);
     assert_eq!(fake.requests().len(), 1);
