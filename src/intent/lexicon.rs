@@ -430,15 +430,18 @@ impl Lexicon {
     /// (Latin) and item-name fragments (Han), joined when adjacent.
     pub fn item_spans(&self, text: &str, taken: &[Range<usize>]) -> Vec<Range<usize>> {
         let free = |r: &Range<usize>| !taken.iter().any(|t| t.start < r.end && r.start < t.end);
-        let mut pieces: Vec<(Range<usize>, bool)> = Vec::new();
+        let mut pieces: Vec<(Range<usize>, bool, bool)> = Vec::new();
         for (s, e) in ascii_word_bounds(text) {
             let w = &text[s..e];
             if !free(&(s..e)) {
                 continue;
             }
             if let Some(&n) = self.item_words.get(w) {
+                // Alone, a word names an item only when few items share it ("dyson", not
+                // "pro"); next to another item word any non-generic word will do.
                 let weak = n >= 10 || w.bytes().all(|b| b.is_ascii_digit()) || w.len() < 2;
-                pieces.push((s..e, !weak));
+                let alone = !weak && n <= 3 && w.len() >= 4;
+                pieces.push((s..e, !weak, alone));
             }
         }
         // Han fragments: the longest item fragment at each free position.
@@ -464,31 +467,33 @@ impl Lexicon {
             }
             match best {
                 Some((j, end)) => {
-                    pieces.push((at..end, true));
+                    pieces.push((at..end, true, true));
                     i = j;
                 }
                 None => i += 1,
             }
         }
-        pieces.sort_by_key(|(r, _)| r.start);
+        pieces.sort_by_key(|(r, _, _)| r.start);
         // Join pieces separated only by gap characters.
-        let mut spans: Vec<(Range<usize>, bool)> = Vec::new();
-        for (r, strong) in pieces {
-            if let Some((last, s)) = spans.last_mut()
+        let mut spans: Vec<(Range<usize>, bool, usize, bool)> = Vec::new();
+        for (r, strong, alone) in pieces {
+            if let Some((last, s, n, a)) = spans.last_mut()
                 && text
                     .get(last.end..r.start)
                     .is_some_and(|g| g.chars().all(item_gap))
             {
                 last.end = r.end;
                 *s |= strong;
+                *n += 1;
+                *a |= alone;
                 continue;
             }
-            spans.push((r, strong));
+            spans.push((r, strong, 1, alone));
         }
         spans
             .into_iter()
-            .filter(|(_, s)| *s)
-            .map(|(r, _)| r)
+            .filter(|(_, s, n, a)| *s && (*n >= 2 || *a))
+            .map(|(r, _, _, _)| r)
             .collect()
     }
 }
