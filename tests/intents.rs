@@ -13,7 +13,23 @@ fn hong_kong() -> TimeZone {
     TimeZone::get("Asia/Hong_Kong").unwrap_or(TimeZone::UTC)
 }
 
+/// The resolver as `askerp resolve` builds it: the built-in catalog with the demo ERP's
+/// vocabulary (places, items, customers, staff) and the demo directory.
 fn resolver() -> Resolver {
+    static RESOLVER: std::sync::LazyLock<Resolver> = std::sync::LazyLock::new(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        rt.block_on(askerp::setup::resolver(&askerp::config::Config::default()))
+            .unwrap_or_else(|e| panic!("resolver: {e}"))
+    });
+    RESOLVER.clone()
+}
+
+/// A resolver that knows no vocabulary (what a connector that lists nothing gives).
+#[allow(dead_code)]
+fn bare_resolver() -> Resolver {
     let catalog = Catalog::builtin().unwrap_or_else(|e| panic!("builtin catalog: {e}"));
     Resolver::new(Arc::new(catalog), hong_kong()).unwrap_or_else(|e| panic!("resolver: {e}"))
 }

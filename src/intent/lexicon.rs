@@ -43,6 +43,9 @@ pub enum Meaning {
     /// A colleague (index into `Lexicon::people`).
     Person(usize),
     LeaveType(LeaveType),
+    /// Part of an item name written in Han characters ("維他檸檬茶", "火牛"): competes with
+    /// the other phrases so a one-character word never splits an item name.
+    ItemText,
 }
 
 /// A colleague as the lexicon knows them: the id the leave connector uses and every name.
@@ -382,12 +385,38 @@ impl Lexicon {
             }
             all.push((s, e, m.pattern().as_usize()));
         }
+        // Han fragments of item names compete too (longest at each position).
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let item_text = self.meanings.len();
+        for i in 0..chars.len() {
+            let (at, c) = chars[i];
+            if !super::is_han(c) {
+                continue;
+            }
+            for j in (i + 2..=(i + 8).min(chars.len())).rev() {
+                let end = chars.get(j).map_or(text.len(), |(b, _)| *b);
+                let piece = &text[at..end];
+                if piece.chars().all(super::is_han) && self.item_han.contains(piece) {
+                    all.push((at, end, item_text));
+                    break;
+                }
+            }
+        }
         // Longest first; at equal length the earlier one.
         all.sort_by(|a, b| (b.1 - b.0).cmp(&(a.1 - a.0)).then(a.0.cmp(&b.0)));
         let mut used: Vec<Range<usize>> = taken.to_vec();
         let mut found = Vec::new();
         for (s, e, p) in all {
             if used.iter().any(|r| r.start < e && s < r.end) {
+                continue;
+            }
+            if p == item_text {
+                used.push(s..e);
+                found.push(Found {
+                    span: s..e,
+                    phrase: text[s..e].to_string(),
+                    meanings: vec![Meaning::ItemText],
+                });
                 continue;
             }
             let Some(meanings) = self.meanings.get(p) else {

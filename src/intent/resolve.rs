@@ -501,6 +501,16 @@ impl Resolver {
                             });
                         }
                     }
+                    Meaning::ItemText => {
+                        if !entities.iter().any(|e| e.span == f.span && e.kind == "item") {
+                            entities.push(Entity {
+                                kind: "item",
+                                text: as_written(&f.span),
+                                value: String::new(),
+                                span: f.span.clone(),
+                            });
+                        }
+                    }
                     Meaning::LeaveType(t) => {
                         if !entities.iter().any(|e| e.kind == "leave_type") {
                             entities.push(Entity {
@@ -624,7 +634,7 @@ impl Resolver {
         // Where a name the vocabulary does not know ends: at the next known phrase.
         let stops: Vec<Range<usize>> = found
             .iter()
-            .filter(|f| !f.meanings.iter().all(|m| matches!(m, Meaning::Item(_))))
+            .filter(|f| !f.meanings.iter().all(|m| matches!(m, Meaning::Item(_) | Meaning::ItemText)))
             .map(|f| f.span.clone())
             .chain(
                 entities
@@ -780,7 +790,13 @@ impl Resolver {
             .iter()
             .find(|e| matches!(e.kind, "warehouse" | "store" | "region"));
         if def.has_slot("item") {
-            slots.item = first("item")
+            // An item the catalog names exactly beats words that only occur in item names;
+            // otherwise the longest mention.
+            let best_item = entities
+                .iter()
+                .filter(|e| e.kind == "item")
+                .max_by_key(|e| (!e.value.is_empty(), e.span.len()));
+            slots.item = best_item
                 .map(|e| clean_name(&e.text))
                 .or_else(|| {
                     // Names the catalog does not know: what is left of the message.
@@ -819,6 +835,23 @@ impl Resolver {
                         (name.chars().filter(|c| c.is_alphanumeric()).count() >= 2).then_some(name)
                     })
             });
+        }
+        if def.has_slot("customer") && slots.customer.is_none() {
+            // "金龍貿易有限公司上個月營業額", "how much did Golden Dragon Trading buy": a
+            // left-over name that ends like a company.
+            const COMPANY: &[&str] = &[
+                "有限公司", "公司", "贸易", "集团", "商行", "trading", "ltd", "limited", "co",
+                "company", "group", "holdings", "enterprise", "enterprises", "bhd", "sdn bhd",
+            ];
+            slots.customer = leftover
+                .iter()
+                .map(|l| as_written(l))
+                .find(|t| {
+                    let m = super::catalog::matching_form(t);
+                    m.chars().filter(|c| c.is_alphanumeric()).count() >= 3
+                        && COMPANY.iter().any(|c| m.ends_with(c))
+                })
+                .map(|t| clean_name(&t));
         }
         if def.has_slot("order") {
             slots.order = first("order").map(|e| e.value.clone());
