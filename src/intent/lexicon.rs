@@ -295,6 +295,11 @@ impl Lexicon {
         }
     }
 
+    /// Whether `word` (matching form) occurs in an item name.
+    pub fn is_item_word(&self, word: &str) -> bool {
+        self.item_words.contains_key(word)
+    }
+
     /// Whether the vocabulary lists items (otherwise items are what is left over).
     pub fn knows_items(&self) -> bool {
         !self.vocab.items.is_empty()

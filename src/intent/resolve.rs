@@ -596,6 +596,38 @@ impl Resolver {
             }
         }
         entities.sort_by_key(|e| e.span.start);
+        // "A4影印紙", "USB-C 火牛": an item word in the other script right next to an item
+        // mention belongs to it.
+        let claimed: Vec<Range<usize>> = taken
+            .iter()
+            .cloned()
+            .chain(entities.iter().map(|e| e.span.clone()))
+            .collect();
+        for e in entities.iter_mut().filter(|e| e.kind == "item") {
+            let starts_han = ct[e.span.clone()].chars().next().is_some_and(super::is_han);
+            let ends_han = ct[e.span.clone()].chars().next_back().is_some_and(super::is_han);
+            let bounds = super::lexicon::ascii_word_bounds(ct);
+            if let Some(&(s, _)) = bounds.iter().rev().find(|(s, end)| {
+                starts_han
+                    && *end <= e.span.start
+                    && ct.get(*end..e.span.start).is_some_and(|g| g.chars().all(|c| c == ' ' || c == '-'))
+                    && lexicon.is_item_word(&ct[*s..*end])
+                    && !claimed.iter().any(|r| r.start < *end && *s < r.end && *r != e.span)
+            }) {
+                e.span.start = s;
+                e.text = as_written(&e.span);
+            }
+            if let Some(&(_, end)) = bounds.iter().find(|(s, end)| {
+                ends_han
+                    && *s >= e.span.end
+                    && ct.get(e.span.end..*s).is_some_and(|g| g.chars().all(|c| c == ' ' || c == '-'))
+                    && lexicon.is_item_word(&ct[*s..*end])
+                    && !claimed.iter().any(|r| r.start < *end && *s < r.end && *r != e.span)
+            }) {
+                e.span.end = end;
+                e.text = as_written(&e.span);
+            }
+        }
         for e in &entities {
             if !taken.contains(&e.span) {
                 taken.push(e.span.clone());
