@@ -422,14 +422,6 @@ impl Resolver {
                 }
             }
         }
-        // Item mentions by their words.
-        let mut item_spans: Vec<Range<usize>> = Vec::new();
-        if lexicon.knows_items() {
-            item_spans = lexicon.item_spans(ct, &taken);
-            for s in &item_spans {
-                taken.push(s.clone());
-            }
-        }
 
         let mut words: Vec<(&'static str, String, Range<usize>)> = Vec::new();
         let mut cues: Vec<(Intent, f32, String)> = Vec::new();
@@ -524,14 +516,6 @@ impl Resolver {
                 }
             }
         }
-        for s in &item_spans {
-            entities.push(Entity {
-                kind: "item",
-                text: as_written(s),
-                value: String::new(),
-                span: s.clone(),
-            });
-        }
         for (class, _, span) in &words {
             let value = match *class {
                 "quantity" => "quantity",
@@ -593,6 +577,20 @@ impl Resolver {
                         span: piece,
                     });
                 }
+            }
+        }
+        // Item mentions by their words, in what the places left.
+        if lexicon.knows_items() {
+            let mut claimed = taken.clone();
+            claimed.extend(entities.iter().map(|e| e.span.clone()));
+            for s in lexicon.item_spans(ct, &claimed) {
+                taken.push(s.clone());
+                entities.push(Entity {
+                    kind: "item",
+                    text: as_written(&s),
+                    value: String::new(),
+                    span: s,
+                });
             }
         }
         entities.sort_by_key(|e| e.span.start);
