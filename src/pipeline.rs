@@ -45,6 +45,10 @@ pub enum Decision {
     Clarify,
     UnknownUser,
     NotUnderstood,
+    /// A request to act (cancel, approve, change…): askerp only reads.
+    NotSupported,
+    /// A greeting or thanks, answered briefly.
+    Smalltalk,
     Error,
 }
 
@@ -56,6 +60,8 @@ impl Decision {
             Decision::Clarify => "clarify",
             Decision::UnknownUser => "unknown_user",
             Decision::NotUnderstood => "not_understood",
+            Decision::NotSupported => "not_supported",
+            Decision::Smalltalk => "smalltalk",
             Decision::Error => "error",
         }
     }
@@ -187,6 +193,32 @@ impl Bot {
         let locale = resolution.locale;
 
         let Some(intent) = resolution.intent else {
+            if resolution.request.is_some() {
+                let content = Content::NotSupported {
+                    text: text.to_string(),
+                };
+                return self
+                    .reply(Some(resolution), locale, Decision::NotSupported, content)
+                    .by(principal)
+                    .because("a request to act: askerp only reads");
+            }
+            if !resolution.candidates.is_empty() {
+                let content = Content::ChooseIntent {
+                    question: text.to_string(),
+                    candidates: resolution.candidates.clone(),
+                };
+                return self
+                    .reply(Some(resolution), locale, Decision::Clarify, content)
+                    .by(principal)
+                    .because("two intents too close to choose");
+            }
+            if let Some(kind) = resolution.smalltalk {
+                let entries = self.help_entries(principal, locale);
+                let content = Content::Smalltalk { kind, entries };
+                return self
+                    .reply(Some(resolution), locale, Decision::Smalltalk, content)
+                    .by(principal);
+            }
             let content = Content::NotUnderstood {
                 text: text.to_string(),
             };
@@ -363,6 +395,17 @@ impl Bot {
         }
     }
 
+    /// What the asker's roles allow, each with example questions in their language.
+    fn help_entries(&self, principal: &Principal, locale: Locale) -> Vec<(Intent, Vec<String>)> {
+        let catalog = self.resolver.catalog();
+        self.policy
+            .allowed_intents(principal)
+            .into_iter()
+            .filter(|i| *i != Intent::Help)
+            .map(|i| (i, catalog.examples(i, locale)))
+            .collect()
+    }
+
     /// The first required slot the intent's definition lists that has no value.
     fn missing_slot(&self, intent: Intent, slots: &Slots) -> Option<String> {
         let def = self.resolver.catalog().def(intent)?;
@@ -385,17 +428,9 @@ impl Bot {
     ) -> Result<Content, Stop> {
         let today = q.now.date();
         match intent {
-            Intent::Help => {
-                let catalog = self.resolver.catalog();
-                let entries = self
-                    .policy
-                    .allowed_intents(principal)
-                    .into_iter()
-                    .filter(|i| *i != Intent::Help)
-                    .map(|i| (i, catalog.examples(i, locale)))
-                    .collect();
-                Ok(Content::Help { entries })
-            }
+            Intent::Help => Ok(Content::Help {
+                entries: self.help_entries(principal, locale),
+            }),
             Intent::InventoryStock => {
                 let query = slots.item.clone().unwrap_or_default();
                 let places = self.erp.places().await?.data;

@@ -161,6 +161,20 @@ pub enum Content {
     NotUnderstood {
         text: String,
     },
+    /// A request to act in the ERP; askerp only reads.
+    NotSupported {
+        text: String,
+    },
+    /// A greeting or thanks on its own, with what the asker may ask.
+    Smalltalk {
+        kind: crate::intent::Smalltalk,
+        entries: Vec<(Intent, Vec<String>)>,
+    },
+    /// Two intents fit equally well; one button for each, the rest of the question kept.
+    ChooseIntent {
+        question: String,
+        candidates: Vec<Intent>,
+    },
     /// A required slot is missing; `question` is the original text so buttons can re-ask
     /// it with the missing part filled in.
     Clarify {

@@ -120,6 +120,12 @@ impl Renderer {
             Content::Deny(reason) => r.deny(reason),
             Content::UnknownUser { user_id } => r.unknown_user(user_id),
             Content::NotUnderstood { text } => r.not_understood(text),
+            Content::NotSupported { text } => r.not_supported(text),
+            Content::Smalltalk { kind, entries } => r.smalltalk(*kind, entries),
+            Content::ChooseIntent {
+                question,
+                candidates,
+            } => r.choose_intent(question, candidates),
             Content::Clarify {
                 intent: _,
                 slot,
@@ -1247,6 +1253,51 @@ impl Ctx<'_> {
             "unknown_user.id",
             &[("user_id", &code(&clip(user_id, MAX_ECHO_CHARS)))],
         ));
+        card.finish()
+    }
+
+    fn not_supported(&self, text: &str) -> Card {
+        let mut card = Draft::new(self.t("not_supported.title"));
+        card.para(self.f("not_supported.body", &[("text", &self.quoted(text))]));
+        card.para(self.t("not_supported.where"));
+        card.ask(self.t("common.button_help"), self.t("followup.help"));
+        card.finish()
+    }
+
+    fn smalltalk(&self, kind: crate::intent::Smalltalk, entries: &[(Intent, Vec<String>)]) -> Card {
+        match kind {
+            crate::intent::Smalltalk::Thanks => {
+                let mut card = Draft::new(self.t("smalltalk.thanks_title"));
+                card.para(self.t("smalltalk.thanks_body"));
+                card.finish()
+            }
+            crate::intent::Smalltalk::Greeting => {
+                let mut card = Draft::new(self.t("smalltalk.greeting_title"));
+                card.para(self.t("smalltalk.greeting_body"));
+                for (intent, examples) in entries.iter().filter(|(i, _)| *i != Intent::Help) {
+                    if let Some(first) = examples.iter().find(|e| !e.trim().is_empty()) {
+                        card.ask(self.intent_text(*intent, "label"), first.clone());
+                    }
+                }
+                card.ask(self.t("common.button_help"), self.t("followup.help"));
+                card.finish()
+            }
+        }
+    }
+
+    fn choose_intent(&self, question: &str, candidates: &[Intent]) -> Card {
+        let mut card = Draft::new(self.t("choose_intent.title"));
+        card.para(self.f("choose_intent.body", &[("text", &self.quoted(question))]));
+        for intent in candidates {
+            let cue = self.t(&format!(
+                "choose_intent.cue_{}",
+                intent.name().replace('.', "_")
+            ));
+            card.ask(
+                self.intent_text(*intent, "label"),
+                format!("{} {cue}", question.trim()),
+            );
+        }
         card.finish()
     }
 

@@ -494,7 +494,10 @@ impl Resolver {
                         }
                     }
                     Meaning::ItemText => {
-                        if !entities.iter().any(|e| e.span == f.span && e.kind == "item") {
+                        if !entities
+                            .iter()
+                            .any(|e| e.span == f.span && e.kind == "item")
+                        {
                             entities.push(Entity {
                                 kind: "item",
                                 text: as_written(&f.span),
@@ -603,14 +606,21 @@ impl Resolver {
             .collect();
         for e in entities.iter_mut().filter(|e| e.kind == "item") {
             let starts_han = ct[e.span.clone()].chars().next().is_some_and(super::is_han);
-            let ends_han = ct[e.span.clone()].chars().next_back().is_some_and(super::is_han);
+            let ends_han = ct[e.span.clone()]
+                .chars()
+                .next_back()
+                .is_some_and(super::is_han);
             let bounds = super::lexicon::ascii_word_bounds(ct);
             if let Some(&(s, _)) = bounds.iter().rev().find(|(s, end)| {
                 starts_han
                     && *end <= e.span.start
-                    && ct.get(*end..e.span.start).is_some_and(|g| g.chars().all(|c| c == ' ' || c == '-'))
+                    && ct
+                        .get(*end..e.span.start)
+                        .is_some_and(|g| g.chars().all(|c| c == ' ' || c == '-'))
                     && lexicon.is_item_word(&ct[*s..*end])
-                    && !claimed.iter().any(|r| r.start < *end && *s < r.end && *r != e.span)
+                    && !claimed
+                        .iter()
+                        .any(|r| r.start < *end && *s < r.end && *r != e.span)
             }) {
                 e.span.start = s;
                 e.text = as_written(&e.span);
@@ -618,9 +628,13 @@ impl Resolver {
             if let Some(&(_, end)) = bounds.iter().find(|(s, end)| {
                 ends_han
                     && *s >= e.span.end
-                    && ct.get(e.span.end..*s).is_some_and(|g| g.chars().all(|c| c == ' ' || c == '-'))
+                    && ct
+                        .get(e.span.end..*s)
+                        .is_some_and(|g| g.chars().all(|c| c == ' ' || c == '-'))
                     && lexicon.is_item_word(&ct[*s..*end])
-                    && !claimed.iter().any(|r| r.start < *end && *s < r.end && *r != e.span)
+                    && !claimed
+                        .iter()
+                        .any(|r| r.start < *end && *s < r.end && *r != e.span)
             }) {
                 e.span.end = end;
                 e.text = as_written(&e.span);
@@ -664,7 +678,11 @@ impl Resolver {
         // Where a name the vocabulary does not know ends: at the next known phrase.
         let stops: Vec<Range<usize>> = found
             .iter()
-            .filter(|f| !f.meanings.iter().all(|m| matches!(m, Meaning::Item(_) | Meaning::ItemText)))
+            .filter(|f| {
+                !f.meanings
+                    .iter()
+                    .all(|m| matches!(m, Meaning::Item(_) | Meaning::ItemText))
+            })
             .map(|f| f.span.clone())
             .chain(
                 entities
@@ -870,8 +888,22 @@ impl Resolver {
             // "金龍貿易有限公司上個月營業額", "how much did Golden Dragon Trading buy": a
             // left-over name that ends like a company.
             const COMPANY: &[&str] = &[
-                "有限公司", "公司", "贸易", "集团", "商行", "trading", "ltd", "limited", "co",
-                "company", "group", "holdings", "enterprise", "enterprises", "bhd", "sdn bhd",
+                "有限公司",
+                "公司",
+                "贸易",
+                "集团",
+                "商行",
+                "trading",
+                "ltd",
+                "limited",
+                "co",
+                "company",
+                "group",
+                "holdings",
+                "enterprise",
+                "enterprises",
+                "bhd",
+                "sdn bhd",
             ];
             slots.customer = leftover
                 .iter()
