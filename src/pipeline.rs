@@ -175,12 +175,24 @@ impl Bot {
         }
         let mut fallback_reason = None;
         if resolution.intent.is_none()
+            && resolution.request.is_none()
+            && resolution.smalltalk.is_none()
+            && resolution.candidates.is_empty()
             && !explanation.normalized.trim().is_empty()
             && let Some(llm) = &self.llm
         {
             let catalog = self.resolver.catalog();
             match llm.resolve(catalog, text, &key.user_id, &q.now).await {
-                Outcome::Understood { intent, slots } => {
+                Outcome::Understood { intent, mut slots } => {
+                    // Nothing the model wrote reaches a card unless it names something known
+                    // or the user wrote it.
+                    let dropped = self.resolver.ground(&mut slots, text);
+                    if !dropped.is_empty() {
+                        tracing::info!(
+                            ?dropped,
+                            "Slots from the model that name nothing known were dropped."
+                        );
+                    }
                     resolution.intent = Some(intent);
                     resolution.slots = slots;
                     resolution.source = Some(Source::Llm);

@@ -704,6 +704,40 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
             Content::NotUnderstood { text: "  ".into() },
         ),
         (
+            "not_supported",
+            Content::NotSupported {
+                text: say(locale, "cancel SO-2026-00123", "幫我取消SO-2026-00123"),
+            },
+        ),
+        (
+            "smalltalk_greeting",
+            Content::Smalltalk {
+                kind: askerp::intent::Smalltalk::Greeting,
+                entries: vec![(
+                    Intent::InventoryStock,
+                    vec![say(
+                        locale,
+                        "how many iPhone 15 Pro 256GB in stock?",
+                        "iPhone 15 Pro 256GB 仲有幾多?",
+                    )],
+                )],
+            },
+        ),
+        (
+            "smalltalk_thanks",
+            Content::Smalltalk {
+                kind: askerp::intent::Smalltalk::Thanks,
+                entries: Vec::new(),
+            },
+        ),
+        (
+            "choose_intent",
+            Content::ChooseIntent {
+                question: say(locale, "Kowloon last week", "九龍上星期"),
+                candidates: vec![Intent::SalesSummary, Intent::ReportSales],
+            },
+        ),
+        (
             "clarify_period",
             Content::Clarify {
                 intent: Intent::SalesSummary,
@@ -877,10 +911,16 @@ fn variant(content: &Content) -> &'static str {
         Content::NotFound(_) => "NotFound",
         Content::Failure { .. } => "Failure",
         Content::Unsupported { .. } => "Unsupported",
+        Content::NotSupported { .. } => "NotSupported",
+        Content::Smalltalk { .. } => "Smalltalk",
+        Content::ChooseIntent { .. } => "ChooseIntent",
     }
 }
 
-const ALL_VARIANTS: [&str; 19] = [
+const ALL_VARIANTS: [&str; 22] = [
+    "NotSupported",
+    "Smalltalk",
+    "ChooseIntent",
     "Stock",
     "LowStock",
     "Sales",

@@ -1004,6 +1004,83 @@ impl Resolver {
         report
     }
 
+    /// Grounds slots that did not come from the rules (the LLM fallback) in what is known:
+    /// a name is kept only when the vocabulary knows it (and is then replaced by the
+    /// vocabulary's own spelling) or when the user wrote it in `message`; anything else is
+    /// dropped, so text the model made up never reaches a card. Returns the dropped slots.
+    pub fn ground(&self, slots: &mut Slots, message: &str) -> Vec<&'static str> {
+        let lex = self.lexicon();
+        let said = super::catalog::matching_form(message);
+        let written = |v: &str| {
+            let m = super::catalog::matching_form(v);
+            !m.is_empty() && said.contains(&m)
+        };
+        let mut dropped = Vec::new();
+        let places = &lex.vocab.places;
+        for (name, kind, slot) in [
+            ("warehouse", PlaceKind::Warehouse, &mut slots.warehouse),
+            ("store", PlaceKind::Store, &mut slots.store),
+            ("region", PlaceKind::Region, &mut slots.region),
+        ] {
+            if let Some(v) = slot.take() {
+                match places.find(kind, &v) {
+                    Some(p) => *slot = Some(p.name_en.clone()),
+                    None if written(&v) => *slot = Some(v),
+                    None => dropped.push(name),
+                }
+            }
+        }
+        if let Some(v) = slots.item.take() {
+            let exact = lex.vocab.items.iter().find(|(i, a)| {
+                let m = super::catalog::matching_form(&v);
+                [&i.name_en, &i.name_zh, &i.sku]
+                    .into_iter()
+                    .chain(a.iter())
+                    .any(|n| super::catalog::matching_form(n) == m)
+            });
+            match exact {
+                Some((i, _)) => slots.item = Some(i.name_en.clone()),
+                None if written(&v) => slots.item = Some(v),
+                None => dropped.push("item"),
+            }
+        }
+        if let Some(v) = slots.customer.take() {
+            let m = super::catalog::matching_form(&v);
+            let known = lex
+                .vocab
+                .customers
+                .iter()
+                .find(|c| super::catalog::matching_form(c) == m);
+            match known {
+                Some(c) => slots.customer = Some(c.clone()),
+                None if written(&v) => slots.customer = Some(v),
+                None => dropped.push("customer"),
+            }
+        }
+        if let Some(v) = slots.employee.take() {
+            let m = super::catalog::matching_form(&v);
+            let known = lex.people.iter().find(|p| {
+                p.names
+                    .iter()
+                    .any(|n| super::catalog::matching_form(n) == m)
+            });
+            match known {
+                _ if v == SELF_EMPLOYEE => slots.employee = Some(v),
+                Some(p) => slots.employee = p.names.first().cloned(),
+                None if written(&v) => slots.employee = Some(v),
+                None => dropped.push("employee"),
+            }
+        }
+        if let Some(v) = slots.order.take() {
+            if written(&v) {
+                slots.order = Some(v);
+            } else {
+                dropped.push("order");
+            }
+        }
+        dropped
+    }
+
     /// Whether two slot sets name the same things: names compared through the vocabulary
     /// (a place by its code, an item by the items it can mean, a colleague by id), the rest
     /// exactly.
