@@ -342,10 +342,7 @@ impl Catalog {
         problems: Vec<Problem>,
     ) -> Result<Catalog, CatalogError> {
         files.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut loader = Loader {
-            problems,
-            ..Loader::default()
-        };
+        let mut loader = Loader { problems };
         let mut hasher = Sha256::new();
         let mut parsed = Vec::new();
         let mut words: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -373,7 +370,7 @@ impl Catalog {
                             );
                             continue;
                         }
-                        let list = words.entry(class.clone()).or_insert_with(Vec::new);
+                        let list = words.entry(class.clone()).or_default();
                         for (lang, phrases) in langs {
                             if !["en", "zh", "ms", "vi"].contains(&lang.as_str()) {
                                 loader.push(

@@ -855,13 +855,13 @@ impl Resolver {
         if def.has_slot("warehouse") {
             slots.warehouse = place.map(|e| clean_name(&e.text));
         }
-        if def.has_slot("store") || def.has_slot("region") {
-            if let Some(p) = place {
-                let text = clean_name(&p.text);
-                match p.kind {
-                    "region" => slots.region = Some(text),
-                    _ => slots.store = Some(text),
-                }
+        if (def.has_slot("store") || def.has_slot("region"))
+            && let Some(p) = place
+        {
+            let text = clean_name(&p.text);
+            match p.kind {
+                "region" => slots.region = Some(text),
+                _ => slots.store = Some(text),
             }
         }
         if def.has_slot("customer") {
@@ -907,7 +907,7 @@ impl Resolver {
             ];
             slots.customer = leftover
                 .iter()
-                .map(|l| as_written(l))
+                .map(as_written)
                 .find(|t| {
                     let m = super::catalog::matching_form(t);
                     m.chars().filter(|c| c.is_alphanumeric()).count() >= 3
@@ -1209,21 +1209,21 @@ fn leftover_pieces(text: &str, taken: &[Range<usize>]) -> Vec<Range<usize>> {
     let mut start: Option<usize> = None;
     let mut prev_han: Option<bool> = None;
     for (i, c) in text.char_indices() {
-        let mut is_free = free.get(i).copied().unwrap_or(false) && !is_separator(c);
+        let is_free = free.get(i).copied().unwrap_or(false) && !is_separator(c);
         // "Dyson V15 將軍澳": a change of script ends a piece.
         if c.is_alphanumeric() {
             let han = super::is_han(c);
-            if is_free && start.is_some() && prev_han.is_some_and(|p| p != han) {
-                if let Some(s) = start.take() {
-                    out.push(s..i);
-                }
+            if is_free
+                && prev_han.is_some_and(|p| p != han)
+                && let Some(s) = start.take()
+            {
+                out.push(s..i);
             }
             prev_han = Some(han);
         }
         if !is_free {
             prev_han = None;
         }
-        is_free &= true;
         match (is_free, start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
