@@ -579,6 +579,13 @@ fn eval_command_prints_the_table() {
     }
 }
 
+/// A message, the intent it must resolve to, and some of its slots (periods as `start..end`).
+type WhyCase = (
+    &'static str,
+    Option<Intent>,
+    &'static [(&'static str, &'static str)],
+);
+
 /// Every example the understanding issue lists as misunderstood resolves correctly now.
 #[test]
 fn the_examples_that_used_to_fail() {
@@ -586,7 +593,7 @@ fn the_examples_that_used_to_fail() {
     let wed: Zoned = "2026-12-02T10:00:00+08:00[Asia/Hong_Kong]"
         .parse()
         .unwrap_or_else(|e| panic!("{e}"));
-    let cases: &[(&str, Option<Intent>, &[(&str, &str)])] = &[
+    let cases: &[WhyCase] = &[
         (
             "sales in Mong Kok for 23–29 Nov 2026",
             Some(Intent::SalesSummary),
