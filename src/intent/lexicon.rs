@@ -74,6 +74,9 @@ pub struct Lexicon {
     item_han: HashSet<String>,
     pub vocab: Vocabulary,
     pub people: Vec<Person>,
+    /// Phrases written only in the Malay or only in the Vietnamese lists: evidence of the
+    /// language of a short message ("batalkan SO-2026-00123", "xin chào").
+    pub phrase_locale: HashMap<String, super::Locale>,
 }
 
 /// Closed-class word lists every catalog must be able to name (`'static` for [`Meaning`]).
@@ -431,6 +434,30 @@ impl Lexicon {
                 }
             }
         }
+        let mut langs: HashMap<String, HashSet<String>> = HashMap::new();
+        for def in &catalog.intents {
+            for cue in &def.cues {
+                langs
+                    .entry(cue.text.clone())
+                    .or_default()
+                    .insert(cue.lang.clone());
+            }
+        }
+        for class in CLASSES {
+            for (w, l) in catalog.words(class) {
+                langs.entry(w.clone()).or_default().insert(l.clone());
+            }
+        }
+        let phrase_locale: HashMap<String, super::Locale> = langs
+            .into_iter()
+            .filter_map(
+                |(p, ls)| match ls.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                    ["ms"] => Some((p, super::Locale::Ms)),
+                    ["vi"] => Some((p, super::Locale::Vi)),
+                    _ => None,
+                },
+            )
+            .collect();
         let mut phrases: Vec<String> = table.keys().cloned().collect();
         phrases.sort();
         let meanings: Vec<Vec<Meaning>> = phrases
@@ -485,6 +512,7 @@ impl Lexicon {
             item_han,
             vocab,
             people,
+            phrase_locale,
         }
     }
 

@@ -396,6 +396,23 @@ impl Resolver {
 
         // Every phrase of the lexicon.
         let found = lexicon.find(ct, &taken);
+        // A short Malay or Vietnamese message can look English to the detector; words that
+        // only those languages use decide.
+        if ex.resolution.locale == Locale::En {
+            let (mut ms, mut vi) = (0, 0);
+            for f in &found {
+                match lexicon.phrase_locale.get(&f.phrase) {
+                    Some(Locale::Ms) => ms += 1,
+                    Some(Locale::Vi) => vi += 1,
+                    _ => {}
+                }
+            }
+            if ms > vi {
+                ex.resolution.locale = Locale::Ms;
+            } else if vi > ms {
+                ex.resolution.locale = Locale::Vi;
+            }
+        }
         for f in &found {
             taken.push(f.span.clone());
         }
