@@ -154,6 +154,19 @@ impl Places {
         })
     }
 
+    /// Adds the places of `other` this list does not have yet (same code and kind).
+    pub fn merge(&mut self, other: Places) {
+        for p in other.places {
+            if !self
+                .places
+                .iter()
+                .any(|q| q.code == p.code && q.kind == p.kind)
+            {
+                self.places.push(p);
+            }
+        }
+    }
+
     /// Looks a place up by its code.
     pub fn by_code(&self, code: &str) -> Option<&Place> {
         self.places.iter().find(|p| p.code == code)

@@ -266,16 +266,7 @@ impl ErpRouter {
         if self.sales.name != self.inventory.name {
             match self.sales.cache.vocabulary().await {
                 Ok(sales) => {
-                    for p in sales.places.places {
-                        if !vocab
-                            .places
-                            .places
-                            .iter()
-                            .any(|q| q.code == p.code && q.kind == p.kind)
-                        {
-                            vocab.places.places.push(p);
-                        }
-                    }
+                    vocab.places.merge(sales.places);
                     vocab.customers = sales.customers;
                 }
                 Err(e) => tracing::warn!(error = %e, "The sales connector did not list its names."),
@@ -294,16 +285,7 @@ impl ErpRouter {
         let mut inv = self.inventory.cache.places().await?;
         if self.sales.name != self.inventory.name {
             let sales = self.sales.cache.places().await?;
-            for p in sales.data.places {
-                if !inv
-                    .data
-                    .places
-                    .iter()
-                    .any(|q| q.code == p.code && q.kind == p.kind)
-                {
-                    inv.data.places.push(p);
-                }
-            }
+            inv.data.merge(sales.data);
             inv.as_of = inv.as_of.min(sales.as_of);
         }
         Ok(inv)

@@ -502,13 +502,6 @@ fn problem(file: &str, rule: Option<&str>, message: &str) -> Problem {
     }
 }
 
-#[allow(dead_code)]
-fn is_identifier(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSpec {

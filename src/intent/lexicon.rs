@@ -648,10 +648,7 @@ impl Lexicon {
             let Some(meanings) = self.meanings.get(p) else {
                 continue;
             };
-            let meanings = self.usable(text, s, e, meanings);
-            if meanings.is_empty() {
-                continue;
-            }
+            let meanings = meanings.clone();
             used.push(s..e);
             found.push(Found {
                 span: s..e,
@@ -661,24 +658,6 @@ impl Lexicon {
         }
         found.sort_by_key(|f| f.span.start);
         found
-    }
-
-    /// Drops meanings a match cannot have where it stands: a place's two-letter code
-    /// ("KT", "TW", "MK") only counts when it is not an ordinary word in context, which
-    /// in lower-cased text means it must stand alone between spaces or Han characters.
-    fn usable(&self, _text: &str, s: usize, e: usize, meanings: &[Meaning]) -> Vec<Meaning> {
-        meanings
-            .iter()
-            .filter(|m| match m {
-                Meaning::Place(_) => e - s > 2 || self.place_code_ok(),
-                _ => true,
-            })
-            .cloned()
-            .collect()
-    }
-
-    fn place_code_ok(&self) -> bool {
-        true
     }
 
     /// Item mentions in the parts of `text` no other phrase took: runs of item words

@@ -19,7 +19,6 @@
 //! Everything is deterministic and [`Resolver::explain`] shows every cue and entity that
 //! counted, with the score of the runner-up.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::sync::{Arc, LazyLock, RwLock};
@@ -621,13 +620,13 @@ impl Resolver {
             .cloned()
             .chain(entities.iter().map(|e| e.span.clone()))
             .collect();
+        let bounds = super::lexicon::ascii_word_bounds(ct);
         for e in entities.iter_mut().filter(|e| e.kind == "item") {
             let starts_han = ct[e.span.clone()].chars().next().is_some_and(super::is_han);
             let ends_han = ct[e.span.clone()]
                 .chars()
                 .next_back()
                 .is_some_and(super::is_han);
-            let bounds = super::lexicon::ascii_word_bounds(ct);
             if let Some(&(s, _)) = bounds.iter().rev().find(|(s, end)| {
                 starts_han
                     && *end <= e.span.start
@@ -819,7 +818,7 @@ impl Resolver {
                 &stops,
                 &normalized,
             );
-            resolution.unsupported = unsupported_parts(intent, &entities, &words);
+            resolution.unsupported = unsupported_parts(&entities);
         }
         ex.words = words.iter().map(|(c, p, _)| (*c, p.clone())).collect();
         ex.leftover = leftover
@@ -1385,20 +1384,11 @@ fn looks_like_name(s: &str) -> bool {
 }
 
 /// What was understood but cannot be honoured by `intent`'s answer.
-fn unsupported_parts(
-    intent: Intent,
-    entities: &[Entity],
-    words: &[(&'static str, String, Range<usize>)],
-) -> Vec<String> {
+fn unsupported_parts(entities: &[Entity]) -> Vec<String> {
     let mut out = Vec::new();
     let periods = entities.iter().filter(|e| e.kind == "period").count();
     if periods > 1 {
         out.push("second_period".to_string());
-    }
-    if matches!(intent, Intent::SalesSummary | Intent::ReportSales)
-        && words.iter().any(|(c, _, _)| *c == "top")
-    {
-        // Fine: a report shows top items.
     }
     if let Some(limit) = entities
         .iter()
@@ -1417,10 +1407,4 @@ fn describe(intent: Option<Intent>, slots: &Slots) -> String {
         Some(i) => format!("{i} {slots}"),
         None => format!("none {slots}"),
     }
-}
-
-/// Keeps the per-kind weights readable in explain output.
-#[allow(dead_code)]
-fn weights(parts: &[(String, f32)]) -> BTreeMap<String, f32> {
-    parts.iter().cloned().collect()
 }
