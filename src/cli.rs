@@ -137,6 +137,10 @@ pub enum AuditCommand {
     Verify {
         /// The log file; defaults to `audit.path` of the configuration.
         path: Option<PathBuf>,
+        /// A head printed by an earlier `verify` and kept outside the log: the log must
+        /// still contain that record, so cutting or rewriting it is detected.
+        #[arg(long)]
+        expect_head: Option<String>,
     },
 }
 
@@ -322,15 +326,25 @@ async fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Check { offline } => check(config_path, offline).await,
         Command::Audit {
-            command: AuditCommand::Verify { path },
+            command: AuditCommand::Verify { path, expect_head },
         } => {
             let path = match path {
                 Some(p) => p,
                 None => Config::load(config_path.as_deref())?.audit.path,
             };
-            match audit::verify(&path) {
-                Ok(n) => {
-                    out!("{}: {n} records, chain intact", path.display());
+            match audit::verify(&path, expect_head.as_deref()) {
+                Ok(v) => {
+                    let checkpoint = if v.checkpoint {
+                        "checkpoint matches"
+                    } else {
+                        "no checkpoint"
+                    };
+                    out!(
+                        "{}: {} records, chain intact, {checkpoint}\nhead {}",
+                        path.display(),
+                        v.records,
+                        v.head
+                    );
                     Ok(())
                 }
                 Err(e) => bail!("{}: {e}", path.display()),
@@ -388,6 +402,9 @@ fn print_demo_banner(config: &Config) {
 }
 
 async fn serve(config: Config, sim: Option<Simulator>) -> Result<()> {
+    for w in config.warnings() {
+        tracing::warn!("{w}");
+    }
     let bot = Arc::new(setup::bot(&config).await?);
     let audit = Arc::new(AuditLog::open(&config.audit.path)?);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
@@ -725,6 +742,9 @@ fn print_sent(s: &Value) {
 async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
     let config = Config::load(config_path.as_deref())?;
     out!("✓ configuration");
+    for w in config.warnings() {
+        out!("! {w}");
+    }
     let bot = setup::bot(&config).await?;
     out!("✓ intents, directory, policy, message catalogs");
     if offline {

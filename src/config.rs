@@ -20,6 +20,11 @@ pub const DEMO_APP_SECRET: &str = "askerp-demo-secret";
 /// The app key (= robot code) of the demo.
 pub const DEMO_APP_KEY: &str = "askerp-demo";
 
+/// DingTalk signs callbacks with a timestamp it allows to be an hour old.
+const MAX_TIMESTAMP_WINDOW_SECS: u64 = 3600;
+/// The window `check` accepts without a warning.
+const RECOMMENDED_TIMESTAMP_WINDOW_SECS: u64 = 300;
+
 /// A configuration value that must never be printed.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -75,7 +80,9 @@ pub struct ServerConfig {
     /// accepted, so a load balancer can take the replica out first (Kubernetes: a few
     /// seconds; 0 stops accepting at once).
     pub shutdown_drain_secs: u64,
-    /// How long a `msgId` is remembered to drop redeliveries.
+    /// How long a `msgId` is remembered to drop redeliveries. Must be at least
+    /// `dingtalk.timestamp_window_secs`, or a replayed callback that is still inside the
+    /// signature window would be answered again.
     pub dedupe_ttl_secs: u64,
 }
 
@@ -114,7 +121,9 @@ pub struct DingTalkConfig {
     pub api_base: String,
     /// The legacy API base; session webhooks are only ever posted to URLs under it.
     pub oapi_base: String,
-    /// Allowed clock difference for callback timestamps.
+    /// Allowed age of a callback's signed timestamp (HTTP mode). The signature covers the
+    /// timestamp only, so a leaked `timestamp`/`sign` pair authorizes any body for this
+    /// long: 5 minutes by default, at most DingTalk's hour.
     pub timestamp_window_secs: u64,
     /// Timeout of every request askerp makes to DingTalk.
     pub request_timeout_secs: u64,
@@ -160,7 +169,7 @@ impl Default for DingTalkConfig {
             robot_code: String::new(),
             api_base: "https://api.dingtalk.com".into(),
             oapi_base: "https://oapi.dingtalk.com".into(),
-            timestamp_window_secs: 3600,
+            timestamp_window_secs: 300,
             request_timeout_secs: 10,
             stream_idle_ping_secs: 60,
             stream_pong_timeout_secs: 10,
@@ -507,6 +516,20 @@ impl Config {
         Ok(config)
     }
 
+    /// Settings that work but weaken a guarantee; `check` prints them and `serve` logs them.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.dingtalk.mode == Mode::Http
+            && self.dingtalk.timestamp_window_secs > RECOMMENDED_TIMESTAMP_WINDOW_SECS
+        {
+            w.push(format!(
+                "dingtalk.timestamp_window_secs = {} is above {RECOMMENDED_TIMESTAMP_WINDOW_SECS}: a leaked timestamp/sign pair authorizes any callback body for that long (Stream mode avoids this)",
+                self.dingtalk.timestamp_window_secs
+            ));
+        }
+        w
+    }
+
     /// Checks every value that parsing cannot, collecting all problems.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
@@ -584,6 +607,18 @@ impl Config {
             if v == 0 {
                 problems.push(format!("{key} must be greater than 0"));
             }
+        }
+        if self.dingtalk.timestamp_window_secs > MAX_TIMESTAMP_WINDOW_SECS {
+            problems.push(format!(
+                "dingtalk.timestamp_window_secs = {} is longer than DingTalk's own hour ({MAX_TIMESTAMP_WINDOW_SECS})",
+                self.dingtalk.timestamp_window_secs
+            ));
+        }
+        if self.server.dedupe_ttl_secs < self.dingtalk.timestamp_window_secs {
+            problems.push(format!(
+                "server.dedupe_ttl_secs = {} is shorter than dingtalk.timestamp_window_secs = {}: a callback replayed after the dedupe memory but inside the signature window would be answered twice",
+                self.server.dedupe_ttl_secs, self.dingtalk.timestamp_window_secs
+            ));
         }
         if !self.dingtalk.card_callback_type.is_empty()
             && !matches!(
@@ -760,13 +795,13 @@ mod tests {
             )?;
             jail.set_env("ASKERP_DINGTALK__APP_KEY", "from-env");
             jail.set_env("ASKERP_DINGTALK__APP_SECRET", "s3cret");
-            jail.set_env("ASKERP_SERVER__DEDUPE_TTL_SECS", "42");
+            jail.set_env("ASKERP_SERVER__DEDUPE_TTL_SECS", "420");
             jail.set_env("ASKERP_CONFIG", "ignored: not a section key");
             let c = Config::load(Some(Path::new("askerp.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.server.listen, "127.0.0.1:9000");
             assert_eq!(c.dingtalk.app_key, "from-env");
             assert_eq!(c.dingtalk.app_secret.expose(), "s3cret");
-            assert_eq!(c.server.dedupe_ttl_secs, 42);
+            assert_eq!(c.server.dedupe_ttl_secs, 420);
             Ok(())
         });
     }

@@ -1,35 +1,120 @@
 //! Dedupe: DingTalk redelivers messages (retries, Stream redelivery after a missed ACK),
 //! and a replayed callback within the signature window looks genuine. Each `msgId` is
-//! handled once within the time-to-live.
+//! handled once within the time-to-live, which `Config::validate` keeps at least as long
+//! as the signature window.
+//!
+//! Memory is the point of this module: at thousands of messages a second a 10-minute
+//! window holds millions of ids. Each id is kept as a 16-byte digest in a time bucket (a
+//! tenth of the window); whole buckets are dropped as they age out, so the cost is about
+//! 16–32 bytes per message in the window and nothing per message afterwards.
 
-use std::time::Duration;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use moka::future::Cache;
+use sha2::{Digest, Sha256};
+
+/// How many buckets the window is cut into: an id is remembered for between the TTL and
+/// 1.1 × the TTL.
+const BUCKETS: u32 = 10;
 
 /// Remembers recently seen message ids.
 #[derive(Debug, Clone)]
 pub struct Deduper {
-    seen: Cache<String, ()>,
+    inner: Arc<Mutex<Window>>,
+    ttl: Duration,
+    width: Duration,
+}
+
+/// The ids of one bucket's time span, newest bucket last.
+#[derive(Debug, Default)]
+struct Window {
+    buckets: VecDeque<(Instant, IdSet)>,
+}
+
+type IdSet = HashSet<u128, BuildHasherDefault<DigestHasher>>;
+
+/// The keys are already SHA-256 digests, so hashing them again is wasted work: the hasher
+/// passes the low 64 bits through.
+#[derive(Debug, Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        // Truncation intended: the low half of a digest is as random as the whole.
+        self.0 = n as u64;
+    }
+}
+
+fn digest(msg_id: &str) -> u128 {
+    let d = Sha256::digest(msg_id.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_le_bytes(b)
 }
 
 impl Deduper {
     pub fn new(ttl: Duration) -> Deduper {
+        let ttl = ttl.max(Duration::from_secs(1));
         Deduper {
-            seen: Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_live(ttl)
-                .build(),
+            inner: Arc::new(Mutex::new(Window::default())),
+            ttl,
+            width: ttl / BUCKETS,
         }
     }
 
-    /// True the first time `msg_id` is seen; false for every redelivery. Atomic under
-    /// concurrency: of two simultaneous deliveries exactly one gets `true`.
-    pub async fn first_time(&self, msg_id: &str) -> bool {
-        self.seen
-            .entry_by_ref(msg_id)
-            .or_insert(())
-            .await
-            .is_fresh()
+    /// True the first time `msg_id` is seen; false for every redelivery within the TTL.
+    /// Atomic under concurrency: of two simultaneous deliveries exactly one gets `true`.
+    pub fn first_time(&self, msg_id: &str) -> bool {
+        self.first_time_at(msg_id, Instant::now())
+    }
+
+    fn first_time_at(&self, msg_id: &str, now: Instant) -> bool {
+        let key = digest(msg_id);
+        // A poisoned lock only means another thread panicked mid-insert; the set is
+        // still a valid set, so keep deduping rather than answering twice.
+        let mut w = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let horizon = self.ttl + self.width;
+        while w
+            .buckets
+            .front()
+            .is_some_and(|(start, _)| now.saturating_duration_since(*start) > horizon)
+        {
+            w.buckets.pop_front();
+        }
+        if w.buckets.iter().any(|(_, ids)| ids.contains(&key)) {
+            return false;
+        }
+        let needs_bucket = w
+            .buckets
+            .back()
+            .is_none_or(|(start, _)| now.saturating_duration_since(*start) >= self.width);
+        if needs_bucket {
+            w.buckets.push_back((now, IdSet::default()));
+        }
+        match w.buckets.back_mut() {
+            Some((_, ids)) => ids.insert(key),
+            None => true,
+        }
+    }
+
+    /// How many ids are remembered now (for metrics and memory tests).
+    pub fn len(&self) -> usize {
+        let w = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        w.buckets.iter().map(|(_, ids)| ids.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -37,29 +122,48 @@ impl Deduper {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_redelivery_is_seen_once() {
+    #[test]
+    fn a_redelivery_is_seen_once() {
         let d = Deduper::new(Duration::from_secs(60));
-        assert!(d.first_time("m1").await);
-        assert!(!d.first_time("m1").await);
-        assert!(d.first_time("m2").await);
+        assert!(d.first_time("m1"));
+        assert!(!d.first_time("m1"));
+        assert!(d.first_time("m2"));
+        assert_eq!(d.len(), 2);
     }
 
-    #[tokio::test]
-    async fn concurrent_deliveries_yield_one_winner() {
+    #[test]
+    fn ids_are_remembered_for_the_whole_ttl_and_then_forgotten() {
+        let d = Deduper::new(Duration::from_secs(300));
+        let t0 = Instant::now();
+        assert!(d.first_time_at("m1", t0));
+        for s in [1, 100, 250, 299, 300] {
+            assert!(
+                !d.first_time_at("m1", t0 + Duration::from_secs(s)),
+                "forgotten after {s} s"
+            );
+        }
+        // Other traffic keeps arriving; m1's bucket ages out after at most 1.1 × TTL.
+        for s in (0..400).step_by(7) {
+            d.first_time_at(&format!("x{s}"), t0 + Duration::from_secs(s));
+        }
+        assert!(d.first_time_at("m1", t0 + Duration::from_secs(400)));
+        assert!(d.len() < 60, "{}", d.len());
+    }
+
+    #[test]
+    fn concurrent_deliveries_yield_one_winner() {
         let d = Deduper::new(Duration::from_secs(60));
-        let tasks: Vec<_> = (0..32)
+        let threads: Vec<_> = (0..32)
             .map(|_| {
                 let d = d.clone();
-                tokio::spawn(async move { d.first_time("same").await })
+                std::thread::spawn(move || d.first_time("same"))
             })
             .collect();
-        let mut winners = 0;
-        for t in tasks {
-            if t.await.unwrap_or(false) {
-                winners += 1;
-            }
-        }
-        assert_eq!(winners, 1);
+        let won = threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or(false))
+            .filter(|w| *w)
+            .count();
+        assert_eq!(won, 1);
     }
 }

@@ -91,6 +91,10 @@ pub struct Answer {
     pub resolution: Option<Resolution>,
     pub locale: Locale,
     pub decision: Decision,
+    /// The decision as the asker may perceive it: the same as `decision`, except that a
+    /// concealed refusal (an order outside the asker's scope) is shown, delivered and
+    /// updated in place exactly like the "not found" it pretends to be.
+    pub shown_as: Decision,
     /// Why, for the audit log (not shown to users as such).
     pub reason: Option<String>,
     pub delivery: Delivery,
@@ -111,6 +115,9 @@ enum Stop {
     Deny(Box<DenyReason>),
     Clarify(Box<Content>, String),
     NotFound(NotFound),
+    /// Refused, but answered exactly like [`Stop::NotFound`] so a refusal cannot reveal that
+    /// the record exists; the reason goes to the audit only.
+    Conceal(NotFound, String),
     Erp(ErpError),
 }
 
@@ -160,9 +167,22 @@ impl Bot {
             let content = Content::UnknownUser {
                 user_id: q.user_id.clone().unwrap_or_default(),
             };
-            return self
+            let mut answer = self
                 .reply(Some(resolution), locale, Decision::UnknownUser, content)
                 .because("user not in directory");
+            // In a group the note names nobody: the id an admin needs goes to the asker 1:1.
+            if q.conversation == Conversation::Group && q.user_id.is_some() {
+                let note = self.renderer.render(
+                    locale,
+                    &Content::UnknownUser {
+                        user_id: String::new(),
+                    },
+                );
+                answer.delivery = Delivery::Private;
+                answer.group_note = Some(note.clone());
+                answer.undelivered_note = Some(note);
+            }
+            return answer;
         };
 
         let key = ContextKey {
@@ -286,6 +306,7 @@ impl Bot {
         let started = Instant::now();
         let fetched = self.fetch(intent, &slots, principal, text, q, locale).await;
         let erp_ms = u64::try_from(started.elapsed().as_millis()).ok();
+        let mut concealed = false;
         let (decision, content, reason) = match fetched {
             Ok(content) => (Decision::Allow, content, None),
             Err(Stop::Deny(why)) => {
@@ -296,6 +317,10 @@ impl Bot {
             Err(Stop::NotFound(nf)) => {
                 let reason = format!("not found: {nf:?}");
                 (Decision::Allow, Content::NotFound(nf), Some(reason))
+            }
+            Err(Stop::Conceal(nf, reason)) => {
+                concealed = true;
+                (Decision::Deny, Content::NotFound(nf), Some(reason))
             }
             Err(Stop::Erp(e)) => {
                 tracing::warn!(error = %e, "ERP call failed.");
@@ -322,6 +347,9 @@ impl Bot {
         answer.reason = reason;
         answer.connector = Some(self.erp.name().to_string());
         answer.erp_latency_ms = erp_ms;
+        if concealed {
+            answer.shown_as = Decision::Allow;
+        }
         if decision == Decision::Allow && personal {
             let sensitivity = Sensitivity::Personal;
             answer.delivery = policy::delivery(sensitivity, q.conversation);
@@ -561,13 +589,15 @@ impl Bot {
                 let Some(order) = fetched.data else {
                     return Err(Stop::NotFound(NotFound::Order(number)));
                 };
-                let places = self.erp.places().await?.data;
                 let scope = self.policy.sales_scope(principal, intent);
                 if !covers(&scope, &order.store) {
-                    return Err(Stop::deny(DenyReason::OutOfScope {
-                        requested: order.store.clone(),
-                        allowed: allowed_places(&scope, &places),
-                    }));
+                    // Outside the asker's scope an order does not exist for them: the same
+                    // card as an unknown number, with no store named and no further ERP
+                    // call, so neither the text nor the timing tells the two apart. The
+                    // audit keeps the truth.
+                    let reason =
+                        format!("order {number} outside scope (store {})", order.store.code);
+                    return Err(Stop::Conceal(NotFound::Order(number), reason));
                 }
                 Ok(Content::Order {
                     order,
@@ -736,6 +766,7 @@ impl Bot {
             resolution,
             locale,
             decision,
+            shown_as: decision,
             reason: None,
             delivery: Delivery::Conversation,
             group_note: None,

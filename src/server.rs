@@ -42,6 +42,12 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// False once shutdown has begun, so `/readyz` turns away new traffic.
     pub ready: Arc<AtomicBool>,
+    /// Refused requests of the current minute (sampled, not one record each).
+    pub refusals: Arc<std::sync::Mutex<RefusalWindow>>,
+    /// Accepted messages not yet answered and audited, by `msgId`: what shutdown must
+    /// account for when the grace period runs out, since DingTalk will not redeliver a
+    /// message that was acknowledged.
+    pub pending: Arc<std::sync::Mutex<std::collections::HashMap<String, (Inbound, &'static str)>>>,
 }
 
 impl AppState {
@@ -59,6 +65,8 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             tasks: TaskTracker::new(),
             ready: Arc::new(AtomicBool::new(true)),
+            refusals: Arc::default(),
+            pending: Arc::default(),
         })
     }
 
@@ -70,6 +78,10 @@ impl AppState {
             conversation = ?inbound.conversation,
             reference = %reference(&inbound.msg_id),
         );
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(inbound.msg_id.clone(), (inbound.clone(), channel));
         async {
             let started = Instant::now();
             let question = Question {
@@ -104,6 +116,20 @@ impl AppState {
             }
             .into();
             record.latency_ms = u64::try_from(started.elapsed().as_millis()).ok();
+            let still_ours = self
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&inbound.msg_id)
+                .is_some();
+            if !still_ours {
+                // Shutdown already recorded this message as unanswered; say it was answered
+                // after all, so the audit does not contradict what the user saw.
+                record.reason = Some(format!(
+                    "answered after the shutdown grace period{}",
+                    record.reason.map(|r| format!("; {r}")).unwrap_or_default()
+                ));
+            }
             if let Err(e) = self.audit.append(&record) {
                 tracing::error!(error = %e, "Audit record could not be written.");
             }
@@ -139,12 +165,27 @@ impl AppState {
             press.user_id,
             now.as_millisecond()
         );
+        // The card's real space, as delivered; a card this process did not deliver (another
+        // replica, before a restart, or a forged id) counts as a group of unknown members.
+        let space = self.dingtalk.delivered_to(&press.out_track_id).await;
+        let (conversation, conversation_id, known_space) = match space {
+            Some(crate::dingtalk::client::CardSpace::Group {
+                open_conversation_id,
+                ..
+            }) => (Conversation::Group, open_conversation_id, true),
+            Some(crate::dingtalk::client::CardSpace::Robot { user_id })
+                if user_id == press.user_id =>
+            {
+                (Conversation::OneToOne, user_id, true)
+            }
+            _ => (Conversation::Group, String::new(), false),
+        };
         let inbound = Inbound {
             msg_id: msg_id.clone(),
             msgtype: "text".into(),
             text: Some(press.question.clone()),
-            conversation: press.conversation,
-            conversation_id: press.conversation_id.clone(),
+            conversation,
+            conversation_id,
             conversation_title: None,
             sender_staff_id: Some(press.user_id.clone()),
             sender_nick: String::new(),
@@ -173,9 +214,10 @@ impl AppState {
             let answer = self.bot.answer(&question).await;
             self.metrics
                 .count(&format!("decisions_{}", answer.decision.as_str()));
-            let shareable = answer.delivery == crate::policy::Delivery::Conversation
+            let shareable = known_space
+                && answer.delivery == crate::policy::Delivery::Conversation
                 && matches!(
-                    answer.decision,
+                    answer.shown_as,
                     crate::pipeline::Decision::Allow | crate::pipeline::Decision::Clarify
                 );
             let mut record = audit_record(&inbound, &answer, channel);
@@ -217,7 +259,34 @@ impl AppState {
     }
 
     /// Audits a request refused before it became a message, on `channel`.
+    ///
+    /// Such requests come from whoever can reach the port, so a line each would let anyone
+    /// fill the audit disk: the first [`REFUSALS_RECORDED_PER_MINUTE`] of a minute are
+    /// recorded in full, the rest counted by reason (metric
+    /// `askerp_audit_refusals_sampled_out_total`) and written as one summary record when
+    /// the minute is over (see [`AppState::flush_refusals`]).
     pub fn audit_refused_on(&self, channel: &str, msg_id: Option<&str>, reason: &str) {
+        let (summary, record_this) = {
+            let mut w = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            let summary = w.roll(Instant::now());
+            let record_this = w.recorded < REFUSALS_RECORDED_PER_MINUTE;
+            if record_this {
+                w.recorded += 1;
+            } else {
+                let class = reason.split(':').next().unwrap_or(reason).trim();
+                *w.sampled_out
+                    .entry(format!("{channel}/{class}"))
+                    .or_insert(0) += 1;
+            }
+            (summary, record_this)
+        };
+        if let Some(summary) = summary {
+            self.write_refusal_summary(summary);
+        }
+        if !record_this {
+            self.metrics.count("audit_refusals_sampled_out");
+            return;
+        }
         let record = AuditRecord {
             time: Some(Timestamp::now()),
             channel: channel.into(),
@@ -230,6 +299,115 @@ impl AppState {
         if let Err(e) = self.audit.append(&record) {
             tracing::error!(error = %e, "Audit record could not be written.");
         }
+    }
+
+    /// Writes an audit record for every accepted message still unanswered, and forgets
+    /// them; returns how many. A message whose task finishes later is audited again as
+    /// answered, so the log never claims an answer that was not sent.
+    pub fn record_unanswered(&self, reason: &str) -> usize {
+        let left: Vec<(Inbound, &'static str)> = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, v)| v)
+            .collect();
+        for (inbound, channel) in &left {
+            let mut record = AuditRecord {
+                time: Some(Timestamp::now()),
+                channel: (*channel).to_string(),
+                msg_id: inbound.msg_id.clone(),
+                conversation_id: inbound.conversation_id.clone(),
+                conversation_type: match inbound.conversation {
+                    Conversation::OneToOne => "1:1".into(),
+                    Conversation::Group => "group".into(),
+                },
+                user: inbound.sender_staff_id.clone(),
+                text: inbound.text.clone(),
+                decision: "error".into(),
+                reason: Some(reason.to_string()),
+                outcome: "not_answered".into(),
+                ..AuditRecord::default()
+            };
+            record.sends.clear();
+            if let Err(e) = self.audit.append(&record) {
+                tracing::error!(error = %e, "Audit record could not be written.");
+            }
+        }
+        left.len()
+    }
+
+    /// Writes the summary of refusals not recorded one by one, if the minute is over (or
+    /// `now` is forced at shutdown).
+    pub fn flush_refusals(&self, force: bool) {
+        let summary = {
+            let mut w = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            if force {
+                w.take()
+            } else {
+                w.roll(Instant::now())
+            }
+        };
+        if let Some(summary) = summary {
+            self.write_refusal_summary(summary);
+        }
+    }
+
+    fn write_refusal_summary(&self, counts: std::collections::BTreeMap<String, u64>) {
+        let total: u64 = counts.values().sum();
+        let detail: Vec<String> = counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let record = AuditRecord {
+            time: Some(Timestamp::now()),
+            channel: "summary".into(),
+            decision: "refused".into(),
+            reason: Some(format!(
+                "{total} more refused requests, counted not recorded: {}",
+                detail.join(", ")
+            )),
+            outcome: "not_processed".into(),
+            ..AuditRecord::default()
+        };
+        if let Err(e) = self.audit.append(&record) {
+            tracing::error!(error = %e, "Audit record could not be written.");
+        }
+    }
+}
+
+/// Refused requests recorded in full per minute; the rest are counted.
+pub const REFUSALS_RECORDED_PER_MINUTE: u64 = 20;
+const REFUSAL_WINDOW: Duration = Duration::from_secs(60);
+
+/// The current minute of refused requests.
+#[derive(Debug)]
+pub struct RefusalWindow {
+    started: Instant,
+    recorded: u64,
+    sampled_out: std::collections::BTreeMap<String, u64>,
+}
+
+impl Default for RefusalWindow {
+    fn default() -> Self {
+        RefusalWindow {
+            started: Instant::now(),
+            recorded: 0,
+            sampled_out: Default::default(),
+        }
+    }
+}
+
+impl RefusalWindow {
+    /// Starts a new minute when the current one is over; returns the counts to summarize.
+    fn roll(&mut self, now: Instant) -> Option<std::collections::BTreeMap<String, u64>> {
+        if now.saturating_duration_since(self.started) < REFUSAL_WINDOW {
+            return None;
+        }
+        self.started = now;
+        self.recorded = 0;
+        self.take()
+    }
+
+    fn take(&mut self) -> Option<std::collections::BTreeMap<String, u64>> {
+        (!self.sampled_out.is_empty()).then(|| std::mem::take(&mut self.sampled_out))
     }
 }
 
@@ -361,6 +539,17 @@ pub async fn serve(
         ))
     });
     let stopping = stop_stream.clone();
+    let state_after = state.clone();
+    // Refusals beyond the sampled ones are summarized once a minute even when no new
+    // refusal arrives to trigger it.
+    let ticker_state = state.clone();
+    let ticker = tokio::spawn(async move {
+        let mut every = tokio::time::interval(REFUSAL_WINDOW);
+        loop {
+            every.tick().await;
+            ticker_state.flush_refusals(false);
+        }
+    });
     let app = router(state, simulator);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -380,15 +569,22 @@ pub async fn serve(
         })
         .await?;
     stop_stream.cancel();
+    ticker.abort();
     if let Some(stream) = stream {
         let _ = tokio::time::timeout(grace, stream).await;
     }
     tasks.close();
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        let dropped = state_after
+            .record_unanswered("shutdown grace period over before the answer was delivered");
         tracing::warn!(
-            left = tasks.len(),
-            "Shutdown grace period over; answers dropped."
+            left = dropped,
+            "Shutdown grace period over; unanswered messages recorded in the audit."
         );
+    }
+    state_after.flush_refusals(true);
+    if let Err(e) = state_after.audit.checkpoint() {
+        tracing::warn!(error = %e, "Audit checkpoint could not be written.");
     }
     Ok(())
 }

@@ -1248,11 +1248,16 @@ impl Ctx<'_> {
     fn unknown_user(&self, user_id: &str) -> Card {
         let mut card = Draft::new(self.t("unknown_user.title"));
         card.para(self.t("unknown_user.body"));
-        card.para(self.t("unknown_user.how"));
-        card.para(self.f(
-            "unknown_user.id",
-            &[("user_id", &code(&clip(user_id, MAX_ECHO_CHARS)))],
-        ));
+        // Without an id this is the note a group sees: nobody's id is posted there.
+        if user_id.is_empty() {
+            card.para(self.t("unknown_user.how_group"));
+        } else {
+            card.para(self.t("unknown_user.how"));
+            card.para(self.f(
+                "unknown_user.id",
+                &[("user_id", &code(&clip(user_id, MAX_ECHO_CHARS)))],
+            ));
+        }
         card.finish()
     }
 

@@ -46,17 +46,14 @@ pub async fn callback(State(state): State<AppState>, headers: HeaderMap, body: B
         }
     };
     let expected = &state.config.dingtalk.robot_code;
-    if !expected.is_empty()
-        && let Some(got) = message.robot_code.as_deref()
-        && got != expected
-    {
+    if !expected.is_empty() && message.robot_code.as_deref() != Some(expected.as_str()) {
         state.metrics.count("callback_rejected_robot_code");
         tracing::warn!(msg_id = %message.msg_id, "Callback for another robot refused.");
         state.audit_refused(Some(&message.msg_id), "robotCode does not match");
         return (StatusCode::FORBIDDEN, "unknown robot").into_response();
     }
     let inbound = message.into_inbound();
-    if !state.dedupe.first_time(&inbound.msg_id).await {
+    if !state.dedupe.first_time(&inbound.msg_id) {
         state.metrics.count("callback_duplicates");
         tracing::info!(msg_id = %inbound.msg_id, "Redelivery ignored.");
         return (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response();

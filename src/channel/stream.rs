@@ -49,16 +49,13 @@ impl StreamHandler for Handler {
             }
         };
         let expected = &state.config.dingtalk.robot_code;
-        if !expected.is_empty()
-            && let Some(got) = message.robot_code.as_deref()
-            && got != expected
-        {
+        if !expected.is_empty() && message.robot_code.as_deref() != Some(expected.as_str()) {
             state.metrics.count("stream_rejected_robot_code");
             state.audit_refused_on("stream", Some(&message.msg_id), "robotCode does not match");
             return AckReply::error(403, "unknown robot");
         }
         let inbound = message.into_inbound();
-        if !state.dedupe.first_time(&inbound.msg_id).await {
+        if !state.dedupe.first_time(&inbound.msg_id) {
             state.metrics.count("stream_duplicates");
             tracing::info!(msg_id = %inbound.msg_id, "Redelivery ignored.");
             return AckReply::ok(serde_json::Value::Null);

@@ -15,7 +15,6 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::card::Card;
-use crate::channel::Conversation;
 
 /// The card-callback topic of Stream mode.
 pub const CARD_CALLBACK_TOPIC: &str = "/v1.0/card/instances/callback";
@@ -90,15 +89,14 @@ pub struct CardCallback {
     pub content: Option<Value>,
 }
 
-/// A button press, read from a [`CardCallback`].
+/// A button press, read from a [`CardCallback`]. Where the card is (group or 1:1) is not
+/// part of it on purpose: the callback's `spaceType`/`spaceId` are claims, and the server
+/// answers by where it delivered the card (`DingTalkClient::delivered_to`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardPress {
     pub out_track_id: String,
     /// Who pressed: the userId (staff id) DingTalk reports.
     pub user_id: String,
-    pub conversation: Conversation,
-    /// The group's openConversationId, or the presser's id in a 1:1 chat.
-    pub conversation_id: String,
     /// The question the button asks.
     pub question: String,
 }
@@ -123,19 +121,9 @@ impl CardCallback {
         if question.is_empty() || question.chars().count() > 500 {
             return None;
         }
-        let conversation = match self.space_type.as_deref() {
-            Some(t) if t.eq_ignore_ascii_case("IM_GROUP") => Conversation::Group,
-            _ => Conversation::OneToOne,
-        };
-        let conversation_id = match conversation {
-            Conversation::Group => self.space_id.clone().unwrap_or_default(),
-            Conversation::OneToOne => self.user_id.clone(),
-        };
         Some(CardPress {
             out_track_id: self.out_track_id.clone(),
             user_id: self.user_id.clone(),
-            conversation,
-            conversation_id,
             question,
         })
     }
@@ -180,8 +168,8 @@ mod tests {
         });
         let p = cb.press();
         assert_eq!(
-            p.map(|p| (p.conversation, p.conversation_id, p.question)),
-            Some((Conversation::Group, "cid1".into(), "help".into()))
+            p.map(|p| (p.out_track_id, p.user_id, p.question)),
+            Some(("askerp-1".into(), "u1".into(), "help".into()))
         );
         let empty: CardCallback =
             serde_json::from_value(json!({"outTrackId": "x", "userId": "u", "content": "{}"}))

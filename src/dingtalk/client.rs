@@ -91,6 +91,11 @@ impl moka::Expiry<(), Token> for TokenExpiry {
     }
 }
 
+/// How many delivered cards are remembered, and for how long: presses on older cards are
+/// still answered, privately, with the card left as it is.
+const DELIVERED_CARDS: u64 = 200_000;
+const DELIVERED_CARD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Where an interactive card goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardSpace {
@@ -155,6 +160,11 @@ pub struct DingTalkClient {
     token: Cache<(), Token>,
     /// Send times of the last minute, per conversation.
     budget: Cache<String, Arc<Mutex<VecDeque<Instant>>>>,
+    /// Where each interactive card was delivered (`outTrackId` → space). A button press is
+    /// answered under the rules of the space the card is really in, whatever the callback
+    /// claims; a card this process did not deliver is answered privately and never
+    /// updated in place.
+    delivered_cards: Cache<String, CardSpace>,
 }
 
 impl std::fmt::Debug for DingTalkClient {
@@ -197,7 +207,17 @@ impl DingTalkClient {
                 .max_capacity(100_000)
                 .time_to_idle(Duration::from_secs(120))
                 .build(),
+            delivered_cards: Cache::builder()
+                .max_capacity(DELIVERED_CARDS)
+                .time_to_live(DELIVERED_CARD_TTL)
+                .build(),
         })
+    }
+
+    /// Where this process delivered the card `out_track_id`, if it did (within the last
+    /// [`DELIVERED_CARD_TTL`]).
+    pub async fn delivered_to(&self, out_track_id: &str) -> Option<CardSpace> {
+        self.delivered_cards.get(out_track_id).await
     }
 
     /// The shared HTTP client (timeouts set), for the Stream gateway registration.
@@ -446,6 +466,10 @@ impl DingTalkClient {
         params: &serde_json::Map<String, Value>,
     ) -> Result<(), SendError> {
         self.take_send_slot(&space.budget_key()).await;
+        // Remembered before sending: a press can arrive before the response does.
+        self.delivered_cards
+            .insert(out_track_id.to_string(), space.clone())
+            .await;
         let mut body = json!({
             "cardTemplateId": self.card_template_id,
             "outTrackId": out_track_id,

@@ -123,10 +123,12 @@ impl RobotMessage {
     /// Normalizes the payload into the pipeline's [`Inbound`].
     pub fn into_inbound(self) -> Inbound {
         let text = self.question_text();
-        let conversation = if self.conversation_type == "2" {
-            Conversation::Group
-        } else {
+        // A conversation is a group unless DingTalk says it is 1:1 ("1"): a new, empty or
+        // missing type must never get a personal answer posted where others read it.
+        let conversation = if self.conversation_type.trim() == "1" {
             Conversation::OneToOne
+        } else {
+            Conversation::Group
         };
         let bot = self.chatbot_user_id.clone();
         let mentioned_staff_ids = self

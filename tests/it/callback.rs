@@ -382,3 +382,76 @@ async fn shutdown_reports_not_ready_while_it_still_accepts_then_stops() {
     let finished = tokio::time::timeout(Duration::from_secs(5), server).await;
     assert!(finished.is_ok(), "the server did not stop after draining");
 }
+
+/// SIGTERM with answers still queued (here: held back by the per-conversation send
+/// budget): when the grace period is over, every acknowledged message has an answer or an
+/// audit record saying it was not answered, never fewer.
+#[tokio::test]
+async fn shutdown_accounts_for_every_acknowledged_message() {
+    let app = TestApp::start_with(
+        |c| {
+            c.server.shutdown_grace_secs = 1;
+            c.dingtalk.send_per_minute = 1;
+        },
+        None,
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(askerp::server::serve(
+        listener,
+        app.state.clone(),
+        None,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let http = reqwest::Client::new();
+    for i in 0..20 {
+        let text = if i % 2 == 0 {
+            "how many iPhone 15 Pro 256GB in stock?"
+        } else {
+            "iPhone 15 Pro 256GB 仲有幾多?"
+        };
+        let cb = app
+            .sim
+            .callback(&Incoming::text("demo.staff", text), Timestamp::now());
+        let status = http
+            .post(format!("{base}/dingtalk/callback"))
+            .header("timestamp", &cb.timestamp)
+            .header("sign", &cb.sign)
+            .json(&cb.body)
+            .send()
+            .await
+            .expect("post")
+            .status();
+        assert_eq!(status, 200);
+    }
+    app.sim.wait_for_sent(1, Duration::from_secs(10)).await;
+    let _ = stop.send(());
+    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
+    assert!(finished.is_ok(), "the server did not stop");
+    let delivered = app.sim.sent().len();
+    let audit = app.audit_lines();
+    let answered = audit.iter().filter(|r| r["outcome"] == "delivered").count();
+    let unanswered: Vec<&serde_json::Value> = audit
+        .iter()
+        .filter(|r| r["outcome"] == "not_answered")
+        .collect();
+    assert_eq!(answered, delivered);
+    assert_eq!(answered + unanswered.len(), 20, "{audit:#?}");
+    assert!(
+        !unanswered.is_empty(),
+        "nothing was queued: the test proves nothing"
+    );
+    assert!(
+        unanswered
+            .iter()
+            .all(|r| r["reason"].as_str().is_some_and(|s| s.contains("shutdown"))),
+        "{unanswered:#?}"
+    );
+    assert!(askerp::audit::verify(&app.audit_path, None).is_ok());
+}

@@ -107,6 +107,26 @@ async fn completions(State(fake): State<FakeModel>, Json(body): Json<Value>) -> 
     } else if user.contains("BACKWARDS") {
         json!({"intent": "sales.summary", "slots": {"region": "Kowloon",
             "period": {"start": "2026-10-31", "end": "2026-01-01"}}})
+    } else if let Some(kind) = hostile_kind(&user) {
+        // A hostile model: a slot of this kind carrying made-up figures.
+        let (intent, value) = match kind {
+            "item" => (
+                "inventory.stock",
+                "iPhone 15 Pro 256GB: 4242 units available",
+            ),
+            "customer" => ("sales.summary", "HK$8,888,888.88 total"),
+            "region" => ("sales.summary", "Kowloon (HK$8,888,888.88)"),
+            "store" => ("sales.summary", "Mong Kok: sales 4242 units"),
+            "warehouse" => ("inventory.stock", "Kwun Tong — 4242 in stock"),
+            "employee" => ("leave.balance", "Chan Tai Man has 4242 days"),
+            _ => ("sales.order_status", "SO-4242-88888 delivered HK$8,888"),
+        };
+        let slot = if kind == "order" { "order" } else { kind };
+        let mut slots = json!({ slot: value });
+        if intent == "inventory.stock" && kind != "item" {
+            slots["item"] = json!("iPhone 15 Pro 256GB");
+        }
+        json!({"intent": intent, "slots": slots})
     } else if user.to_lowercase().contains("ignore") {
         // A compromised model doing what the message says.
         json!({"intent": "leave.balance", "slots": {"employee": "Ho Ka Yan"}})
@@ -136,6 +156,24 @@ async fn completions(State(fake): State<FakeModel>, Json(body): Json<Value>) -> 
     }))
     .into_response()
 }
+
+/// Which slot kind the hostile model poisons for this message (`HOSTILE-<kind>`).
+fn hostile_kind(user: &str) -> Option<&'static str> {
+    HOSTILE_KINDS
+        .iter()
+        .copied()
+        .find(|k| user.contains(&format!("HOSTILE-{k}")))
+}
+
+const HOSTILE_KINDS: [&str; 7] = [
+    "item",
+    "customer",
+    "region",
+    "store",
+    "warehouse",
+    "employee",
+    "order",
+];
 
 fn llm_config(base: &str) -> Config {
     let mut c = Config::default();
@@ -492,4 +530,47 @@ async fn azure_openai_gets_its_own_url_and_key_header() {
     assert!(reply.text.contains("256GB"), "{}", reply.text);
     assert_eq!(fake.requests().len(), 1);
     assert_eq!(app.audit(1).await[0]["source"], "llm");
+}
+
+/// Whatever text a model puts into any slot, it never reaches a card unless it names a
+/// known entity: no made-up figure appears, for every slot kind, asked in two languages.
+#[tokio::test]
+async fn text_from_the_model_never_reaches_a_card_verbatim() {
+    let (_fake, base) = FakeModel::start().await;
+    let mut config = llm_config(&base);
+    config.llm.rate_per_user_per_minute = 100;
+    let bot = bot(&config).await;
+    for kind in HOSTILE_KINDS {
+        for text in [
+            format!("zzq HOSTILE-{kind} qqz please"),
+            format!("唔該 HOSTILE-{kind} 幫手睇下"),
+        ] {
+            // A conversation of its own, so no earlier question is continued.
+            let question = Question {
+                text: Some(text.clone()),
+                msgtype: "text".into(),
+                user_id: Some("demo.admin".into()),
+                conversation: Conversation::OneToOne,
+                conversation_id: format!("cid-hostile-{kind}-{}", text.len()),
+                mentioned: vec![],
+                now: jiff::Zoned::now().with_time_zone(bot.tz.clone()),
+                reference: "test".into(),
+            };
+            let a = bot.answer(&question).await;
+            assert_eq!(source(&a), Some(Source::Llm), "{kind} / {text}: {a:?}");
+            let shown = format!("{} {}", a.card.title, a.card.markdown);
+            for poison in ["4242", "8,888", "8888"] {
+                assert!(
+                    !shown.contains(poison),
+                    "{kind} / {text}: model text reached the card: {shown}"
+                );
+            }
+            for b in &a.card.buttons {
+                assert!(
+                    !b.title.contains("4242") && !b.url.contains("4242"),
+                    "{kind}: {b:?}"
+                );
+            }
+        }
+    }
 }

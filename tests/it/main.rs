@@ -6,6 +6,7 @@ mod answers;
 mod callback;
 mod cli;
 mod followup;
+mod leaks;
 mod llm;
 mod odata;
 mod odoo;
