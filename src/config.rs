@@ -115,8 +115,14 @@ pub struct DingTalkConfig {
     pub app_key: String,
     /// The app's Client Secret (AppSecret): signs callbacks and obtains access tokens.
     pub app_secret: Secret,
-    /// When set, callbacks carrying another `robotCode` are refused.
+    /// When set, callbacks carrying another `robotCode`, or none, are refused.
     pub robot_code: String,
+    /// HTTP mode: the networks callbacks may come from (CIDRs or addresses, e.g. DingTalk's
+    /// published egress ranges or the ingress in front of askerp). Empty: any source.
+    pub callback_allow_cidrs: Vec<String>,
+    /// HTTP mode: proxies (CIDRs) whose `X-Forwarded-For` is believed when checking
+    /// `callback_allow_cidrs`; from anyone else the header is ignored.
+    pub trusted_proxy_cidrs: Vec<String>,
     /// The OpenAPI base (access token, robot send APIs).
     pub api_base: String,
     /// The legacy API base; session webhooks are only ever posted to URLs under it.
@@ -167,6 +173,8 @@ impl Default for DingTalkConfig {
             app_key: String::new(),
             app_secret: Secret::default(),
             robot_code: String::new(),
+            callback_allow_cidrs: Vec::new(),
+            trusted_proxy_cidrs: Vec::new(),
             api_base: "https://api.dingtalk.com".into(),
             oapi_base: "https://oapi.dingtalk.com".into(),
             timestamp_window_secs: 300,
@@ -613,6 +621,24 @@ impl Config {
                 "dingtalk.timestamp_window_secs = {} is longer than DingTalk's own hour ({MAX_TIMESTAMP_WINDOW_SECS})",
                 self.dingtalk.timestamp_window_secs
             ));
+        }
+        for (key, list) in [
+            (
+                "dingtalk.callback_allow_cidrs",
+                &self.dingtalk.callback_allow_cidrs,
+            ),
+            (
+                "dingtalk.trusted_proxy_cidrs",
+                &self.dingtalk.trusted_proxy_cidrs,
+            ),
+        ] {
+            for c in list {
+                if crate::channel::sources::parse_net(c).is_none() {
+                    problems.push(format!(
+                        "{key}: {c:?} is not an IP network (e.g. \"203.0.113.0/24\" or \"10.0.0.5\")"
+                    ));
+                }
+            }
         }
         if self.server.dedupe_ttl_secs < self.dingtalk.timestamp_window_secs {
             problems.push(format!(

@@ -48,6 +48,8 @@ pub struct AppState {
     /// account for when the grace period runs out, since DingTalk will not redeliver a
     /// message that was acknowledged.
     pub pending: Arc<std::sync::Mutex<std::collections::HashMap<String, (Inbound, &'static str)>>>,
+    /// Where HTTP callbacks may come from.
+    pub sources: Arc<crate::channel::sources::CallbackSources>,
 }
 
 impl AppState {
@@ -59,6 +61,9 @@ impl AppState {
         Ok(AppState {
             dingtalk: Arc::new(DingTalkClient::new(&config.dingtalk)?),
             dedupe: Deduper::new(Duration::from_secs(config.server.dedupe_ttl_secs)),
+            sources: Arc::new(crate::channel::sources::CallbackSources::from_config(
+                &config.dingtalk,
+            )),
             config,
             bot,
             audit,
@@ -551,23 +556,26 @@ pub async fn serve(
         }
     });
     let app = router(state, simulator);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            ready.store(false, Ordering::Relaxed);
-            stopping.cancel();
-            // Keep accepting while the load balancer notices `/readyz` is 503, so no
-            // callback in flight towards this replica is refused.
-            if !drain.is_zero() {
-                tracing::info!(
-                    drain_secs = drain.as_secs(),
-                    "Not ready; draining before stop."
-                );
-                tokio::time::sleep(drain).await;
-            }
-            tracing::info!("Shutting down: finishing answers in flight.");
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        ready.store(false, Ordering::Relaxed);
+        stopping.cancel();
+        // Keep accepting while the load balancer notices `/readyz` is 503, so no
+        // callback in flight towards this replica is refused.
+        if !drain.is_zero() {
+            tracing::info!(
+                drain_secs = drain.as_secs(),
+                "Not ready; draining before stop."
+            );
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!("Shutting down: finishing answers in flight.");
+    })
+    .await?;
     stop_stream.cancel();
     ticker.abort();
     if let Some(stream) = stream {

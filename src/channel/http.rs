@@ -15,7 +15,19 @@ use crate::dingtalk::sign::{SignError, verify};
 use crate::server::AppState;
 
 /// The callback handler.
-pub async fn callback(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn callback(
+    State(state): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let peer = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
+    if !state.sources.allows(peer, &headers) {
+        state.metrics.count("callback_rejected_source");
+        tracing::warn!(peer = ?peer, "Callback from outside dingtalk.callback_allow_cidrs refused.");
+        state.audit_refused(None, "source address not allowed");
+        return (StatusCode::FORBIDDEN, "source not allowed").into_response();
+    }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let window_ms = i64::try_from(state.config.dingtalk.timestamp_window_secs)
         .unwrap_or(3600)

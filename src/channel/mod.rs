@@ -5,6 +5,7 @@
 //! route), [`stream`] its Stream mode.
 
 pub mod http;
+pub mod sources;
 pub mod stream;
 
 use jiff::Timestamp;

@@ -245,3 +245,14 @@ leave = "hr"
     );
     assert!(!stdout.contains("from-the-environment"));
 }
+
+/// The commented example configuration is loaded by the real loader and validates: every
+/// key it documents exists, with a value of the right type.
+#[test]
+fn the_example_configuration_loads_and_validates() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/askerp.example.toml");
+    let config = askerp::config::Config::load(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
+    config.validate().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.dingtalk.timestamp_window_secs, 300);
+    assert!(config.dingtalk.callback_allow_cidrs.is_empty());
+}

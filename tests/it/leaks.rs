@@ -412,3 +412,53 @@ async fn a_flood_of_unsigned_callbacks_cannot_fill_the_audit_disk() {
     );
     assert!(askerp::audit::verify(&app.audit_path, None).is_ok());
 }
+
+/// With `dingtalk.callback_allow_cidrs`, a correctly signed callback from elsewhere is
+/// refused; behind a trusted proxy the forwarded address is what counts.
+#[tokio::test]
+async fn callbacks_from_outside_the_allowed_networks_are_refused() {
+    let app = TestApp::start_with(
+        |c| c.dingtalk.callback_allow_cidrs = vec!["203.0.113.0/24".into()],
+        None,
+    )
+    .await;
+    for text in ["help", "你可以做啲咩"] {
+        assert_eq!(app.say(&Incoming::text("demo.staff", text)).await, 403);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.sim.sent().is_empty());
+
+    let proxied = TestApp::start_with(
+        |c| {
+            c.dingtalk.callback_allow_cidrs = vec!["203.0.113.0/24".into()];
+            c.dingtalk.trusted_proxy_cidrs = vec!["127.0.0.1".into()];
+        },
+        None,
+    )
+    .await;
+    let url = format!("{}/dingtalk/callback", proxied.base);
+    for (forwarded, want) in [
+        ("203.0.113.7", 200),
+        ("198.51.100.1", 403),
+        ("203.0.113.7, 198.51.100.1", 403),
+    ] {
+        let cb = proxied
+            .sim
+            .callback(&Incoming::text("demo.staff", "help"), Timestamp::now());
+        let status = proxied
+            .http
+            .post(&url)
+            .header("timestamp", &cb.timestamp)
+            .header("sign", &cb.sign)
+            .header("x-forwarded-for", forwarded)
+            .json(&cb.body)
+            .send()
+            .await
+            .expect("post")
+            .status();
+        assert_eq!(status.as_u16(), want, "{forwarded}");
+    }
+    let mut bad = Config::default();
+    bad.dingtalk.callback_allow_cidrs = vec!["dingtalk.com".into()];
+    assert!(bad.validate().is_err());
+}
