@@ -84,9 +84,11 @@ mod tests {
     use super::*;
 
     fn sources(allow: &[&str], proxies: &[&str]) -> CallbackSources {
-        let mut c = DingTalkConfig::default();
-        c.callback_allow_cidrs = allow.iter().map(|s| s.to_string()).collect();
-        c.trusted_proxy_cidrs = proxies.iter().map(|s| s.to_string()).collect();
+        let c = DingTalkConfig {
+            callback_allow_cidrs: allow.iter().map(|s| s.to_string()).collect(),
+            trusted_proxy_cidrs: proxies.iter().map(|s| s.to_string()).collect(),
+            ..DingTalkConfig::default()
+        };
         CallbackSources::from_config(&c)
     }
 
