@@ -233,11 +233,19 @@ fn append_locked(w: &mut Writer, value: &mut Value) -> std::io::Result<()> {
     if let Value::Object(map) = value {
         map.insert("prev".into(), Value::String(prev.clone()));
     }
-    let hash = chain_hash(&prev, value);
-    if let Value::Object(map) = value {
-        map.insert("hash".into(), Value::String(hash.clone()));
+    // Serialized once: the hash covers exactly these bytes, and `hash` is spliced in as
+    // the last key (`verify` parses the line and drops `hash`, so key order is moot).
+    let body = value.to_string();
+    let hash = hash_bytes(&prev, &body);
+    let mut line = body;
+    if line.ends_with('}') && line.len() > 2 {
+        line.pop();
+        line.push_str(",\"hash\":\"");
+        line.push_str(&hash);
+        line.push_str("\"}");
+    } else {
+        return Err(std::io::Error::other("an audit record must be a JSON object"));
     }
-    let mut line = serde_json::to_string(value)?;
     line.push('\n');
     w.file.write_all(line.as_bytes())?;
     w.file.flush()?;
@@ -265,9 +273,13 @@ fn last_hash(file: &mut File) -> std::io::Result<Option<String>> {
 
 /// SHA-256 over the previous hash and the record (with `prev`, without `hash`).
 fn chain_hash(prev: &str, value_without_hash: &Value) -> String {
+    hash_bytes(prev, &value_without_hash.to_string())
+}
+
+fn hash_bytes(prev: &str, body: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev.as_bytes());
-    h.update(value_without_hash.to_string().as_bytes());
+    h.update(body.as_bytes());
     hex::encode(h.finalize())
 }
 

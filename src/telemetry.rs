@@ -35,8 +35,14 @@ impl Metrics {
     }
 
     pub fn add(&self, name: &str, n: u64) {
+        // Counted on every message: allocate the name only the first time it is seen.
         if let Ok(mut c) = self.counters.lock() {
-            *c.entry(name.to_string()).or_default() += n;
+            match c.get_mut(name) {
+                Some(v) => *v += n,
+                None => {
+                    c.insert(name.to_string(), n);
+                }
+            }
         }
     }
 
