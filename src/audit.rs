@@ -244,7 +244,9 @@ fn append_locked(w: &mut Writer, value: &mut Value) -> std::io::Result<()> {
         line.push_str(&hash);
         line.push_str("\"}");
     } else {
-        return Err(std::io::Error::other("an audit record must be a JSON object"));
+        return Err(std::io::Error::other(
+            "an audit record must be a JSON object",
+        ));
     }
     line.push('\n');
     w.file.write_all(line.as_bytes())?;

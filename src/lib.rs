@@ -11,6 +11,7 @@
 //! - [`card`]: canonical results → a card in the asker's language.
 //! - [`dingtalk`]: the DingTalk wire formats, signing, the outbound client, the simulator.
 //! - [`audit`]: one hash-chained JSON line per handled message.
+//! - [`spool`]: messages accepted but unanswered at shutdown, answered by the next start.
 //!
 //! [`pipeline`] strings the stages together; [`server`] and [`cli`] are the two ways in.
 
@@ -29,4 +30,5 @@ pub mod pipeline;
 pub mod policy;
 pub mod server;
 pub mod setup;
+pub mod spool;
 pub mod telemetry;

@@ -47,7 +47,7 @@ pub struct AppState {
     /// Accepted messages not yet answered and audited, by `msgId`: what shutdown must
     /// account for when the grace period runs out, since DingTalk will not redeliver a
     /// message that was acknowledged.
-    pub pending: Arc<std::sync::Mutex<std::collections::HashMap<String, (Inbound, &'static str)>>>,
+    pub pending: Arc<std::sync::Mutex<std::collections::HashMap<String, PendingMessage>>>,
     /// Where HTTP callbacks may come from.
     pub sources: Arc<crate::channel::sources::CallbackSources>,
 }
@@ -83,10 +83,18 @@ impl AppState {
             conversation = ?inbound.conversation,
             reference = %reference(&inbound.msg_id),
         );
+        let gate = Arc::new(crate::spool::Gate::default());
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(inbound.msg_id.clone(), (inbound.clone(), channel));
+            .insert(
+                inbound.msg_id.clone(),
+                PendingMessage {
+                    inbound: inbound.clone(),
+                    channel,
+                    gate: Arc::clone(&gate),
+                },
+            );
         async {
             let started = Instant::now();
             let question = Question {
@@ -102,8 +110,16 @@ impl AppState {
             let answer = self.bot.answer(&question).await;
             self.metrics
                 .count(&format!("decisions_{}", answer.decision.as_str()));
-            let report =
-                deliver::deliver(&self.dingtalk, &inbound, &answer, Timestamp::now()).await;
+            let report = crate::spool::GATE
+                .scope(
+                    Arc::clone(&gate),
+                    deliver::deliver(&self.dingtalk, &inbound, &answer, Timestamp::now()),
+                )
+                .await;
+            if gate.withdrawn() {
+                // Spooled at shutdown, with its own audit record; the next start answers.
+                return;
+            }
             for name in report.metric_names() {
                 self.metrics.count(&name);
             }
@@ -310,17 +326,20 @@ impl AppState {
     /// them; returns how many. A message whose task finishes later is audited again as
     /// answered, so the log never claims an answer that was not sent.
     pub fn record_unanswered(&self, reason: &str) -> usize {
-        let left: Vec<(Inbound, &'static str)> = self
+        let left: Vec<PendingMessage> = self
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain()
             .map(|(_, v)| v)
             .collect();
-        for (inbound, channel) in &left {
-            let mut record = AuditRecord {
+        let mut spooled = Vec::new();
+        for m in &left {
+            let withdrawn = m.gate.withdraw();
+            let inbound = &m.inbound;
+            let record = AuditRecord {
                 time: Some(Timestamp::now()),
-                channel: (*channel).to_string(),
+                channel: m.channel.to_string(),
                 msg_id: inbound.msg_id.clone(),
                 conversation_id: inbound.conversation_id.clone(),
                 conversation_type: match inbound.conversation {
@@ -330,16 +349,59 @@ impl AppState {
                 user: inbound.sender_staff_id.clone(),
                 text: inbound.text.clone(),
                 decision: "error".into(),
-                reason: Some(reason.to_string()),
-                outcome: "not_answered".into(),
+                reason: Some(if withdrawn {
+                    format!("{reason}; spooled, answered by the next start")
+                } else {
+                    format!("{reason}; interrupted while sending, not repeated")
+                }),
+                outcome: if withdrawn { "spooled" } else { "not_answered" }.into(),
                 ..AuditRecord::default()
             };
-            record.sends.clear();
             if let Err(e) = self.audit.append(&record) {
                 tracing::error!(error = %e, "Audit record could not be written.");
             }
+            if withdrawn {
+                spooled.push(crate::spool::Spooled {
+                    inbound: inbound.clone(),
+                    channel: m.channel.to_string(),
+                });
+            }
+        }
+        let path = crate::spool::path_for(self.audit.path());
+        if let Err(e) = crate::spool::save(&path, &spooled) {
+            tracing::error!(error = %e, spool = %path.display(), lost = spooled.len(), "Spool could not be written; these messages stay unanswered (see their audit records).");
         }
         left.len()
+    }
+
+    /// Answers what the previous run spooled at shutdown (see [`crate::spool`]).
+    pub fn resume_spooled(&self) -> usize {
+        let path = crate::spool::path_for(self.audit.path());
+        let (taken, bad) = match crate::spool::take(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, spool = %path.display(), "Spool could not be read.");
+                return 0;
+            }
+        };
+        for problem in bad {
+            tracing::error!(problem = %problem, "Spooled message unreadable; not answered.");
+        }
+        let n = taken.len();
+        for m in taken {
+            // Registered as seen, so a late redelivery is not answered a second time.
+            self.dedupe.first_time(&m.inbound.msg_id);
+            let worker = self.clone();
+            self.tasks
+                .spawn(async move { worker.handle(m.inbound, "spool").await });
+        }
+        if n > 0 {
+            tracing::info!(
+                messages = n,
+                "Answering messages spooled at the last shutdown."
+            );
+        }
+        n
     }
 
     /// Writes the summary of refusals not recorded one by one, if the minute is over (or
@@ -414,6 +476,14 @@ impl RefusalWindow {
     fn take(&mut self) -> Option<std::collections::BTreeMap<String, u64>> {
         (!self.sampled_out.is_empty()).then(|| std::mem::take(&mut self.sampled_out))
     }
+}
+
+/// An accepted message still being worked on.
+pub struct PendingMessage {
+    pub inbound: Inbound,
+    pub channel: &'static str,
+    /// Whether anything was sent for it yet (see [`crate::spool`]).
+    pub gate: Arc<crate::spool::Gate>,
 }
 
 /// A short, stable id for a message, shown to users on error cards.
@@ -544,6 +614,7 @@ pub async fn serve(
         ))
     });
     let stopping = stop_stream.clone();
+    state.resume_spooled();
     let state_after = state.clone();
     // Refusals beyond the sampled ones are summarized once a minute even when no new
     // refusal arrives to trigger it.

@@ -9,10 +9,10 @@ pub mod sources;
 pub mod stream;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// 1:1 chat with the bot, or a group where the bot was @-mentioned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Conversation {
     #[serde(rename = "1:1")]
@@ -21,7 +21,7 @@ pub enum Conversation {
 }
 
 /// Where a reply to this message may go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyRoute {
     /// DingTalk's per-message reply URL, as received (checked before any use).
     pub session_webhook: Option<String>,
@@ -30,7 +30,7 @@ pub struct ReplyRoute {
 }
 
 /// A message from a user, verified and normalized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inbound {
     pub msg_id: String,
     pub msgtype: String,

@@ -49,6 +49,10 @@ pub enum SendError {
     Transport(String),
     #[error("dingtalk.app_key / dingtalk.app_secret are not configured")]
     NoCredentials,
+    /// The message was spooled at shutdown before anything was sent for it; the next
+    /// start answers it.
+    #[error("withdrawn at shutdown (spooled for the next start)")]
+    Withdrawn,
 }
 
 /// What a 1:1 batch send reported.
@@ -258,7 +262,7 @@ impl DingTalkClient {
 
     /// Waits until `key` may send another message: at most `send_per_minute` in any
     /// sliding minute. Waiting rather than dropping keeps every answer.
-    pub async fn take_send_slot(&self, key: &str) {
+    pub async fn take_send_slot(&self, key: &str) -> Result<(), SendError> {
         let window = Duration::from_secs(60);
         let slots = self
             .budget
@@ -275,8 +279,12 @@ impl DingTalkClient {
                     sent.pop_front();
                 }
                 if sent.len() < self.per_minute {
+                    // The last moment a queued answer can still be withdrawn for the spool.
+                    if !crate::spool::may_send() {
+                        return Err(SendError::Withdrawn);
+                    }
                     sent.push_back(now);
-                    return;
+                    return Ok(());
                 }
                 sent.front()
                     .map(|t| window.saturating_sub(now.duration_since(*t)))
@@ -300,7 +308,7 @@ impl DingTalkClient {
         card: &Card,
         at_user: Option<&str>,
     ) -> Result<(), SendError> {
-        self.take_send_slot(conversation).await;
+        self.take_send_slot(conversation).await?;
         let body = webhook_message(card, at_user);
         let resp = self
             .http
@@ -400,7 +408,7 @@ impl DingTalkClient {
         let mut total = BatchSendResult::default();
         for chunk in user_ids.chunks(20) {
             for user in chunk {
-                self.take_send_slot(&format!("oto:{user}")).await;
+                self.take_send_slot(&format!("oto:{user}")).await?;
             }
             let mut pending: Vec<String> = chunk.to_vec();
             let mut round = 0;
@@ -443,7 +451,7 @@ impl DingTalkClient {
         open_conversation_id: &str,
         card: &Card,
     ) -> Result<(), SendError> {
-        self.take_send_slot(open_conversation_id).await;
+        self.take_send_slot(open_conversation_id).await?;
         let (key, param) = robot_message(card);
         let body = json!({
             "robotCode": self.robot_code,
@@ -465,7 +473,7 @@ impl DingTalkClient {
         space: &CardSpace,
         params: &serde_json::Map<String, Value>,
     ) -> Result<(), SendError> {
-        self.take_send_slot(&space.budget_key()).await;
+        self.take_send_slot(&space.budget_key()).await?;
         // Remembered before sending: a press can arrive before the response does.
         self.delivered_cards
             .insert(out_track_id.to_string(), space.clone())
@@ -658,7 +666,7 @@ fn retryable(e: &SendError) -> bool {
             code.contains("QpsLimit") || code.starts_with("Throttling") || code == "429"
         }
         SendError::Transport(_) => true,
-        SendError::Webhook(_) | SendError::NoCredentials => false,
+        SendError::Webhook(_) | SendError::NoCredentials | SendError::Withdrawn => false,
     }
 }
 
@@ -718,12 +726,12 @@ mod tests {
         };
         let c = DingTalkClient::new(&cfg).expect("client");
         let start = Instant::now();
-        c.take_send_slot("cid1").await;
-        c.take_send_slot("cid1").await;
+        let _ = c.take_send_slot("cid1").await;
+        let _ = c.take_send_slot("cid1").await;
         // Another conversation has its own budget.
-        c.take_send_slot("cid2").await;
+        let _ = c.take_send_slot("cid2").await;
         assert!(start.elapsed() < Duration::from_secs(1));
-        c.take_send_slot("cid1").await;
+        let _ = c.take_send_slot("cid1").await;
         let waited = start.elapsed();
         assert!(
             waited >= Duration::from_secs(60) && waited < Duration::from_secs(61),

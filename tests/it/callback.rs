@@ -437,21 +437,57 @@ async fn shutdown_accounts_for_every_acknowledged_message() {
     let delivered = app.sim.sent().len();
     let audit = app.audit_lines();
     let answered = audit.iter().filter(|r| r["outcome"] == "delivered").count();
-    let unanswered: Vec<&serde_json::Value> = audit
+    let spooled: Vec<&serde_json::Value> = audit
         .iter()
-        .filter(|r| r["outcome"] == "not_answered")
+        .filter(|r| r["outcome"] == "spooled" || r["outcome"] == "not_answered")
         .collect();
     assert_eq!(answered, delivered);
-    assert_eq!(answered + unanswered.len(), 20, "{audit:#?}");
+    assert_eq!(answered + spooled.len(), 20, "{audit:#?}");
     assert!(
-        !unanswered.is_empty(),
+        !spooled.is_empty(),
         "nothing was queued: the test proves nothing"
     );
     assert!(
-        unanswered
+        spooled
             .iter()
             .all(|r| r["reason"].as_str().is_some_and(|s| s.contains("shutdown"))),
-        "{unanswered:#?}"
+        "{spooled:#?}"
     );
     assert!(askerp::audit::verify(&app.audit_path, None).is_ok());
+
+    // The next start answers what the spool held, each once.
+    let held = audit.iter().filter(|r| r["outcome"] == "spooled").count();
+    assert_eq!(held, spooled.len(), "a queued answer was not spooled");
+    let mut config = (*app.state.config).clone();
+    config.dingtalk.send_per_minute = 100;
+    let bot = askerp::setup::bot(&config).await.expect("bot");
+    let state = askerp::server::AppState::new(
+        std::sync::Arc::new(config),
+        std::sync::Arc::new(bot),
+        std::sync::Arc::clone(&app.state.audit),
+    )
+    .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    tokio::spawn(askerp::server::serve(
+        listener,
+        state,
+        None,
+        std::future::pending(),
+    ));
+    let sent = app
+        .sim
+        .wait_for_sent(delivered + held, Duration::from_secs(15))
+        .await;
+    assert_eq!(
+        sent.len(),
+        delivered + held,
+        "spooled messages not answered"
+    );
+    let audit = app.audit(20 + held).await;
+    let resumed = audit.iter().filter(|r| r["channel"] == "spool").count();
+    assert_eq!(resumed, held, "{audit:#?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.sim.sent().len(), delivered + held, "answered twice");
 }
