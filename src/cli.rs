@@ -142,6 +142,27 @@ pub enum AuditCommand {
         #[arg(long)]
         expect_head: Option<String>,
     },
+    /// Who asked about whom or what, where: matching records, one line each, no figures.
+    Search {
+        /// The asker: DingTalk user id or employee id.
+        #[arg(long)]
+        user: Option<String>,
+        /// Whose or what data: a colleague, customer, place, item or order (substring).
+        #[arg(long)]
+        subject: Option<String>,
+        /// An intent, e.g. `leave.balance`.
+        #[arg(long)]
+        intent: Option<String>,
+        /// Only records since this time (`2026-12-01`, or an RFC 3339 timestamp).
+        #[arg(long)]
+        since: Option<String>,
+        /// Print the matching records as JSON lines instead.
+        #[arg(long)]
+        json: bool,
+        /// The log file; defaults to `audit.path` of the configuration.
+        #[arg(long)]
+        path: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -328,27 +349,98 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { path, expect_head },
         } => {
-            let path = match path {
-                Some(p) => p,
-                None => Config::load(config_path.as_deref())?.audit.path,
+            let config = Config::load(config_path.as_deref())?;
+            let (label, verified) = match path {
+                None if config.audit.sink == crate::config::AuditSink::Postgres => (
+                    format!("postgres table {}", config.audit.postgres_table),
+                    audit::postgres::verify(
+                        config.audit.postgres_url.expose(),
+                        &config.audit.postgres_table,
+                        expect_head.as_deref(),
+                    )
+                    .await,
+                ),
+                p => {
+                    let p = p.unwrap_or(config.audit.path);
+                    let v = audit::verify(&p, expect_head.as_deref());
+                    (p.display().to_string(), v)
+                }
             };
-            match audit::verify(&path, expect_head.as_deref()) {
+            match verified {
                 Ok(v) => {
                     let checkpoint = if v.checkpoint {
                         "checkpoint matches"
                     } else {
                         "no checkpoint"
                     };
+                    let files = if v.files > 1 {
+                        format!(" in {} files", v.files)
+                    } else {
+                        String::new()
+                    };
                     out!(
-                        "{}: {} records, chain intact, {checkpoint}\nhead {}",
-                        path.display(),
+                        "{label}: {} records{files}, chain intact, {checkpoint}\nhead {}",
                         v.records,
                         v.head
                     );
+                    if v.starts_at != audit::GENESIS {
+                        out!(
+                            "starts after {} (older files removed by retention)",
+                            v.starts_at
+                        );
+                    }
                     Ok(())
                 }
-                Err(e) => bail!("{}: {e}", path.display()),
+                Err(e) => bail!("{label}: {e}"),
             }
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Search {
+                    user,
+                    subject,
+                    intent,
+                    since,
+                    json,
+                    path,
+                },
+        } => {
+            let path = match path {
+                Some(p) => p,
+                None => Config::load(config_path.as_deref())?.audit.path,
+            };
+            let since = match since {
+                None => None,
+                Some(s) => Some(
+                    s.parse::<jiff::Timestamp>()
+                        .or_else(|_| {
+                            s.parse::<jiff::civil::Date>().and_then(|d| {
+                                d.to_zoned(jiff::tz::TimeZone::system())
+                                    .map(|z| z.timestamp())
+                            })
+                        })
+                        .with_context(|| format!("--since {s:?} is not a date or timestamp"))?,
+                ),
+            };
+            let filter = audit::search::Filter {
+                user,
+                subject,
+                intent,
+                since,
+            };
+            let found = audit::search::search(&path, &filter)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            for r in &found {
+                if json {
+                    out!("{r}");
+                } else {
+                    out!("{}", audit::search::describe(r));
+                }
+            }
+            if !json {
+                out!("{} records", found.len());
+            }
+            Ok(())
         }
     }
 }
@@ -406,7 +498,7 @@ async fn serve(config: Config, sim: Option<Simulator>) -> Result<()> {
         tracing::warn!("{w}");
     }
     let bot = Arc::new(setup::bot(&config).await?);
-    let audit = Arc::new(AuditLog::open(&config.audit.path)?);
+    let audit = Arc::new(AuditLog::from_config(&config.audit)?);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -503,10 +595,13 @@ async fn ask(
     };
     let mut record = server::audit_record(&inbound, &answer, "cli");
     record.outcome = "printed".into();
-    match AuditLog::open(&config.audit.path) {
+    match AuditLog::from_config(&config.audit) {
         Ok(log) => {
             if let Err(e) = log.append(&record) {
                 tracing::warn!(error = %e, "Audit record could not be written.");
+            }
+            if let Err(e) = log.close().await {
+                tracing::warn!(error = %e, "Audit record could not be stored.");
             }
         }
         Err(e) => tracing::warn!(error = %e, "Audit log could not be opened."),

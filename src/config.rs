@@ -308,14 +308,41 @@ impl ErpConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
-    /// Append-only, hash-chained JSON Lines file.
+    /// Append-only, hash-chained JSON Lines file (with the other sinks: where the state
+    /// kept beside it goes, the shutdown spool).
     pub path: PathBuf,
+    /// Where records go: `file` (default), `stdout` (one chained JSON line each, for a log
+    /// pipeline) or `postgres`.
+    pub sink: AuditSink,
+    /// File sink: rotate when the file would pass this size (0: never).
+    pub max_bytes: u64,
+    /// File sink: how many rotated files to keep (`path.1` … `path.N`).
+    pub keep: usize,
+    /// PostgreSQL sink: the server (secret: environment only).
+    pub postgres_url: Secret,
+    /// PostgreSQL sink: the table, created when missing.
+    pub postgres_table: String,
+}
+
+/// Where audit records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditSink {
+    #[default]
+    File,
+    Stdout,
+    Postgres,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
             path: PathBuf::from("askerp-audit.jsonl"),
+            sink: AuditSink::File,
+            max_bytes: 0,
+            keep: 10,
+            postgres_url: Secret::default(),
+            postgres_table: "askerp_audit".into(),
         }
     }
 }
@@ -639,6 +666,28 @@ impl Config {
                     ));
                 }
             }
+        }
+        if self.audit.sink == AuditSink::Postgres {
+            if self.audit.postgres_url.expose().is_empty() {
+                problems.push(
+                    "audit.sink = \"postgres\" needs audit.postgres_url (ASKERP_AUDIT__POSTGRES_URL)".into(),
+                );
+            }
+            let t = &self.audit.postgres_table;
+            let ident = t
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && t.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ident || t.len() > 63 {
+                problems.push(format!(
+                    "audit.postgres_table = {t:?} must be a lower-case SQL identifier"
+                ));
+            }
+        }
+        if self.audit.max_bytes > 0 && self.audit.keep == 0 {
+            problems.push("audit.keep must be at least 1 when audit.max_bytes is set".into());
         }
         if self.server.dedupe_ttl_secs < self.dingtalk.timestamp_window_secs {
             problems.push(format!(

@@ -662,8 +662,8 @@ pub async fn serve(
         );
     }
     state_after.flush_refusals(true);
-    if let Err(e) = state_after.audit.checkpoint() {
-        tracing::warn!(error = %e, "Audit checkpoint could not be written.");
+    if let Err(e) = state_after.audit.close().await {
+        tracing::warn!(error = %e, "Audit log could not be closed cleanly.");
     }
     Ok(())
 }

@@ -256,3 +256,28 @@ fn the_example_configuration_loads_and_validates() {
     assert_eq!(config.dingtalk.timestamp_window_secs, 300);
     assert!(config.dingtalk.callback_allow_cidrs.is_empty());
 }
+
+/// With `audit.sink = "stdout"` the record is a chained JSON line on standard output
+/// (for a log pipeline), and no audit file is written.
+#[test]
+fn the_stdout_sink_prints_chained_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("a.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_askerp"))
+        .args(["ask", "--as", "demo.staff", "help"])
+        .env("ASKERP_AUDIT__PATH", &audit)
+        .env("ASKERP_AUDIT__SINK", "stdout")
+        .env_remove("ASKERP_CONFIG")
+        .output()
+        .expect("run askerp");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let record: Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v.get("hash").is_some())
+        .unwrap_or_else(|| panic!("no audit line on stdout: {stdout}"));
+    assert_eq!(record["channel"], "cli");
+    assert_eq!(record["prev"], askerp::audit::GENESIS);
+    assert!(!audit.exists());
+}

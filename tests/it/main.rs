@@ -3,6 +3,7 @@
 mod support;
 
 mod answers;
+mod audit;
 mod callback;
 mod cli;
 mod followup;
