@@ -9,6 +9,7 @@ mod followup;
 mod llm;
 mod odata;
 mod odoo;
+mod reports;
 mod sql;
 mod stream;
 mod tryton;
