@@ -288,9 +288,9 @@ fn sum_quantities<'a>(mut qs: impl Iterator<Item = &'a Quantity>) -> Option<Quan
     })
 }
 
-/// True when a line's available quantity is at or below its reorder level.
+/// Whether a line is low ([`StockLine::is_low`], the definition the legend states).
 fn is_low(line: &StockLine) -> bool {
-    line.available.value <= line.reorder_level.value
+    line.is_low()
 }
 
 /// The average order value, when there are orders to divide by.
@@ -681,6 +681,7 @@ impl Ctx<'_> {
             if lines.len() > MAX_LOW_STOCK {
                 card.para(self.more(lines.len() - MAX_LOW_STOCK));
             }
+            card.para(self.t("common.low_legend"));
         }
         card.para(self.as_of(as_of));
 

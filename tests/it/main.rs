@@ -5,6 +5,7 @@ mod support;
 mod answers;
 mod callback;
 mod cli;
+mod docs;
 mod followup;
 mod llm;
 mod odata;
