@@ -225,6 +225,12 @@ pub struct CompanyConfig {
     pub time_zone: String,
     /// ISO 4217 currency of the ERP's amounts.
     pub currency: String,
+    /// The day weeks start on ("this week", "last week", weekly reports): `monday` …
+    /// `sunday`.
+    pub week_start: String,
+    /// The month (1–12) the fiscal year starts in; quarters ("Q1", "this quarter") are
+    /// fiscal quarters.
+    pub fiscal_year_start: i8,
 }
 
 impl Default for CompanyConfig {
@@ -233,8 +239,38 @@ impl Default for CompanyConfig {
             name: "Harbour Trading Ltd. (demo)".into(),
             time_zone: "Asia/Hong_Kong".into(),
             currency: "HKD".into(),
+            week_start: "monday".into(),
+            fiscal_year_start: 1,
         }
     }
+}
+
+impl CompanyConfig {
+    /// The company calendar; an invalid week start (refused by validation) means Monday.
+    pub fn calendar(&self) -> crate::intent::period::Calendar {
+        crate::intent::period::Calendar {
+            week_start: weekday(&self.week_start).unwrap_or(jiff::civil::Weekday::Monday),
+            fiscal_start_month: self.fiscal_year_start,
+        }
+    }
+}
+
+/// A weekday by its English name (or three-letter abbreviation), any case.
+fn weekday(name: &str) -> Option<jiff::civil::Weekday> {
+    use jiff::civil::Weekday::*;
+    let lower = name.trim().to_ascii_lowercase();
+    [
+        ("monday", Monday),
+        ("tuesday", Tuesday),
+        ("wednesday", Wednesday),
+        ("thursday", Thursday),
+        ("friday", Friday),
+        ("saturday", Saturday),
+        ("sunday", Sunday),
+    ]
+    .into_iter()
+    .find(|(n, _)| *n == lower || (lower.len() == 3 && n.starts_with(lower.as_str())))
+    .map(|(_, d)| d)
 }
 
 /// Where the data files live. Unset means the copies built into the binary.
@@ -587,6 +623,18 @@ impl Config {
             problems.push(format!(
                 "company.time_zone = {:?} is not a known IANA time zone",
                 self.company.time_zone
+            ));
+        }
+        if weekday(&self.company.week_start).is_none() {
+            problems.push(format!(
+                "company.week_start = {:?} is not a day of the week such as \"monday\"",
+                self.company.week_start
+            ));
+        }
+        if !(1..=12).contains(&self.company.fiscal_year_start) {
+            problems.push(format!(
+                "company.fiscal_year_start = {} is not a month number from 1 to 12",
+                self.company.fiscal_year_start
             ));
         }
         if self.company.currency.len() != 3

@@ -27,14 +27,20 @@ use crate::erp::matching::{self, Entry};
 use crate::erp::{ErpError, ErpRouter, Item, Place, PlaceKind, Places, SalesFilter};
 use crate::identity::{Directory, Principal};
 use crate::intent::context::{self, ContextKey, ContextStore, PlaceSlot, Turn};
+use crate::intent::frame::frame;
 use crate::intent::llm::{LlmFallback, Outcome};
 use crate::intent::{
-    Explanation, Intent, Locale, Resolution, Resolver, SELF_EMPLOYEE, Sensitivity, Slots, Source,
+    Explanation, Intent, Locale, RankBy, Resolution, Resolver, SELF_EMPLOYEE, Sensitivity, Slots,
+    Source,
 };
 use crate::policy::{self, Delivery, Policy, Scope};
 
 /// At most this many items are offered on a "did you mean…" card.
 const MAX_ITEM_CHOICES: usize = 20;
+/// At most this many customers are offered on a "did you mean…" card.
+const MAX_CUSTOMER_CHOICES: usize = 5;
+/// The largest best-seller list a question may ask for (the card shows fewer and says so).
+const MAX_TOP_ASKED: u32 = 200;
 
 /// The outcome class of a question, as in the CLI JSON and the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -442,8 +448,55 @@ impl Bot {
             .allowed_intents(principal)
             .into_iter()
             .filter(|i| *i != Intent::Help)
-            .map(|i| (i, catalog.examples(i, locale)))
+            .map(|i| {
+                (
+                    i,
+                    catalog.examples_where(i, locale, |s| self.names_known(s)),
+                )
+            })
             .collect()
+    }
+
+    /// Whether the customer and item an example names exist in the connected ERP, as far
+    /// as its vocabulary says (a connector that lists no customers or items cannot rule
+    /// an example out).
+    fn names_known(&self, slots: &Slots) -> bool {
+        let lexicon = self.resolver.lexicon();
+        let vocab = &lexicon.vocab;
+        let customer_ok = match slots.customer.as_deref() {
+            Some(c) if !vocab.customers.is_empty() => {
+                let entries: Vec<Entry<'_>> = vocab
+                    .customers
+                    .iter()
+                    .map(|n| Entry {
+                        sku: "",
+                        names: vec![n.as_str()],
+                    })
+                    .collect();
+                matching::unique_best(&matching::rank(c, &entries)).is_some_and(|h| h.edits == 0)
+            }
+            _ => true,
+        };
+        let item_ok = match slots.item.as_deref() {
+            Some(i) if !vocab.items.is_empty() => {
+                let entries: Vec<Entry<'_>> = vocab
+                    .items
+                    .iter()
+                    .map(|(item, aliases)| Entry {
+                        sku: &item.sku,
+                        names: [item.name_en.as_str(), item.name_zh.as_str()]
+                            .into_iter()
+                            .chain(aliases.iter().map(String::as_str))
+                            .collect(),
+                    })
+                    .collect();
+                matching::rank(i, &entries)
+                    .first()
+                    .is_some_and(|h| h.quality != matching::Quality::Fuzzy)
+            }
+            _ => true,
+        };
+        customer_ok && item_ok
     }
 
     /// The first required slot the intent's definition lists that has no value.
@@ -529,9 +582,16 @@ impl Bot {
                     };
                     Stop::Clarify(Box::new(content), "missing slot period".into())
                 })?;
+                let framed = frame(period, today, self.resolver.calendar());
+                let slots = &self.known_customer(slots, text)?;
                 let places = self.erp.places().await?.data;
                 let (filter, regions, stores) =
-                    self.sales_filter(intent, slots, period, principal, &places)?;
+                    self.sales_filter(intent, slots, framed.period, principal, &places)?;
+                let previous_filter = SalesFilter {
+                    start: framed.previous.start,
+                    end: framed.previous.end,
+                    ..filter.clone()
+                };
                 match intent {
                     Intent::SalesSummary => {
                         let s = self.erp.sales_summary(&filter).await?;
@@ -540,34 +600,38 @@ impl Bot {
                             regions,
                             stores,
                             customer: filter.customer.clone(),
+                            to_date: framed.to_date,
+                            previous: framed.previous,
                             as_of: s.as_of,
                         })
                     }
                     Intent::SalesTopItems => {
-                        let limit = slots.limit.unwrap_or(5).clamp(1, 20);
-                        let top = self.erp.top_items(&filter, limit).await?;
-                        let period = crate::intent::Period {
-                            start: filter.start,
-                            end: filter.end,
+                        let asked = slots.limit.unwrap_or(5).clamp(1, MAX_TOP_ASKED);
+                        let rank_by = slots.rank_by.unwrap_or(RankBy::Revenue);
+                        // By quantity, every item sold is read and ranked here: connectors
+                        // rank by revenue.
+                        let fetch_limit = match rank_by {
+                            RankBy::Revenue => asked,
+                            RankBy::Quantity => MAX_TOP_ASKED,
                         };
+                        let top = self.erp.top_items(&filter, fetch_limit).await?;
+                        let mut items = top.data;
+                        if rank_by == RankBy::Quantity {
+                            rank_by_quantity(&mut items);
+                        }
+                        items.truncate(usize::try_from(asked).unwrap_or(usize::MAX));
                         Ok(Content::TopItems {
-                            period,
-                            items: top.data,
+                            period: framed.period,
+                            items,
                             regions,
+                            stores,
+                            to_date: framed.to_date,
+                            previous: framed.previous,
+                            rank_by,
                             as_of: top.as_of,
                         })
                     }
                     _ => {
-                        let period = crate::intent::Period {
-                            start: filter.start,
-                            end: filter.end,
-                        }
-                        .previous();
-                        let previous_filter = SalesFilter {
-                            start: period.start,
-                            end: period.end,
-                            ..filter.clone()
-                        };
                         let (current, previous, top) = tokio::try_join!(
                             self.erp.sales_summary(&filter),
                             self.erp.sales_summary(&previous_filter),
@@ -578,6 +642,8 @@ impl Bot {
                             previous: previous.data,
                             top: top.data,
                             regions,
+                            stores,
+                            to_date: framed.to_date,
                             as_of: current.as_of,
                         })
                     }
@@ -622,6 +688,59 @@ impl Bot {
                 })
             }
         }
+    }
+
+    /// The slots with the customer spelled as the ERP knows it. A customer the connector's
+    /// list does not have is "not found" with the closest names to choose from, never a
+    /// total of zero; several equally close names are a choice too. A connector that
+    /// cannot list its customers leaves the name as written.
+    fn known_customer(&self, slots: &Slots, question: &str) -> Result<Slots, Stop> {
+        let Some(wanted) = slots
+            .customer
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        else {
+            return Ok(slots.clone());
+        };
+        let known = self.resolver.lexicon().vocab.customers.clone();
+        if known.is_empty() {
+            return Ok(slots.clone());
+        }
+        let entries: Vec<Entry<'_>> = known
+            .iter()
+            .map(|c| Entry {
+                sku: "",
+                names: vec![c.as_str()],
+            })
+            .collect();
+        let hits = matching::rank(wanted, &entries);
+        // A name with a typo is not taken silently: the asker confirms it with a button.
+        if let Some(best) = matching::unique_best(&hits)
+            && best.edits == 0
+            && best.quality != matching::Quality::Fuzzy
+            && let Some(name) = known.get(best.index)
+        {
+            let mut slots = slots.clone();
+            slots.customer = Some(name.clone());
+            return Ok(slots);
+        }
+        let mut suggestions: Vec<String> = hits
+            .iter()
+            .filter_map(|h| known.get(h.index).cloned())
+            .take(MAX_CUSTOMER_CHOICES)
+            .collect();
+        if suggestions.is_empty() {
+            suggestions = matching::closest(wanted, &entries, MAX_CUSTOMER_CHOICES)
+                .into_iter()
+                .filter_map(|i| known.get(i).cloned())
+                .collect();
+        }
+        Err(Stop::NotFound(NotFound::Customer {
+            text: wanted.to_string(),
+            suggestions,
+            question: question.to_string(),
+        }))
     }
 
     /// Whose leave is asked about, after checking the asker may see it.
@@ -815,6 +934,33 @@ fn one_item(query: &str, mut items: Vec<Item>) -> Result<Item, Vec<Item>> {
             Err(items)
         }
     }
+}
+
+/// Best sellers by quantity, most first. Quantities are compared only within one unit:
+/// the unit with the most sold (by revenue) comes first, and each unit's items are ranked
+/// by quantity; revenue breaks ties.
+fn rank_by_quantity(items: &mut [crate::erp::TopItem]) {
+    let mut units: Vec<(String, rust_decimal::Decimal)> = Vec::new();
+    for t in items.iter() {
+        match units.iter_mut().find(|(u, _)| *u == t.quantity.unit) {
+            Some((_, revenue)) => *revenue = revenue.saturating_add(t.revenue.amount),
+            None => units.push((t.quantity.unit.clone(), t.revenue.amount)),
+        }
+    }
+    units.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let rank = |unit: &str| {
+        units
+            .iter()
+            .position(|(u, _)| u == unit)
+            .unwrap_or(usize::MAX)
+    };
+    items.sort_by(|a, b| {
+        rank(&a.quantity.unit)
+            .cmp(&rank(&b.quantity.unit))
+            .then_with(|| b.quantity.value.cmp(&a.quantity.value))
+            .then_with(|| b.revenue.amount.cmp(&a.revenue.amount))
+            .then_with(|| a.item.sku.cmp(&b.item.sku))
+    });
 }
 
 /// The pseudo-place a refusal names when an asker with no stores or regions asks about

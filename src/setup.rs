@@ -68,6 +68,7 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
         .ok();
     let resolver = catalog.and_then(|c| {
         Resolver::new(Arc::new(c), tz.clone())
+            .map(|r| r.with_calendar(config.company.calendar()))
             .map_err(|e| problems.push(e.to_string()))
             .ok()
     });
@@ -164,7 +165,8 @@ pub async fn load_vocabulary(resolver: &Resolver, erp: &ErpRouter, directory: &D
 pub async fn resolver(config: &Config) -> anyhow::Result<Resolver> {
     let tz = config.time_zone();
     let catalog = catalog(config).map_err(anyhow::Error::msg)?;
-    let resolver = Resolver::new(Arc::new(catalog), tz.clone())?;
+    let resolver =
+        Resolver::new(Arc::new(catalog), tz.clone())?.with_calendar(config.company.calendar());
     let directory = match &config.data.directory {
         Some(path) => Directory::load(path),
         None => Directory::demo(),

@@ -12,7 +12,7 @@ use askerp::erp::{
     Employee, Item, LeaveBalance, LeaveLine, Money, Order, OrderLine, OrderState, Place, PlaceKind,
     Quantity, SalesSummary, StockLine, StoreSales, TopItem,
 };
-use askerp::intent::{Intent, LeaveType, Locale, Period};
+use askerp::intent::{Intent, LeaveType, Locale, Period, RankBy};
 use jiff::Timestamp;
 use jiff::civil::{Date, date};
 use jiff::tz::TimeZone;
@@ -432,6 +432,11 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 regions: vec![],
                 stores: vec![],
                 customer: None,
+                to_date: false,
+                previous: Period {
+                    start: date(2026, 9, 1),
+                    end: date(2026, 9, 30),
+                },
                 as_of,
             },
         ),
@@ -448,6 +453,12 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 regions: vec![kowloon()],
                 stores: vec![],
                 customer: Some("Wing On Trading Ltd".into()),
+                // Asked on 20 Nov: "this month" is not over.
+                to_date: true,
+                previous: Period {
+                    start: date(2026, 10, 1),
+                    end: date(2026, 10, 20),
+                },
                 as_of,
             },
         ),
@@ -458,6 +469,11 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 regions: vec![],
                 stores: vec![mong_kok()],
                 customer: None,
+                to_date: false,
+                previous: Period {
+                    start: date(2026, 11, 9),
+                    end: date(2026, 11, 15),
+                },
                 as_of,
             },
         ),
@@ -470,8 +486,42 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 },
                 items: top_items(),
                 regions: vec![kowloon()],
+                stores: vec![],
+                to_date: false,
+                previous: Period {
+                    start: date(2026, 9, 1),
+                    end: date(2026, 9, 30),
+                },
+                rank_by: RankBy::Revenue,
                 as_of,
             },
+        ),
+        (
+            "top_items_store_by_quantity_beyond_the_card",
+            Content::TopItems {
+                period: Period {
+                    start: date(2026, 11, 30),
+                    end: date(2026, 12, 2),
+                },
+                items: top_items(),
+                regions: vec![],
+                stores: vec![mong_kok()],
+                to_date: true,
+                previous: Period {
+                    start: date(2026, 11, 23),
+                    end: date(2026, 11, 25),
+                },
+                rank_by: RankBy::Quantity,
+                as_of,
+            },
+        ),
+        (
+            "not_found_customer",
+            Content::NotFound(NotFound::Customer {
+                text: "Blue Sky Travl Agency".into(),
+                suggestions: vec!["Blue Sky Travel Agency Ltd.".into()],
+                question: "sales to Blue Sky Travl Agency this year".into(),
+            }),
         ),
         (
             "top_items_none",
@@ -482,6 +532,13 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 },
                 items: vec![],
                 regions: vec![],
+                stores: vec![],
+                to_date: false,
+                previous: Period {
+                    start: date(2026, 12, 21),
+                    end: date(2026, 12, 27),
+                },
+                rank_by: RankBy::Revenue,
                 as_of,
             },
         ),
@@ -574,6 +631,8 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 previous: september.clone(),
                 top: top_items(),
                 regions: vec![],
+                stores: vec![],
+                to_date: false,
                 as_of,
             },
         ),
@@ -588,14 +647,17 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                     vec![store_sales(mong_kok(), "86420.00", 3)],
                 ),
                 previous: summary(
-                    date(2026, 10, 12),
-                    date(2026, 10, 31),
+                    date(2026, 10, 1),
+                    date(2026, 10, 20),
                     "120000.00",
                     5,
                     vec![],
                 ),
                 top: top_items().into_iter().take(2).collect(),
                 regions: vec![kowloon(), hk_island()],
+                stores: vec![],
+                // Asked on 20 Nov: compared with the same days of October.
+                to_date: true,
                 as_of,
             },
         ),
@@ -606,6 +668,8 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 previous: summary(date(2026, 11, 9), date(2026, 11, 15), "0", 0, vec![]),
                 top: vec![],
                 regions: vec![kowloon()],
+                stores: vec![],
+                to_date: false,
                 as_of,
             },
         ),
@@ -1171,6 +1235,11 @@ fn odd_values_never_panic() {
             regions: vec![blank_place.clone()],
             stores: vec![],
             customer: Some("  ".into()),
+            to_date: true,
+            previous: Period {
+                start: date(2026, 12, 31),
+                end: date(2026, 1, 1),
+            },
             as_of: Timestamp::MIN,
         },
         Content::Report {
@@ -1181,6 +1250,8 @@ fn odd_values_never_panic() {
             },
             top: vec![],
             regions: vec![],
+            stores: vec![],
+            to_date: true,
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Report {
@@ -1197,6 +1268,8 @@ fn odd_values_never_panic() {
             },
             top: vec![],
             regions: vec![],
+            stores: vec![],
+            to_date: true,
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Report {
@@ -1210,6 +1283,8 @@ fn odd_values_never_panic() {
             },
             top: vec![],
             regions: vec![],
+            stores: vec![],
+            to_date: true,
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Help {
@@ -1255,5 +1330,51 @@ fn odd_values_never_panic() {
             assert!(!card.title.is_empty());
             assert!(!card.markdown.is_empty());
         }
+    }
+}
+
+/// A ranking longer than a card shows says how much of it is shown, in every language.
+#[test]
+fn a_long_ranking_says_how_much_is_shown() {
+    let r = renderer();
+    let items: Vec<TopItem> = (0..37)
+        .map(|i| TopItem {
+            item: item(&format!("SKU-{i:02}"), &format!("Item {i}"), "", "pc"),
+            quantity: qty(&(100 - i).to_string(), "pc"),
+            revenue: hkd(&(1000 - i).to_string()),
+        })
+        .collect();
+    let content = Content::TopItems {
+        period: Period {
+            start: date(2026, 11, 1),
+            end: date(2026, 11, 30),
+        },
+        items,
+        regions: vec![],
+        stores: vec![],
+        to_date: false,
+        previous: Period {
+            start: date(2026, 10, 1),
+            end: date(2026, 10, 31),
+        },
+        rank_by: RankBy::Quantity,
+        as_of: Timestamp::UNIX_EPOCH,
+    };
+    let expected = [
+        (Locale::En, "Showing 20 of 37"),
+        (Locale::ZhHk, "顯示 37 項中嘅 20 項"),
+        (Locale::ZhCn, "显示 37 项中的 20 项"),
+        (Locale::Ms, "Menunjukkan 20 daripada 37"),
+        (Locale::Vi, "Hiển thị 20 trên 37"),
+    ];
+    for (locale, text) in expected {
+        let card = r.render(locale, &content);
+        assert!(
+            card.markdown.contains(text),
+            "{locale:?}: {}",
+            card.markdown
+        );
+        assert!(card.markdown.contains("20. "), "{locale:?}: twenty rows");
+        assert!(!card.markdown.contains("21. "), "{locale:?}: not more");
     }
 }

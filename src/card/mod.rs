@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::erp::{
     Employee, Item, LeaveBalance, Order, Place, PlaceKind, SalesSummary, StockLine, TopItem,
 };
-use crate::intent::{Intent, LeaveType, Period};
+use crate::intent::{Intent, LeaveType, Period, RankBy};
 
 pub use messages::Messages;
 pub use render::{Renderer, follow_up_url};
@@ -69,6 +69,13 @@ pub enum DenyReason {
 #[serde(tag = "kind", content = "text", rename_all = "snake_case")]
 pub enum NotFound {
     Item(String),
+    /// A customer the ERP does not know, with the known names closest to it.
+    Customer {
+        text: String,
+        suggestions: Vec<String>,
+        /// The question as asked, re-sent with a suggested name by the buttons.
+        question: String,
+    },
     Order(String),
     Employee(String),
     Place(PlaceKind, String),
@@ -113,12 +120,22 @@ pub enum Content {
         regions: Vec<Place>,
         stores: Vec<Place>,
         customer: Option<String>,
+        /// The period is not over (it ends today): the card says "to date".
+        to_date: bool,
+        /// The period "previous period" means for this one ([`crate::intent::frame`]).
+        previous: Period,
         as_of: Timestamp,
     },
     TopItems {
         period: Period,
         items: Vec<TopItem>,
+        /// The regions / stores the ranking covers; both empty means the whole company.
         regions: Vec<Place>,
+        stores: Vec<Place>,
+        to_date: bool,
+        previous: Period,
+        /// What the items are ranked by.
+        rank_by: RankBy,
         as_of: Timestamp,
     },
     Order {
@@ -135,9 +152,15 @@ pub enum Content {
     },
     Report {
         current: SalesSummary,
+        /// The comparison period's figures ([`crate::intent::frame`]).
         previous: SalesSummary,
         top: Vec<TopItem>,
+        /// The regions / stores the figures cover; both empty means the whole company.
         regions: Vec<Place>,
+        stores: Vec<Place>,
+        /// The period is not over: the card says "to date" and that the comparison is
+        /// the same days of the previous period.
+        to_date: bool,
         as_of: Timestamp,
     },
     /// What the asker's roles allow, each with example questions in their language.

@@ -12,8 +12,8 @@
 //! typed one. Their texts come from the `followup.*` catalog keys and must stay phrased
 //! the way the intent rules understand; periods in them use [`format::period`].
 
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{Span, Timestamp};
 use rust_decimal::Decimal;
 
 use super::{Button, Card, Content, DenyReason, Failure, Messages, NotFound, format};
@@ -21,7 +21,7 @@ use crate::erp::{
     Employee, Item, LeaveBalance, Money, Order, OrderState, Place, PlaceKind, Quantity,
     SalesSummary, StockLine, StoreSales, TopItem,
 };
-use crate::intent::{Intent, LeaveType, Locale, Period};
+use crate::intent::{Intent, LeaveType, Locale, Period, RankBy};
 
 /// Items listed on a stock card before "…and N more".
 const MAX_STOCK_ITEMS: usize = 10;
@@ -92,14 +92,32 @@ impl Renderer {
                 regions,
                 stores,
                 customer,
+                to_date,
+                previous,
                 as_of,
-            } => r.sales(summary, regions, stores, customer.as_deref(), *as_of),
+            } => r.sales(
+                summary,
+                (regions, stores),
+                customer.as_deref(),
+                (*to_date, previous),
+                *as_of,
+            ),
             Content::TopItems {
                 period,
                 items,
                 regions,
+                stores,
+                to_date,
+                previous,
+                rank_by,
                 as_of,
-            } => r.top_items(period, items, regions, *as_of),
+            } => r.top_items(
+                (period, *to_date, previous),
+                items,
+                (regions, stores),
+                *rank_by,
+                *as_of,
+            ),
             Content::Order { order, as_of } => r.order(order, *as_of),
             Content::Leave {
                 balance,
@@ -112,8 +130,10 @@ impl Renderer {
                 previous,
                 top,
                 regions,
+                stores,
+                to_date,
                 as_of,
-            } => r.report(current, previous, top, regions, *as_of),
+            } => r.report(current, previous, top, (regions, stores), *to_date, *as_of),
             Content::Help { entries } => r.help(entries),
             Content::PrivateNote { intent } => r.private_note(*intent),
             Content::PrivateUndelivered { intent } => r.private_undelivered(*intent),
@@ -236,34 +256,23 @@ fn trim_question(question: &str) -> &str {
         .trim_end()
 }
 
-/// The period before `p`, as a manager would compare it: whole calendar months step back
-/// by the same number of months (October → September, not the 31 days before October 1);
-/// a month to date compares with the same days of the month before (1–20 Nov → 1–20 Oct);
-/// anything else with the same number of days just before it.
-fn previous_period(p: &Period) -> Period {
-    let same_month = p.start.year() == p.end.year() && p.start.month() == p.end.month();
-    if p.start.day() == 1
-        && same_month
-        && p.end != p.end.last_of_month()
-        && let Ok(start) = p.start.checked_sub(Span::new().months(1))
-    {
-        let day = p.end.day().min(start.days_in_month());
-        if let Ok(end) = start.with().day(day).build() {
-            return Period { start, end };
-        }
+/// `question` with the name `written` (found ignoring case) replaced by `name`; `None`
+/// when the question does not contain it.
+fn replace_name(question: &str, written: &str, name: &str) -> Option<String> {
+    let written = written.trim();
+    if written.is_empty() {
+        return None;
     }
-    let whole_months = p.start.day() == 1 && p.end == p.end.last_of_month() && p.start <= p.end;
-    if whole_months {
-        let months = (i32::from(p.end.year()) * 12 + i32::from(p.end.month()))
-            - (i32::from(p.start.year()) * 12 + i32::from(p.start.month()))
-            + 1;
-        let start = p.start.checked_sub(Span::new().months(months));
-        let end = p.start.yesterday();
-        if let (Ok(start), Ok(end)) = (start, end) {
-            return Period { start, end };
-        }
+    let lower = question.to_lowercase();
+    let at = lower.find(&written.to_lowercase())?;
+    // Lower-casing can change byte lengths outside ASCII; only cut where both agree.
+    if lower.len() != question.len() {
+        return question
+            .contains(written)
+            .then(|| question.replacen(written, name, 1));
     }
-    p.previous()
+    let (before, rest) = (question.get(..at)?, question.get(at + written.len()..)?);
+    Some(format!("{before}{name}{rest}"))
 }
 
 /// Sums quantities that share a unit; `None` when units differ or the sum overflows, in
@@ -279,9 +288,9 @@ fn sum_quantities<'a>(mut qs: impl Iterator<Item = &'a Quantity>) -> Option<Quan
     })
 }
 
-/// True when a line's available quantity is at or below its reorder level.
+/// Whether a line is low ([`StockLine::is_low`], the definition the legend states).
 fn is_low(line: &StockLine) -> bool {
-    line.available.value <= line.reorder_level.value
+    line.is_low()
 }
 
 /// The average order value, when there are orders to divide by.
@@ -402,8 +411,14 @@ impl Ctx<'_> {
         pick(self.locale, &item.name_en, &item.name_zh, &item.sku)
     }
 
-    fn place_name<'p>(&self, place: &'p Place) -> &'p str {
-        pick(self.locale, &place.name_en, &place.name_zh, &place.code)
+    /// A place's name in the asker's script: Simplified Chinese readers see 观塘, not 觀塘.
+    fn place_name<'p>(&self, place: &'p Place) -> std::borrow::Cow<'p, str> {
+        let name = pick(self.locale, &place.name_en, &place.name_zh, &place.code);
+        if self.locale == Locale::ZhCn {
+            std::borrow::Cow::Owned(fast2s::convert(name))
+        } else {
+            std::borrow::Cow::Borrowed(name)
+        }
     }
 
     fn employee_name<'e>(&self, e: &'e Employee) -> &'e str {
@@ -420,6 +435,27 @@ impl Ctx<'_> {
 
     fn period(&self, p: &Period) -> String {
         format::period(self.locale, p)
+    }
+
+    /// A period as a title shows it: "(to date)" when it is not over.
+    fn period_label(&self, p: &Period, to_date: bool) -> String {
+        let text = self.period(p);
+        if to_date {
+            self.f("common.to_date", &[("period", &text)])
+        } else {
+            text
+        }
+    }
+
+    /// The sentence a card not over carries: what it is compared with.
+    fn same_days(&self, p: &Period, previous: &Period) -> String {
+        self.f(
+            "common.same_days",
+            &[
+                ("period", &self.period(p)),
+                ("previous_period", &self.period(previous)),
+            ],
+        )
     }
 
     fn as_of(&self, ts: Timestamp) -> String {
@@ -444,7 +480,7 @@ impl Ctx<'_> {
         if places.is_empty() {
             self.t("common.whole_company")
         } else {
-            let names: Vec<String> = places.iter().map(|p| md(self.place_name(p))).collect();
+            let names: Vec<String> = places.iter().map(|p| md(&self.place_name(p))).collect();
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             self.join(&names)
         }
@@ -455,7 +491,8 @@ impl Ctx<'_> {
         if places.is_empty() {
             String::new()
         } else {
-            let names: Vec<&str> = places.iter().map(|p| self.place_name(p)).collect();
+            let names: Vec<_> = places.iter().map(|p| self.place_name(p)).collect();
+            let names: Vec<&str> = names.iter().map(|n| n.as_ref()).collect();
             self.f("followup.scope", &[("places", &self.join(&names))])
         }
     }
@@ -509,7 +546,7 @@ impl Ctx<'_> {
             card.para(match warehouse {
                 Some(w) => self.f(
                     "stock.none_in",
-                    &[("query", &query), ("warehouse", &md(self.place_name(w)))],
+                    &[("query", &query), ("warehouse", &md(&self.place_name(w)))],
                 ),
                 None => self.f("stock.none", &[("query", &query)]),
             });
@@ -535,7 +572,7 @@ impl Ctx<'_> {
                     self.f(
                         key,
                         &[
-                            ("warehouse", &md(self.place_name(&line.warehouse))),
+                            ("warehouse", &md(&self.place_name(&line.warehouse))),
                             ("available", &self.qty(&line.available)),
                             ("on_hand", &self.qty(&line.on_hand)),
                             ("reserved", &self.qty(&line.reserved)),
@@ -592,8 +629,11 @@ impl Ctx<'_> {
                 seen.push(&place.code);
                 let name = self.place_name(place);
                 card.ask(
-                    self.f("stock.button_in", &[("warehouse", name)]),
-                    self.f("followup.stock_in", &[("item", &item), ("warehouse", name)]),
+                    self.f("stock.button_in", &[("warehouse", &name)]),
+                    self.f(
+                        "followup.stock_in",
+                        &[("item", &item), ("warehouse", &name)],
+                    ),
                 );
             }
             if warehouse.is_some() {
@@ -608,7 +648,7 @@ impl Ctx<'_> {
 
     fn low_stock(&self, warehouse: Option<&Place>, lines: &[StockLine], as_of: Timestamp) -> Card {
         let title = match warehouse {
-            Some(w) => self.f("low_stock.title_in", &[("warehouse", self.place_name(w))]),
+            Some(w) => self.f("low_stock.title_in", &[("warehouse", &self.place_name(w))]),
             None => self.t("low_stock.title"),
         };
         let mut card = Draft::new(title);
@@ -616,7 +656,7 @@ impl Ctx<'_> {
             card.para(match warehouse {
                 Some(w) => self.f(
                     "low_stock.none_in",
-                    &[("warehouse", &md(self.place_name(w)))],
+                    &[("warehouse", &md(&self.place_name(w)))],
                 ),
                 None => self.t("low_stock.none"),
             });
@@ -630,7 +670,7 @@ impl Ctx<'_> {
                             "low_stock.line",
                             &[
                                 ("item", &md(self.item_name(&line.item))),
-                                ("warehouse", &md(self.place_name(&line.warehouse))),
+                                ("warehouse", &md(&self.place_name(&line.warehouse))),
                                 ("available", &self.qty(&line.available)),
                                 ("reorder", &self.qty(&line.reorder_level)),
                             ],
@@ -641,6 +681,7 @@ impl Ctx<'_> {
             if lines.len() > MAX_LOW_STOCK {
                 card.para(self.more(lines.len() - MAX_LOW_STOCK));
             }
+            card.para(self.t("common.low_legend"));
         }
         card.para(self.as_of(as_of));
 
@@ -655,8 +696,8 @@ impl Ctx<'_> {
             seen.push(&place.code);
             let name = self.place_name(place);
             card.ask(
-                self.f("low_stock.button_in", &[("warehouse", name)]),
-                self.f("followup.low_stock_in", &[("warehouse", name)]),
+                self.f("low_stock.button_in", &[("warehouse", &name)]),
+                self.f("followup.low_stock_in", &[("warehouse", &name)]),
             );
         }
         if warehouse.is_some() {
@@ -678,7 +719,7 @@ impl Ctx<'_> {
                     self.f(
                         "sales.store_line",
                         &[
-                            ("store", &md(self.place_name(&s.store))),
+                            ("store", &md(&self.place_name(&s.store))),
                             ("amount", &self.money(&s.total)),
                             ("orders", &self.plural("count.orders", s.orders)),
                         ],
@@ -694,9 +735,9 @@ impl Ctx<'_> {
     fn sales(
         &self,
         summary: &SalesSummary,
-        regions: &[Place],
-        stores: &[Place],
+        (regions, stores): (&[Place], &[Place]),
         customer: Option<&str>,
+        (to_date, previous_period): (bool, &Period),
         as_of: Timestamp,
     ) -> Card {
         let period = Period {
@@ -704,7 +745,10 @@ impl Ctx<'_> {
             end: summary.end,
         };
         let period_text = self.period(&period);
-        let mut card = Draft::new(self.f("sales.title", &[("period", &period_text)]));
+        let mut card = Draft::new(self.f(
+            "sales.title",
+            &[("period", &self.period_label(&period, to_date))],
+        ));
         let places: Vec<&Place> = regions.iter().chain(stores).collect();
         let customer = customer.map(str::trim).filter(|c| !c.is_empty());
 
@@ -736,7 +780,7 @@ impl Ctx<'_> {
         let customer_part = customer
             .map(|c| self.f("followup.customer", &[("customer", c)]))
             .unwrap_or_default();
-        let previous = self.period(&previous_period(&period));
+        let previous = self.period(previous_period);
         card.ask(
             self.t("sales.button_previous"),
             self.f(
@@ -784,22 +828,38 @@ impl Ctx<'_> {
 
     fn top_items(
         &self,
-        period: &Period,
+        (period, to_date, previous): (&Period, bool, &Period),
         items: &[TopItem],
-        regions: &[Place],
+        (regions, stores): (&[Place], &[Place]),
+        rank_by: RankBy,
         as_of: Timestamp,
     ) -> Card {
         let period_text = self.period(period);
-        let mut card = Draft::new(self.f("top_items.title", &[("period", &period_text)]));
-        let places: Vec<&Place> = regions.iter().collect();
+        let mut card = Draft::new(self.f(
+            "top_items.title",
+            &[("period", &self.period_label(period, to_date))],
+        ));
+        let places: Vec<&Place> = regions.iter().chain(stores).collect();
         card.para(self.f("common.scope", &[("places", &self.scope_text(&places))]));
+        if rank_by == RankBy::Quantity {
+            card.para(self.t("top_items.by_quantity"));
+        }
         if items.is_empty() {
             card.para(self.t("top_items.none"));
         } else {
             card.numbered(self.top_item_lines(items, MAX_TOP_ITEMS));
             if items.len() > MAX_TOP_ITEMS {
-                card.para(self.more(items.len() - MAX_TOP_ITEMS));
+                card.para(self.f(
+                    "top_items.showing",
+                    &[
+                        ("shown", &format::count(self.locale, MAX_TOP_ITEMS as u64)),
+                        ("total", &format::count(self.locale, items.len() as u64)),
+                    ],
+                ));
             }
+        }
+        if to_date {
+            card.para(self.same_days(period, previous));
         }
         card.para(self.as_of(as_of));
 
@@ -815,14 +875,15 @@ impl Ctx<'_> {
                 ],
             ),
         );
+        let again = match rank_by {
+            RankBy::Quantity => "followup.top_items_quantity",
+            RankBy::Revenue => "followup.top_items",
+        };
         card.ask(
             self.t("top_items.button_previous"),
             self.f(
-                "followup.top_items",
-                &[
-                    ("scope", &scope),
-                    ("period", &self.period(&previous_period(period))),
-                ],
+                again,
+                &[("scope", &scope), ("period", &self.period(previous))],
             ),
         );
         card.finish()
@@ -849,7 +910,7 @@ impl Ctx<'_> {
             self.f("order.customer", &[("customer", &md(&order.customer))]),
             self.f(
                 "order.store",
-                &[("store", &md(self.place_name(&order.store)))],
+                &[("store", &md(&self.place_name(&order.store)))],
             ),
             self.f(
                 "order.order_date",
@@ -1066,7 +1127,8 @@ impl Ctx<'_> {
         current: &SalesSummary,
         previous: &SalesSummary,
         top: &[TopItem],
-        regions: &[Place],
+        (regions, stores): (&[Place], &[Place]),
+        to_date: bool,
         as_of: Timestamp,
     ) -> Card {
         let period = Period {
@@ -1079,11 +1141,17 @@ impl Ctx<'_> {
         };
         let period_text = self.period(&period);
         let prev_text = self.period(&prev_period);
-        let mut card = Draft::new(self.f("report.title", &[("period", &period_text)]));
-        let places: Vec<&Place> = regions.iter().collect();
+        let mut card = Draft::new(self.f(
+            "report.title",
+            &[("period", &self.period_label(&period, to_date))],
+        ));
+        let places: Vec<&Place> = regions.iter().chain(stores).collect();
         card.para(self.f("common.scope", &[("places", &self.scope_text(&places))]));
         card.para(format!("## {}", self.money(&current.total)));
         card.para(self.change_line(&current.total, &previous.total, &prev_text));
+        if to_date {
+            card.para(self.same_days(&period, &prev_period));
+        }
         let mut facts = vec![self.f(
             "report.orders",
             &[
@@ -1124,7 +1192,7 @@ impl Ctx<'_> {
             let store = self.place_name(&s.store);
             let store_scope = self.followup_scope(&[&s.store]);
             card.ask(
-                self.f("report.button_store", &[("store", store)]),
+                self.f("report.button_store", &[("store", &store)]),
                 self.f(
                     "followup.sales",
                     &[
@@ -1218,7 +1286,7 @@ impl Ctx<'_> {
                 card.ask(self.t("common.button_help"), self.t("followup.help"));
             }
             DenyReason::OutOfScope { requested, allowed } => {
-                let requested = md(self.place_name(requested));
+                let requested = md(&self.place_name(requested));
                 if allowed.is_empty() {
                     card.para(self.f("deny.scope_none", &[("requested", &requested)]));
                 } else {
@@ -1472,6 +1540,25 @@ impl Ctx<'_> {
                 self.f("not_found.item", &[("text", &self.quoted(text))]),
                 "not_found.item_hint",
             ),
+            NotFound::Customer {
+                text,
+                suggestions,
+                question,
+            } => {
+                card.para(self.f("not_found.customer", &[("text", &self.quoted(text))]));
+                if suggestions.is_empty() {
+                    card.para(self.t("not_found.customer_none_hint"));
+                } else {
+                    card.para(self.t("not_found.customer_hint"));
+                    card.list(suggestions.iter().map(|s| md(s)).collect());
+                    for name in suggestions {
+                        if let Some(again) = replace_name(question, text, name) {
+                            card.ask(name.clone(), again);
+                        }
+                    }
+                }
+                return card.finish();
+            }
             NotFound::Order(text) => (
                 self.f("not_found.order", &[("text", &self.quoted(text))]),
                 "not_found.order_hint",
@@ -1566,55 +1653,6 @@ mod tests {
         assert_eq!(clip("觀塘倉庫存查詢", 4), "觀塘倉…");
         assert_eq!(clip("short", 10), "short");
         assert_eq!(clip("abc", 0), "…");
-    }
-
-    #[test]
-    fn previous_period_steps_by_months() {
-        use jiff::civil::date;
-        let oct = Period {
-            start: date(2026, 10, 1),
-            end: date(2026, 10, 31),
-        };
-        assert_eq!(
-            previous_period(&oct),
-            Period {
-                start: date(2026, 9, 1),
-                end: date(2026, 9, 30)
-            }
-        );
-        let q1 = Period {
-            start: date(2027, 1, 1),
-            end: date(2027, 3, 31),
-        };
-        assert_eq!(
-            previous_period(&q1),
-            Period {
-                start: date(2026, 10, 1),
-                end: date(2026, 12, 31)
-            }
-        );
-        let mtd = Period {
-            start: date(2026, 3, 1),
-            end: date(2026, 3, 30),
-        };
-        assert_eq!(
-            previous_period(&mtd),
-            Period {
-                start: date(2026, 2, 1),
-                end: date(2026, 2, 28)
-            }
-        );
-        let week = Period {
-            start: date(2026, 11, 16),
-            end: date(2026, 11, 22),
-        };
-        assert_eq!(
-            previous_period(&week),
-            Period {
-                start: date(2026, 11, 9),
-                end: date(2026, 11, 15)
-            }
-        );
     }
 
     #[test]

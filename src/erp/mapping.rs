@@ -30,6 +30,98 @@ pub fn with_configured(mut places: Vec<Place>, configured: &[Place]) -> Places {
     Places { places }
 }
 
+/// Serde for a [`Decimal`] in configuration: TOML writes `40`, `10.5` or `"10.5"` and all
+/// mean the same number. (The crate's `serde-str` feature alone accepts only strings.) A
+/// TOML float is read through its shortest decimal spelling, so `10.5` is exactly 10.5.
+pub mod decimal {
+    use std::fmt;
+    use std::str::FromStr;
+
+    use rust_decimal::Decimal;
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&value.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        d.deserialize_any(DecimalVisitor)
+    }
+
+    pub(super) struct DecimalVisitor;
+
+    impl Visitor<'_> for DecimalVisitor {
+        type Value = Decimal;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a number such as 40 or 10.5")
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<Decimal, E> {
+            Decimal::try_from_i128_with_scale(v, 0).map_err(E::custom)
+        }
+
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<Decimal, E> {
+            let v = i128::try_from(v).map_err(E::custom)?;
+            self.visit_i128(v)
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+            if !v.is_finite() {
+                return Err(E::custom(format!("{v} is not a number")));
+            }
+            // `Display` for f64 is the shortest text that reads back as the same float:
+            // what the file said.
+            Decimal::from_str(&v.to_string())
+                .or_else(|_| Decimal::from_scientific(&format!("{v:e}")))
+                .map_err(E::custom)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+            let v = v.trim();
+            Decimal::from_str(v)
+                .or_else(|_| Decimal::from_scientific(v))
+                .map_err(|_| E::custom(format!("{v:?} is not a number")))
+        }
+    }
+}
+
+/// Serde for a map of names to [`Decimal`]s written as numbers or strings (see
+/// [`decimal`]).
+pub mod decimal_map {
+    use std::collections::BTreeMap;
+
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize, Serialize)]
+    struct Level(#[serde(with = "super::decimal")] Decimal);
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, Decimal>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let m: BTreeMap<&String, Level> = map.iter().map(|(k, v)| (k, Level(*v))).collect();
+        m.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Decimal>, D::Error> {
+        let m = BTreeMap::<String, Level>::deserialize(d)?;
+        Ok(m.into_iter().map(|(k, Level(v))| (k, v)).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

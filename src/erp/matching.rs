@@ -98,6 +98,31 @@ pub fn rank(text: &str, entries: &[Entry<'_>]) -> Vec<Hit> {
     hits
 }
 
+/// The indices of the `n` entries whose names look most like `text` (by edit distance
+/// over the folded forms), most alike first, for a "did you mean…" list when nothing
+/// matches. Entries less than 40 % alike are left out.
+pub fn closest(text: &str, entries: &[Entry<'_>], n: usize) -> Vec<usize> {
+    let query = fold(text);
+    if query.trim().is_empty() {
+        return Vec::new();
+    }
+    let mut scored: Vec<(usize, f64)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let best = e
+                .names
+                .iter()
+                .map(|name| strsim::normalized_levenshtein(&query, &fold(name)))
+                .fold(0.0_f64, f64::max);
+            (i, best)
+        })
+        .filter(|(_, s)| *s >= 0.4)
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.into_iter().take(n).map(|(i, _)| i).collect()
+}
+
 /// The one hit that stands out, if any: the only exact match, the only complete one, or
 /// the only hit at all. `None` means the user must choose.
 pub fn unique_best(hits: &[Hit]) -> Option<Hit> {

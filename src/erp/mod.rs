@@ -230,6 +230,15 @@ pub struct StockLine {
     pub reorder_level: Quantity,
 }
 
+impl StockLine {
+    /// The one definition of "low stock", used by every connector and the card legend: a
+    /// reorder level is set (above zero) and the available quantity is **at or below** it.
+    /// A level of 0 means the item is not watched.
+    pub fn is_low(&self) -> bool {
+        self.reorder_level.value > Decimal::ZERO && self.available.value <= self.reorder_level.value
+    }
+}
+
 /// Sales totals for a period and scope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SalesSummary {
@@ -374,7 +383,7 @@ pub trait Connector: Send + Sync {
         skus: &[String],
         warehouse: Option<&str>,
     ) -> Result<Vec<StockLine>, ErpError>;
-    /// Lines whose available quantity is at or below the reorder level.
+    /// Lines that are low ([`StockLine::is_low`]).
     async fn low_stock(&self, warehouse: Option<&str>) -> Result<Vec<StockLine>, ErpError>;
     async fn sales_summary(&self, filter: &SalesFilter) -> Result<SalesSummary, ErpError>;
     async fn top_items(&self, filter: &SalesFilter, limit: u32) -> Result<Vec<TopItem>, ErpError>;

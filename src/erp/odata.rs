@@ -243,6 +243,7 @@ pub struct LeaveMapping {
     /// for: SuccessFactors requires the type in every balance query.
     pub types: BTreeMap<LeaveType, String>,
     /// Hours in a working day, to show hour-based accounts in days.
+    #[serde(with = "super::mapping::decimal")]
     pub hours_per_day: Decimal,
     /// Entity set of employees.
     pub user_set: String,
@@ -327,10 +328,10 @@ pub struct ODataConfig {
     #[serde(default)]
     pub units: BTreeMap<String, String>,
     /// Reorder level per SKU.
-    #[serde(default)]
+    #[serde(default, with = "super::mapping::decimal_map")]
     pub reorder_levels: BTreeMap<String, Decimal>,
     /// Reorder level of SKUs not in `reorder_levels`; 0 leaves them out of low-stock lists.
-    #[serde(default)]
+    #[serde(default, with = "super::mapping::decimal")]
     pub default_reorder_level: Decimal,
     /// IANA time zone of the company: date-times the services return are turned into
     /// civil dates there.
@@ -1312,12 +1313,7 @@ impl Connector for ODataConnector {
             parts.join(" and ")
         };
         let lines = self.stock_lines(filter, true).await?;
-        Ok(lines
-            .into_iter()
-            .filter(|l| {
-                !l.reorder_level.value.is_zero() && l.available.value <= l.reorder_level.value
-            })
-            .collect())
+        Ok(lines.into_iter().filter(StockLine::is_low).collect())
     }
 
     #[instrument(skip_all, fields(connector = %self.name))]

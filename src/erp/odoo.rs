@@ -85,10 +85,10 @@ pub struct OdooConfig {
     #[serde(default)]
     pub units: BTreeMap<String, String>,
     /// Reorder level per SKU (Odoo's reordering rules are not read).
-    #[serde(default)]
+    #[serde(default, with = "super::mapping::decimal_map")]
     pub reorder_levels: BTreeMap<String, Decimal>,
     /// Reorder level of SKUs not in `reorder_levels`; 0 leaves them out of low-stock lists.
-    #[serde(default)]
+    #[serde(default, with = "super::mapping::decimal")]
     pub default_reorder_level: Decimal,
     /// IANA time zone of the company; order date-times are UTC in Odoo.
     #[serde(default = "default_time_zone")]
@@ -785,12 +785,7 @@ impl Connector for OdooConnector {
             domain.push(json!(["product_id.default_code", "in", watched]));
         }
         let lines = self.stock_lines(domain, warehouse).await?;
-        Ok(lines
-            .into_iter()
-            .filter(|l| {
-                !l.reorder_level.value.is_zero() && l.available.value <= l.reorder_level.value
-            })
-            .collect())
+        Ok(lines.into_iter().filter(StockLine::is_low).collect())
     }
 
     #[instrument(skip_all, fields(connector = %self.name))]

@@ -1087,10 +1087,7 @@ impl Connector for SqlConnector {
         p.insert("warehouse", Param::Text(warehouse.map(str::to_string)));
         let (rows, q) = self.run(Cap::LowStock, &p).await?;
         let mut out = self.stock_lines(&rows, q, &places)?;
-        out.retain(|l| {
-            l.available.value <= l.reorder_level.value
-                && warehouse.is_none_or(|w| l.warehouse.code == w)
-        });
+        out.retain(|l| l.is_low() && warehouse.is_none_or(|w| l.warehouse.code == w));
         out.sort_by(|a, b| {
             let gap = |l: &StockLine| l.reorder_level.value - l.available.value;
             gap(b).cmp(&gap(a)).then_with(|| {

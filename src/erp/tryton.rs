@@ -70,10 +70,10 @@ pub struct TrytonConfig {
     #[serde(default)]
     pub units: BTreeMap<String, String>,
     /// Reorder level per SKU; Tryton's own order points live in a module most sites lack.
-    #[serde(default)]
+    #[serde(default, with = "super::mapping::decimal_map")]
     pub reorder_levels: BTreeMap<String, Decimal>,
     /// Reorder level of SKUs not listed in `reorder_levels`; 0 leaves them out of low-stock lists.
-    #[serde(default)]
+    #[serde(default, with = "super::mapping::decimal")]
     pub default_reorder_level: Decimal,
     /// Use the server's sales reporting (`sale.reporting.main`, Tryton 7+) for totals
     /// when the question has no customer filter; otherwise orders are summed here.
@@ -781,12 +781,7 @@ impl Connector for TrytonConnector {
             json!([["type", "=", "goods"]])
         };
         let lines = self.stock_lines(domain, &warehouses, true).await?;
-        Ok(lines
-            .into_iter()
-            .filter(|l| {
-                !l.reorder_level.value.is_zero() && l.available.value <= l.reorder_level.value
-            })
-            .collect())
+        Ok(lines.into_iter().filter(StockLine::is_low).collect())
     }
 
     #[instrument(skip_all, fields(connector = %self.name))]

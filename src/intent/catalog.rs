@@ -455,13 +455,25 @@ impl Catalog {
     /// Up to three example questions for the help card, in `locale`: those marked
     /// `help = true`, or else the first examples written in that language.
     pub fn examples(&self, intent: Intent, locale: Locale) -> Vec<String> {
+        self.examples_where(intent, locale, |_| true)
+    }
+
+    /// [`Catalog::examples`] among the examples whose slots pass `keep` (the help card
+    /// keeps only examples that name things the connected ERP has).
+    pub fn examples_where(
+        &self,
+        intent: Intent,
+        locale: Locale,
+        keep: impl Fn(&Slots) -> bool,
+    ) -> Vec<String> {
         let Some(def) = self.def(intent) else {
             return Vec::new();
         };
+        let keep = &keep;
         let in_locale = || {
             def.examples
                 .iter()
-                .filter(move |e| Locale::detect(&e.text) == locale)
+                .filter(move |e| Locale::detect(&e.text) == locale && keep(&e.slots))
         };
         let marked: Vec<String> = in_locale()
             .filter(|e| e.help)

@@ -11,6 +11,7 @@ pub mod context;
 pub mod detect;
 pub mod eval;
 pub mod fold;
+pub mod frame;
 pub mod lexicon;
 pub mod llm;
 pub mod normalize;

@@ -12,8 +12,10 @@
 //!
 //! Conventions, all in the company's calendar (the caller passes "today" in its time zone):
 //!
-//! - Weeks run Monday to Sunday; "this month", "this quarter" and "this year" are whole
-//!   calendar units even when they end in the future.
+//! - Weeks run Monday to Sunday unless the company calendar ([`Calendar`],
+//!   `company.week_start`) says otherwise; "this month", "this quarter" and "this year" are
+//!   whole calendar units even when they end in the future: the report stage
+//!   ([`super::frame`]) clips them at today and labels them "to date".
 //! - A bare month or quarter ("March", "Q3", "三月") is the most recent one that has
 //!   started, so in February 2026 "March" is March 2025.
 //! - A day without a year ("23 Nov", "23/11", "11月23日") is in the current year. A range
@@ -80,11 +82,59 @@ pub fn scan(text: &str, today: Date) -> Vec<PeriodMatch> {
 /// April); quarters ("Q1", "this quarter", "第三季") are fiscal quarters. A month outside
 /// 1..=12 means January.
 pub fn scan_with(text: &str, today: Date, fiscal_start_month: i8) -> Vec<PeriodMatch> {
-    let fiscal = if (1..=12).contains(&fiscal_start_month) {
-        fiscal_start_month
-    } else {
-        1
-    };
+    scan_in(
+        text,
+        today,
+        Calendar {
+            fiscal_start_month,
+            ..Calendar::default()
+        },
+    )
+}
+
+/// The company calendar periods are computed in: the day weeks start on and the month
+/// the fiscal year starts in (`company.week_start`, `company.fiscal_year_start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calendar {
+    pub week_start: jiff::civil::Weekday,
+    /// 1 = January … 12 = December; anything else means January.
+    pub fiscal_start_month: i8,
+}
+
+impl Default for Calendar {
+    fn default() -> Calendar {
+        Calendar {
+            week_start: jiff::civil::Weekday::Monday,
+            fiscal_start_month: 1,
+        }
+    }
+}
+
+impl Calendar {
+    /// The fiscal start month, January when the configured one is out of range.
+    pub fn fiscal(&self) -> i8 {
+        if (1..=12).contains(&self.fiscal_start_month) {
+            self.fiscal_start_month
+        } else {
+            1
+        }
+    }
+
+    /// The week (seven days from the week start) around `d`.
+    pub fn week_of(&self, d: Date) -> Option<Period> {
+        week_of(d, self.week_start)
+    }
+
+    /// The fiscal quarter around `d`.
+    pub fn quarter_of(&self, d: Date) -> Option<Period> {
+        quarter_of(d, self.fiscal())
+    }
+}
+
+/// [`scan`] in the company calendar `cal`.
+pub fn scan_in(text: &str, today: Date, cal: Calendar) -> Vec<PeriodMatch> {
+    let fiscal = cal.fiscal();
+    let ws = cal.week_start;
     // A date that does not exist ("30 Feb", "31/2 to 3/3") is kept as a blocker with no
     // period, so that a shorter expression inside it ("Feb", "3/3") is not read instead.
     let mut found: Vec<(usize, usize, Option<PeriodMatch>)> = Vec::new();
@@ -100,7 +150,7 @@ pub fn scan_with(text: &str, today: Date, fiscal_start_month: i8) -> Vec<PeriodM
             if whole.is_empty() {
                 continue;
             }
-            let Some(period) = compute(rule.kind, &caps, today, fiscal) else {
+            let Some(period) = compute(rule.kind, &caps, today, fiscal, ws) else {
                 if matches!(rule.kind, Kind::Date | Kind::DateRange | Kind::MonthRange) {
                     found.push((whole.start(), whole.end(), None));
                 }
@@ -584,7 +634,7 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         // Explicit ranges: "from March to May", "Oct–Dec 2026", "Nov 2026 – Feb 2027".
         (
             format!(
-                r"(?-u:\b)(?:(?:from|between|dari|antara)\s+)?(?:the\s+month\s+of\s+)?(?P<m>{month_names}|{month_names_ms})(?-u:\b)\.?(?:\s*,?\s*(?P<y0>{YEAR}))?(?:\s*(?:-|–|—|~)\s*|\s+(?:to|until|till|through|thru|and|hingga|sehingga|sampai)\s+)(?P<m2>{month_names}|{month_names_ms})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR}))?(?-u:\b)"
+                r"(?-u:\b){EN_PRE}(?:(?:from|between|dari|antara)\s+)?(?:the\s+month\s+of\s+)?(?P<m>{month_names}|{month_names_ms})(?-u:\b)\.?(?:\s*,?\s*(?P<y0>{YEAR}))?(?:\s*(?:-|–|—|~)\s*|\s+(?:to|until|till|through|thru|and|hingga|sehingga|sampai)\s+)(?P<m2>{month_names}|{month_names_ms})(?-u:\b)\.?(?:\s*,?\s*(?P<y>{YEAR}))?(?-u:\b)"
             ),
             MonthRange,
             true,
@@ -746,18 +796,24 @@ static RULE_SET: LazyLock<Option<RegexSet>> = LazyLock::new(|| {
         .ok()
 });
 
-fn compute(kind: Kind, caps: &Captures<'_>, today: Date, fiscal: i8) -> Option<Period> {
+fn compute(
+    kind: Kind,
+    caps: &Captures<'_>,
+    today: Date,
+    fiscal: i8,
+    ws: jiff::civil::Weekday,
+) -> Option<Period> {
     let year_cap = caps.name("y").and_then(|y| y.as_str().parse::<i16>().ok());
     match kind {
         Kind::Today => day(today),
         Kind::Yesterday => day(today.checked_sub(1.day()).ok()?),
         Kind::DayBeforeYesterday => day(today.checked_sub(2.days()).ok()?),
-        Kind::ThisWeek => week_of(today),
+        Kind::ThisWeek => week_of(today, ws),
         Kind::WeekToDate => Some(Period {
-            start: week_of(today)?.start,
+            start: week_of(today, ws)?.start,
             end: today,
         }),
-        Kind::LastWeek => week_of(today.checked_sub(7.days()).ok()?),
+        Kind::LastWeek => week_of(today.checked_sub(7.days()).ok()?, ws),
         Kind::ThisMonth => month_of(today),
         Kind::MonthToDate => Some(Period {
             start: today.first_of_month(),
@@ -864,7 +920,8 @@ fn compute(kind: Kind, caps: &Captures<'_>, today: Date, fiscal: i8) -> Option<P
             })
         }
         Kind::ThisWeekend => {
-            let week = week_of(today)?;
+            // Saturday and Sunday next to each other, whatever day weeks start on.
+            let week = week_of(today, jiff::civil::Weekday::Monday)?;
             Some(Period {
                 start: week.end.yesterday().ok()?,
                 end: week.end,
@@ -965,9 +1022,9 @@ fn last_days(today: Date, n: i64) -> Option<Period> {
     })
 }
 
-/// Monday to Sunday around `d`.
-fn week_of(d: Date) -> Option<Period> {
-    let offset = i64::from(d.weekday().to_monday_zero_offset());
+/// The seven days from the week start `ws` around `d` (Monday to Sunday by default).
+fn week_of(d: Date, ws: jiff::civil::Weekday) -> Option<Period> {
+    let offset = i64::from(d.weekday().since(ws));
     let start = d.checked_sub(offset.days()).ok()?;
     let end = start.checked_add(6.days()).ok()?;
     Some(Period { start, end })

@@ -56,6 +56,7 @@ pub const NEAR_TIE: f32 = 0.5;
 pub struct Resolver {
     catalog: Arc<Catalog>,
     tz: TimeZone,
+    calendar: period::Calendar,
     lexicon: Arc<RwLock<Arc<Lexicon>>>,
 }
 
@@ -255,8 +256,21 @@ impl Resolver {
         Ok(Resolver {
             catalog,
             tz,
+            calendar: period::Calendar::default(),
             lexicon: Arc::new(RwLock::new(Arc::new(lexicon))),
         })
+    }
+
+    /// The same resolver computing periods in the company calendar `calendar` (week
+    /// start, fiscal year start).
+    pub fn with_calendar(mut self, calendar: period::Calendar) -> Resolver {
+        self.calendar = calendar;
+        self
+    }
+
+    /// The company calendar periods are computed in.
+    pub fn calendar(&self) -> &period::Calendar {
+        &self.calendar
     }
 
     /// Replaces the names the resolver knows: the connector's places, items, customers and
@@ -343,7 +357,7 @@ impl Resolver {
         };
 
         // Periods first: they own their words ("1 Nov to 15 Nov" is not a place).
-        let periods = period::scan(ct, today);
+        let periods = period::scan_in(ct, today, self.calendar);
         ex.matched_text = period::remove(ct, &periods);
         let mut taken: Vec<Range<usize>> = Vec::new();
         let mut entities: Vec<Entity> = Vec::new();

@@ -391,7 +391,7 @@ impl Connector for DemoErp {
     async fn low_stock(&self, warehouse: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
         let warehouse = warehouse.map(|w| w.trim().to_uppercase());
         let sql = format!(
-            "{STOCK_COLUMNS} WHERE s.on_hand - s.reserved <= s.reorder_level \
+            "{STOCK_COLUMNS} WHERE s.reorder_level > 0 AND s.on_hand - s.reserved <= s.reorder_level \
              AND (?1 IS NULL OR s.warehouse = ?1) \
              ORDER BY s.reorder_level - (s.on_hand - s.reserved) DESC, i.sku, s.warehouse"
         );

@@ -1,0 +1,147 @@
+//! Every TOML snippet in `docs/connectors.md` and `docs/connect-your-erp.md` goes through
+//! the real configuration loader (`Config::load`: figment, the file, validation), so the
+//! syntax the docs show is the syntax askerp accepts. Connector snippets in
+//! `docs/connectors.md` are the inside of one `[erp.connectors.<name>]` table; the test
+//! places them there, with the `kind` their section is about.
+
+use askerp::config::Config;
+
+/// (file, heading above the block, first line number, the block's text).
+fn toml_blocks(file: &str) -> Vec<(String, String, usize, String)> {
+    let path = format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("docs file");
+    let mut out = Vec::new();
+    let mut heading = String::new();
+    let mut block: Option<(usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        match &mut block {
+            Some((_, body)) if line.trim_start().starts_with("```") => {
+                out.push((file.to_string(), heading.clone(), n, std::mem::take(body)));
+                block = None;
+            }
+            Some((_, body)) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            None if line.trim_start().starts_with("```toml") => {
+                block = Some((n + 1, String::new()))
+            }
+            None if line.starts_with("## ") => heading = line.to_string(),
+            None => {}
+        }
+    }
+    out
+}
+
+/// A connector table's snippet as a whole configuration file.
+fn as_connector(kind: &str, body: &str) -> String {
+    let mut out =
+        format!("[erp]\nconnector = \"doc\"\n\n[erp.connectors.doc]\nkind = \"{kind}\"\n");
+    for line in body.lines() {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix("[[") {
+            out.push_str(&format!("[[erp.connectors.doc.{rest}\n"));
+        } else if let Some(rest) = t.strip_prefix('[') {
+            out.push_str(&format!("[erp.connectors.doc.{rest}\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The `[data]` table naming the shipped demo directory (any valid directory file).
+fn directory() -> String {
+    format!(
+        "[data]\ndirectory = \"{}/config/demo-directory.toml\"\n\n",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn every_documented_toml_snippet_loads_through_the_real_loader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    // The worked SQL example: snippets that only add to it (protection overrides) are
+    // loaded on top of it.
+    let worked = toml_blocks("connect-your-erp.md")
+        .into_iter()
+        .map(|b| b.3)
+        .find(|b| b.contains("[erp.connectors.legacy.queries.places]"))
+        .expect("the worked SQL example");
+    for file in ["connectors.md", "connect-your-erp.md"] {
+        for (file, heading, line, body) in toml_blocks(file) {
+            let body = if body.contains("[erp.connectors.legacy.") && !body.contains("kind =") {
+                format!("{worked}\n{body}")
+            } else {
+                body
+            };
+            let kind = ["Tryton", "OData", "Odoo"]
+                .into_iter()
+                .find(|k| file == "connectors.md" && heading.contains(k))
+                .map(str::to_ascii_lowercase);
+            let snippet = match &kind {
+                Some(kind) => as_connector(kind, &body),
+                None => body.clone(),
+            };
+            // A real ERP needs a real directory; the snippets leave it out.
+            let text = format!("{}{snippet}", directory());
+            let path = dir
+                .path()
+                .join(format!("{}-{line}.toml", file.replace('.', "-")));
+            std::fs::write(&path, &text).expect("write");
+            checked += 1;
+            match Config::load(Some(&path)) {
+                Ok(_) => {}
+                // A snippet that says its queries follow ("# ...queries, see below") parses,
+                // and only the queries it leaves out are missing.
+                Err(askerp::config::ConfigError::Invalid(problems))
+                    if body.contains("# ...queries")
+                        && problems
+                            .iter()
+                            .all(|p| p.contains(".queries.") && p.contains("is missing")) => {}
+                Err(e) => failures.push(format!("{file}:{line} ({heading}): {e}\n{text}")),
+            }
+        }
+    }
+    assert!(checked >= 6, "only {checked} snippets found");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The syntax issue 9 reported refused: numbers, not only strings.
+#[test]
+fn reorder_levels_are_numbers_or_strings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("askerp.toml");
+    std::fs::write(
+        &path,
+        directory()
+            + r#"
+[erp]
+connector = "shop"
+
+[erp.connectors.shop]
+kind = "tryton"
+url = "http://127.0.0.1:8000"
+database = "erp"
+username = "askerp"
+password = "secret"
+reorder_levels = { "WIDGET-B" = 40, "GADGET-X" = "10.5", "BOLT-M4" = 2.25 }
+default_reorder_level = 0
+"#,
+    )
+    .expect("write");
+    let config = Config::load(Some(&path)).expect("the documented syntax loads");
+    let Some(askerp::erp::config::ConnectorKind::Tryton(t)) =
+        config.erp.connectors.get("shop").map(|c| &c.kind)
+    else {
+        panic!("a tryton connector");
+    };
+    use rust_decimal::Decimal;
+    assert_eq!(t.reorder_levels["WIDGET-B"], Decimal::from(40));
+    assert_eq!(t.reorder_levels["GADGET-X"], Decimal::new(105, 1));
+    assert_eq!(t.reorder_levels["BOLT-M4"], Decimal::new(225, 2));
+    assert_eq!(t.default_reorder_level, Decimal::ZERO);
+}
