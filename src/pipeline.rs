@@ -251,7 +251,7 @@ impl Bot {
                     .because("two intents too close to choose");
             }
             if let Some(kind) = resolution.smalltalk {
-                let entries = self.help_entries(principal, locale);
+                let entries = self.help_entries(principal, locale).await;
                 let content = Content::Smalltalk { kind, entries };
                 return self
                     .reply(Some(resolution), locale, Decision::Smalltalk, content)
@@ -442,16 +442,51 @@ impl Bot {
     }
 
     /// What the asker's roles allow, each with example questions in their language.
-    fn help_entries(&self, principal: &Principal, locale: Locale) -> Vec<(Intent, Vec<String>)> {
+    ///
+    /// An example naming an order is kept only when the order exists and lies in the
+    /// asker's scope: for anyone else it would answer "not found" (see `Stop::Conceal`).
+    async fn help_entries(
+        &self,
+        principal: &Principal,
+        locale: Locale,
+    ) -> Vec<(Intent, Vec<String>)> {
         let catalog = self.resolver.catalog();
-        self.policy
+        let intents: Vec<Intent> = self
+            .policy
             .allowed_intents(principal)
             .into_iter()
             .filter(|i| *i != Intent::Help)
+            .collect();
+        let numbers = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        for i in &intents {
+            let _ = catalog.examples_where(*i, locale, |s| {
+                if let Some(o) = &s.order {
+                    numbers.borrow_mut().insert(o.clone());
+                }
+                false
+            });
+        }
+        let numbers = numbers.into_inner();
+        let mut visible = std::collections::HashSet::new();
+        for number in numbers {
+            if let Ok(fetched) = self.erp.order(&number).await
+                && let Some(order) = fetched.data
+                && covers(
+                    &self.policy.sales_scope(principal, Intent::SalesOrderStatus),
+                    &order.store,
+                )
+            {
+                visible.insert(number);
+            }
+        }
+        intents
+            .into_iter()
             .map(|i| {
                 (
                     i,
-                    catalog.examples_where(i, locale, |s| self.names_known(s)),
+                    catalog.examples_where(i, locale, |s| {
+                        self.names_known(s) && s.order.as_ref().is_none_or(|o| visible.contains(o))
+                    }),
                 )
             })
             .collect()
@@ -522,7 +557,7 @@ impl Bot {
         let today = q.now.date();
         match intent {
             Intent::Help => Ok(Content::Help {
-                entries: self.help_entries(principal, locale),
+                entries: self.help_entries(principal, locale).await,
             }),
             Intent::InventoryStock => {
                 let query = slots.item.clone().unwrap_or_default();

@@ -462,3 +462,21 @@ async fn callbacks_from_outside_the_allowed_networks_are_refused() {
     bad.dingtalk.callback_allow_cidrs = vec!["dingtalk.com".into()];
     assert!(bad.validate().is_err());
 }
+
+/// A Simplified-Chinese refusal names places in Simplified script, as asked.
+#[tokio::test]
+async fn simplified_chinese_refusals_name_places_in_simplified_script() {
+    let app = TestApp::start().await;
+    for (i, text) in ["上个月铜锣湾的销售额是多少?", "铜锣湾这个月卖了多少钱"]
+        .into_iter()
+        .enumerate()
+    {
+        let reply = app.ask("demo.manager", text).await;
+        let audit = app.audit(i + 1).await;
+        assert_eq!(audit[i]["decision"], "deny", "{text}: {}", reply.text);
+        assert!(reply.text.contains("九龙"), "{text}: {}", reply.text);
+        for traditional in ["九龍", "銅鑼灣"] {
+            assert!(!reply.text.contains(traditional), "{text}: {}", reply.text);
+        }
+    }
+}
