@@ -5,6 +5,7 @@ mod support;
 mod answers;
 mod callback;
 mod cli;
+mod directory;
 mod followup;
 mod leaks;
 mod llm;
