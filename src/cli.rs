@@ -207,6 +207,8 @@ pub async fn run(cli: Cli) -> i32 {
             eprintln!("error: {e:#}");
             if e.downcast_ref::<ConfigError>().is_some()
                 || e.downcast_ref::<setup::SetupError>().is_some()
+                || e.downcast_ref::<crate::directory::SyncError>()
+                    .is_some_and(crate::directory::SyncError::is_data_error)
             {
                 EXIT_CONFIG
             } else {

@@ -60,6 +60,10 @@ pub enum Endpoint {
     CardDeliver,
     CardUpdate,
     GatewayOpen,
+    /// `topapi/v2/department/listsub` of the contacts.
+    DepartmentList,
+    /// `topapi/v2/user/list` of the contacts.
+    UserList,
 }
 
 /// A replacement answer: HTTP status, JSON body, and optionally `Retry-After` (seconds).

@@ -11,10 +11,11 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::sim::Simulator;
+use super::sim::{Endpoint, Fault, Simulator};
 use crate::directory::dingtalk::{WireDepartment, WireUser};
 
 /// An organisation as DingTalk holds it (the root department, id 1, is implied).
@@ -113,11 +114,29 @@ fn dept_known(org: &SimOrg, id: i64) -> bool {
     id == 1 || org.departments.iter().any(|d| d.dept_id == id)
 }
 
+/// The legacy API's "system busy" answer (HTTP 200, `errcode` -1), for
+/// [`Simulator::inject`] on [`Endpoint::DepartmentList`] or [`Endpoint::UserList`].
+pub fn busy() -> Fault {
+    Fault {
+        status: 200,
+        body: json!({ "errcode": -1, "errmsg": "系统繁忙", "request_id": "sim" }),
+        retry_after_secs: None,
+        delay: None,
+    }
+}
+
 pub(super) async fn list_sub_departments(
     State(sim): State<Simulator>,
     Query(q): Query<TokenQuery>,
     Json(body): Json<Value>,
-) -> Json<Value> {
+) -> Response {
+    if let Some(f) = sim.take_fault(Endpoint::DepartmentList) {
+        return f.respond().await;
+    }
+    departments(&sim, &q, &body).into_response()
+}
+
+fn departments(sim: &Simulator, q: &TokenQuery, body: &Value) -> Json<Value> {
     if !sim.token_value_ok(&q.access_token) {
         return error(40014, "不合法的access_token");
     }
@@ -142,7 +161,14 @@ pub(super) async fn list_users(
     State(sim): State<Simulator>,
     Query(q): Query<TokenQuery>,
     Json(body): Json<Value>,
-) -> Json<Value> {
+) -> Response {
+    if let Some(f) = sim.take_fault(Endpoint::UserList) {
+        return f.respond().await;
+    }
+    users(&sim, &q, &body).into_response()
+}
+
+fn users(sim: &Simulator, q: &TokenQuery, body: &Value) -> Json<Value> {
     if !sim.token_value_ok(&q.access_token) {
         return error(40014, "不合法的access_token");
     }

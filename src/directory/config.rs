@@ -234,3 +234,45 @@ impl DirectoryConfig {
         p
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn directory_problems_are_reported_with_the_rest() {
+        let err = Config::from_toml(
+            "[directory.csv]\npath = \"hr.csv\"\ndelimiter = \";;\"\n[directory.csv.columns]\nname_en = \"Name\"\n\
+             [[directory.department_rule]]\ndepartment = \"Sales\"\n",
+        )
+        .expect_err("invalid");
+        let text = err.to_string();
+        for needle in [
+            "directory.csv.delimiter",
+            "columns.employee_id",
+            "needs [directory.dingtalk]",
+            "grants nothing",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+        let err =
+            Config::from_toml("[directory.dingtalk]\nmatch_by = \"mobile\"\npage_size = 500\n")
+                .expect_err("invalid");
+        let text = err.to_string();
+        assert!(
+            text.contains("page_size") && text.contains("needs a CSV"),
+            "{text}"
+        );
+        let err = Config::from_toml(
+            "[directory]\noverrides = \"d.toml\"\noutput = \"d.toml\"\n[directory.dingtalk]\n",
+        )
+        .expect_err("same file");
+        assert!(
+            err.to_string().contains("also the file sync writes"),
+            "{err}"
+        );
+        let err = Config::from_toml("[directory.csv]\npath = \"x\"\ncolumn = {}\n")
+            .expect_err("unknown key");
+        assert!(err.to_string().contains("column"), "{err}");
+    }
+}

@@ -59,6 +59,22 @@ pub enum SyncError {
     Audit(#[from] crate::audit::AuditError),
 }
 
+impl SyncError {
+    /// A problem with a configured file (the CLI exits with 78, like other data-file
+    /// errors), rather than with DingTalk or the disk.
+    pub fn is_data_error(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Csv { .. }
+                | SyncError::Overrides(_)
+                | SyncError::Previous(_)
+                | SyncError::Policy(_)
+                | SyncError::NoSource
+                | SyncError::NotGenerated { .. }
+        )
+    }
+}
+
 /// Someone the sources know who gets no entry, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unmapped {
@@ -693,4 +709,140 @@ pub async fn sync(config: &Config, print_only: bool) -> Result<Report, SyncError
     let _ = log.checkpoint();
     report.written = Some(path.to_path_buf());
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(line: u64, emp: &str, user: Option<&str>, roles: &[&str]) -> HrRecord {
+        HrRecord {
+            line,
+            employee_id: emp.into(),
+            dingtalk_user_id: user.map(str::to_string),
+            name_en: format!("Name {emp}"),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            ..HrRecord::default()
+        }
+    }
+
+    fn any_role(_: &str) -> bool {
+        true
+    }
+
+    fn merge_rows(rows: &[HrRecord], overrides: Option<&Directory>) -> Merged {
+        merge(&Sources {
+            hr: Some(rows),
+            contacts: None,
+            match_by: MatchBy::JobNumber,
+            rules: &[],
+            overrides,
+            role_exists: &any_role,
+        })
+    }
+
+    #[test]
+    fn two_rows_on_one_user_or_one_employee_on_two_users_leave_everyone_in_them_out() {
+        let rows = [
+            row(2, "E1", Some("u1"), &["store_staff"]),
+            row(3, "E2", Some("u2"), &["store_staff"]),
+            row(4, "E3", Some("u2"), &["store_staff"]),
+            row(5, "E4", Some("u4"), &["store_staff"]),
+            row(6, "E4", Some("u5"), &["store_staff"]),
+        ];
+        let m = merge_rows(&rows, None);
+        assert_eq!(m.principals.keys().collect::<Vec<_>>(), vec!["u1"]);
+        assert_eq!(
+            m.conflicts,
+            vec![
+                Conflict::DuplicateEmployeeId {
+                    employee_id: "E4".into(),
+                    lines: vec![5, 6]
+                },
+                Conflict::UserOnSeveralEmployees {
+                    user: "u2".into(),
+                    employees: vec!["E2".into(), "E3".into()]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_overrides_file_wins_and_takes_its_employee_from_a_synced_entry() {
+        let rows = [
+            row(2, "E1", Some("u1"), &["store_staff"]),
+            row(3, "E2", Some("u2"), &["store_staff"]),
+        ];
+        let file = Directory::parse(
+            "version = 1\n[[user]]\ndingtalk_user_id = \"u1\"\nemployee_id = \"E1\"\nname = \"A\"\nroles = [\"admin\"]\n\
+             [[user]]\ndingtalk_user_id = \"u9\"\nemployee_id = \"E2\"\nname = \"B\"\nroles = [\"hr_officer\"]\n",
+            "t",
+        )
+        .expect("file");
+        let m = merge_rows(&rows, Some(&file));
+        assert_eq!(m.principals["u1"].roles, vec!["admin"]);
+        assert_eq!(m.principals["u9"].employee_id, "E2");
+        assert!(!m.principals.contains_key("u2"), "E2 belongs to u9 now");
+    }
+
+    #[test]
+    fn unknown_roles_are_dropped_and_a_person_without_roles_is_unmapped() {
+        let rows = [
+            row(2, "E1", Some("u1"), &["store_staff", "wizard"]),
+            row(3, "E2", Some("u2"), &["wizard"]),
+        ];
+        let known = |r: &str| r == "store_staff";
+        let m = merge(&Sources {
+            hr: Some(&rows),
+            contacts: None,
+            match_by: MatchBy::JobNumber,
+            rules: &[],
+            overrides: None,
+            role_exists: &known,
+        });
+        assert_eq!(m.principals["u1"].roles, vec!["store_staff"]);
+        assert!(!m.principals.contains_key("u2"));
+        assert_eq!(m.unknown_roles, vec!["wizard"]);
+        assert!(m.unmapped.iter().any(|u| u.who.contains("u2")));
+    }
+
+    #[test]
+    fn mobiles_match_by_digits_with_or_without_a_country_code() {
+        assert!(same_mobile("+852 9123 4567", "91234567"));
+        assert!(same_mobile("852-91234567", "9123-4567"));
+        assert!(!same_mobile("91234567", "81234567"));
+        assert!(!same_mobile("1234", "1234"), "too short to be a mobile");
+        assert!(
+            !same_mobile("99991234567", "1234567"),
+            "more than a country code apart"
+        );
+    }
+
+    #[test]
+    fn diff_names_role_and_scope_changes_and_the_rendered_file_loads_back() {
+        let p = |roles: &[&str], regions: &[&str]| Principal {
+            dingtalk_user_id: "u1".into(),
+            employee_id: "E1".into(),
+            name: "A".into(),
+            name_zh: String::new(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            stores: Vec::new(),
+            regions: regions.iter().map(|r| r.to_string()).collect(),
+        };
+        let before = BTreeMap::from([("u1".to_string(), p(&["store_staff"], &["HKI"]))]);
+        let after = BTreeMap::from([("u1".to_string(), p(&["sales_manager"], &["KLN"]))]);
+        assert_eq!(
+            diff(&before, &after),
+            vec![Change::Changed {
+                user: "u1".into(),
+                employee_id: "E1".into(),
+                detail: "roles store_staff → sales_manager; regions HKI → KLN".into()
+            }]
+        );
+        let text = render(&after);
+        assert!(text.starts_with(GENERATED_MARKER));
+        let d = Directory::parse(&text, "t").expect("loads back");
+        assert_eq!(d.lookup("u1"), after.get("u1"));
+        assert!(diff(&after, &after).is_empty());
+    }
 }

@@ -528,3 +528,101 @@ fn every_directory_snippet_in_the_readme_loads_through_the_config_loader() {
         "only {found} directory snippets found in the README"
     );
 }
+
+#[tokio::test]
+async fn the_simulated_contacts_answer_in_dingtalks_wire_format_and_errors_reach_the_operator() {
+    let (sim, dingtalk) = contacts(SimOrg::small()).await;
+    let base = sim.base_url();
+    let http = reqwest::Client::new();
+    let post = async |path: &str, token: &str, body: Value| -> Value {
+        http.post(format!("{base}{path}"))
+            .query(&[("access_token", token)])
+            .json(&body)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json")
+    };
+    let bad = post(
+        "/topapi/v2/department/listsub",
+        "nope",
+        serde_json::json!({"dept_id": 1}),
+    )
+    .await;
+    assert_eq!(bad["errcode"], 40014);
+    let token = reqwest::Client::new()
+        .post(format!("{base}/v1.0/oauth2/accessToken"))
+        .json(&serde_json::json!({"appKey": APP_KEY, "appSecret": SECRET}))
+        .send()
+        .await
+        .expect("token")
+        .json::<Value>()
+        .await
+        .expect("json")["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let subs = post(
+        "/topapi/v2/department/listsub",
+        &token,
+        serde_json::json!({"dept_id": 100}),
+    )
+    .await;
+    assert_eq!(subs["errcode"], 0);
+    assert_eq!(subs["result"][0]["dept_id"], 110);
+    assert_eq!(subs["result"][0]["parent_id"], 100);
+    let page = post(
+        "/topapi/v2/user/list",
+        &token,
+        serde_json::json!({"dept_id": 120, "cursor": 0, "size": 1}),
+    )
+    .await;
+    assert_eq!(page["result"]["has_more"], true);
+    assert_eq!(page["result"]["next_cursor"], 1);
+    assert_eq!(page["result"]["list"][0]["job_number"], "E1001");
+    assert!(page["result"]["list"][0]["unionid"].is_string());
+    let last = post(
+        "/topapi/v2/user/list",
+        &token,
+        serde_json::json!({"dept_id": 120, "cursor": 1, "size": 1}),
+    )
+    .await;
+    assert_eq!(last["result"]["has_more"], false);
+    assert!(last["result"].get("next_cursor").is_none());
+    let too_big = post(
+        "/topapi/v2/user/list",
+        &token,
+        serde_json::json!({"dept_id": 120, "cursor": 0, "size": 101}),
+    )
+    .await;
+    assert_eq!(too_big["errcode"], 400002);
+    let unknown = post(
+        "/topapi/v2/user/list",
+        &token,
+        serde_json::json!({"dept_id": 999, "cursor": 0, "size": 10}),
+    )
+    .await;
+    assert_eq!(unknown["errcode"], 60003);
+
+    // A busy DingTalk is retried; an unknown root department is reported with its code.
+    let dir = tempfile::tempdir().expect("tempdir");
+    sim.inject(
+        askerp::dingtalk::sim::Endpoint::UserList,
+        askerp::dingtalk::sim_contacts::busy(),
+        2,
+    );
+    let config = Config::from_toml(&dingtalk_config(dir.path(), &dingtalk)).expect("config");
+    let report = directory::check(&config)
+        .await
+        .expect("retried through busy answers");
+    assert_eq!(report.merged.principals.len(), 5);
+    let text = dingtalk_config(dir.path(), &dingtalk)
+        .replace("page_size = 1", "page_size = 1\nroot_department = 999");
+    let config = Config::from_toml(&text).expect("config");
+    let err = directory::check(&config)
+        .await
+        .expect_err("unknown department");
+    assert!(err.to_string().contains("60003"), "{err}");
+}
