@@ -672,7 +672,8 @@ impl Config {
             );
         }
         // The synced directory does not exist before the first sync, which writes it.
-        let synced_directory = self.directory.has_sources() && self.directory.output.is_none();
+        let synced_directory = self.directory.has_sources()
+            && (self.directory.output.is_none() || self.directory.output == self.data.directory);
         for (key, path) in [
             ("data.intents_dir", &self.data.intents_dir),
             (

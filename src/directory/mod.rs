@@ -57,6 +57,10 @@ pub enum SyncError {
     Write { path: String, detail: String },
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    #[error(
+        "the sources yield nobody, so the last directory ({previous} people) is kept; check the export and the app's contacts permissions"
+    )]
+    Empty { previous: usize },
 }
 
 impl SyncError {
@@ -701,6 +705,18 @@ pub async fn sync(config: &Config, print_only: bool) -> Result<Report, SyncError
     let Some(path) = output_path(config).filter(|_| !print_only) else {
         return Ok(report);
     };
+    // An export cut short or a lost contacts permission looks like everyone leaving at
+    // once; that is refused rather than written.
+    if report.merged.principals.is_empty() {
+        let previous = report
+            .changes
+            .iter()
+            .filter(|c| matches!(c, Change::Removed { .. }))
+            .count();
+        if previous > 0 {
+            return Err(SyncError::Empty { previous });
+        }
+    }
     // Opened first: a change that cannot be audited is not made.
     let log = AuditLog::open(&config.audit.path)?;
     write(path, &render(&report.merged.principals))?;

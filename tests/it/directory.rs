@@ -478,6 +478,13 @@ async fn a_leaver_loses_access_at_the_next_sync() {
     let (_, out, _) = askerp(&["ask", "--as", "0105", "--json", "help"]).await;
     let v: Value = serde_json::from_str(out.trim()).expect("json");
     assert_eq!(v["decision"], "unknown_user", "{v}");
+    // Contacts that suddenly list nobody (a lost permission) do not empty the directory.
+    sim.set_org(SimOrg::default());
+    let (code, out, err) = askerp(&["directory", "sync"]).await;
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("the sources yield nobody"), "{err}");
+    let d = Directory::load(&dir.path().join("directory.toml")).expect("kept");
+    assert_eq!(d.principals().count(), 4);
     let removed: Vec<Value> = audit_lines(&dir.path().join("audit.jsonl"))
         .into_iter()
         .filter(|r| r["channel"] == "directory" && r["user"] == "0105")
