@@ -201,12 +201,24 @@ pub fn merge(s: &Sources<'_>) -> Merged {
                 }
                 let users: Vec<(String, Option<&WireUser>)> =
                     match (&r.dingtalk_user_id, s.contacts) {
-                        (Some(id), contacts) => {
-                            vec![(
-                                id.clone(),
-                                contacts.and_then(|c| c.users.iter().find(|u| &u.userid == id)),
-                            )]
-                        }
+                        (Some(id), None) => vec![(id.clone(), None)],
+                        // With the contacts read, a DingTalk id they do not list is someone
+                        // who has left DingTalk: no entry.
+                        (Some(id), Some(c)) => match c.users.iter().find(|u| &u.userid == id) {
+                            Some(u) => vec![(id.clone(), Some(u))],
+                            None => {
+                                out.unmapped.push(Unmapped {
+                                    who: format!(
+                                        "employee {} (CSV line {})",
+                                        r.employee_id, r.line
+                                    ),
+                                    why: format!(
+                                        "DingTalk user {id} is not in DingTalk's contacts"
+                                    ),
+                                });
+                                continue;
+                            }
+                        },
                         (None, Some(c)) => c
                             .users
                             .iter()
@@ -820,6 +832,35 @@ mod tests {
         assert!(!m.principals.contains_key("u2"));
         assert_eq!(m.unknown_roles, vec!["wizard"]);
         assert!(m.unmapped.iter().any(|u| u.who.contains("u2")));
+    }
+
+    #[test]
+    fn a_csv_dingtalk_id_that_the_contacts_no_longer_list_gets_no_entry() {
+        let rows = [
+            row(2, "E1", Some("u1"), &["store_staff"]),
+            row(3, "E2", Some("gone"), &["store_staff"]),
+        ];
+        let contacts = Contacts {
+            departments: BTreeMap::new(),
+            users: vec![WireUser {
+                userid: "u1".into(),
+                ..WireUser::default()
+            }],
+        };
+        let m = merge(&Sources {
+            hr: Some(&rows),
+            contacts: Some(&contacts),
+            match_by: MatchBy::JobNumber,
+            rules: &[],
+            overrides: None,
+            role_exists: &any_role,
+        });
+        assert_eq!(m.principals.keys().collect::<Vec<_>>(), vec!["u1"]);
+        assert!(
+            m.unmapped.iter().any(|u| u.why.contains("gone")),
+            "{:?}",
+            m.unmapped
+        );
     }
 
     #[test]
