@@ -123,6 +123,24 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Build the directory from the HR export and DingTalk's contacts.
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Merge the sources, write the directory the server reads, audit and report changes.
+    Sync {
+        /// Print the merged directory instead of writing it.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Report unmapped people, conflicts and changes since the last sync; writes nothing.
+    /// Exits with 1 when there are conflicts.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,6 +228,8 @@ pub async fn run(cli: Cli) -> i32 {
             eprintln!("error: {e:#}");
             if e.downcast_ref::<ConfigError>().is_some()
                 || e.downcast_ref::<setup::SetupError>().is_some()
+                || e.downcast_ref::<crate::directory::SyncError>()
+                    .is_some_and(crate::directory::SyncError::is_data_error)
             {
                 EXIT_CONFIG
             } else {
@@ -346,6 +366,10 @@ async fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check { offline } => check(config_path, offline).await,
+        Command::Directory { command } => {
+            let config = Config::load(config_path.as_deref())?;
+            directory(&config, command).await
+        }
         Command::Audit {
             command: AuditCommand::Verify { path, expect_head },
         } => {
@@ -831,6 +855,56 @@ fn print_sent(s: &Value) {
             .unwrap_or_default(),
     };
     out!("\nReply {to}:\n{}", render_terminal(&card));
+}
+
+/// `askerp directory sync|check`: prints the report (to stderr when the directory itself
+/// goes to stdout). `check` fails when people are in conflict, so a cron job notices.
+async fn directory(config: &Config, command: DirectoryCommand) -> Result<()> {
+    let checking = matches!(command, DirectoryCommand::Check);
+    let report = match command {
+        DirectoryCommand::Sync { print } => crate::directory::sync(config, print).await?,
+        DirectoryCommand::Check => crate::directory::check(config).await?,
+    };
+    let printed = !checking && report.written.is_none();
+    if printed {
+        out_part!("{}", crate::directory::render(&report.merged.principals));
+    }
+    let say = |line: String| {
+        if printed {
+            eprintln!("{line}");
+        } else {
+            out!("{line}");
+        }
+    };
+    let m = &report.merged;
+    say(format!("{} people in the directory", m.principals.len()));
+    if let Some(p) = &report.written {
+        say(format!("written to {}", p.display()));
+    }
+    let verb = if report.written.is_some() {
+        "change"
+    } else {
+        "would change"
+    };
+    if report.changes.is_empty() {
+        say("no changes since the last sync".into());
+    }
+    for c in &report.changes {
+        say(format!("{verb}: {c}"));
+    }
+    for u in &m.unmapped {
+        say(format!("unmapped: {}: {}", u.who, u.why));
+    }
+    for c in &m.conflicts {
+        say(format!("conflict: {c}"));
+    }
+    for r in &m.unknown_roles {
+        say(format!("unknown role, dropped: {r} (not in the policy)"));
+    }
+    if checking && !m.conflicts.is_empty() {
+        bail!("{} conflict(s) in the directory sources", m.conflicts.len());
+    }
+    Ok(())
 }
 
 /// `askerp check`: every problem in configuration and data files, then a live query.

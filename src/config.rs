@@ -67,6 +67,8 @@ pub struct Config {
     pub log: LogConfig,
     pub context: ContextConfig,
     pub llm: LlmConfig,
+    /// Where `askerp directory sync` builds the directory from.
+    pub directory: crate::directory::config::DirectoryConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -766,9 +768,19 @@ impl Config {
                     .into(),
             );
         }
+        // The synced directory does not exist before the first sync, which writes it.
+        let synced_directory = self.directory.has_sources()
+            && (self.directory.output.is_none() || self.directory.output == self.data.directory);
         for (key, path) in [
             ("data.intents_dir", &self.data.intents_dir),
-            ("data.directory", &self.data.directory),
+            (
+                "data.directory",
+                if synced_directory {
+                    &None
+                } else {
+                    &self.data.directory
+                },
+            ),
             ("data.policy", &self.data.policy),
         ] {
             if let Some(p) = path
@@ -778,6 +790,7 @@ impl Config {
             }
         }
         problems.extend(self.llm.problems(&self.context));
+        problems.extend(self.directory.problems(self.data.directory.as_deref()));
         if problems.is_empty() {
             Ok(())
         } else {

@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The demo directory built into the binary; used only with the demo ERP.
 pub const DEMO_DIRECTORY: &str = include_str!("../config/demo-directory.toml");
 
 /// An employee as askerp authorizes them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Serialize writes the same file format `askerp directory sync` generates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Principal {
     /// The DingTalk user id (`senderStaffId`) this entry is for.
@@ -19,15 +20,15 @@ pub struct Principal {
     /// The employee id in the ERP / HR system.
     pub employee_id: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name_zh: String,
     /// Role names from the policy file.
     pub roles: Vec<String>,
     /// Store codes the person works for.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stores: Vec<String>,
     /// Region codes the person is responsible for.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<String>,
 }
 

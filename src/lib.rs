@@ -5,6 +5,7 @@
 //! - [`channel`]: DingTalk ingress (HTTP callback) → a verified, normalized [`channel::Inbound`].
 //! - [`dedupe`]: drops redeliveries of a message already handled.
 //! - [`identity`]: DingTalk user → [`identity::Principal`] (employee, roles, scope).
+//! - [`directory`]: builds the directory file from an HR CSV export and DingTalk's contacts.
 //! - [`intent`]: text → intent and typed slots, by rules kept as data in `intents/`.
 //! - [`policy`]: role, intent, scope and conversation type → allow / deny / allow privately.
 //! - [`erp`]: the canonical data model, the connector trait, the cache, the demo ERP.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod dedupe;
 pub mod deliver;
 pub mod dingtalk;
+pub mod directory;
 pub mod erp;
 pub mod identity;
 pub mod intent;

@@ -146,6 +146,11 @@ impl Policy {
         missing
     }
 
+    /// Whether the policy defines `role` (directory sync drops roles it does not).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.contains_key(role)
+    }
+
     fn roles_of<'a>(&'a self, p: &'a Principal) -> impl Iterator<Item = &'a Role> + 'a {
         p.roles.iter().filter_map(|r| self.roles.get(r))
     }

@@ -16,6 +16,7 @@ pub mod cards;
 pub mod client;
 pub mod sign;
 pub mod sim;
+pub mod sim_contacts;
 pub mod sim_gateway;
 pub mod stream;
 

@@ -11,6 +11,8 @@
 //! It also plays the Stream gateway ([`super::sim_gateway`]), the interactive-card
 //! endpoints, and injected faults ([`Simulator::inject`]): an endpoint can be made to
 //! answer 5xx, 429 or a `QpsLimit` error for its next calls, with or without `Retry-After`.
+//! Its contacts APIs (departments and users, [`super::sim_contacts`]) serve an
+//! organisation set with [`Simulator::set_org`], for directory sync.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -58,6 +60,10 @@ pub enum Endpoint {
     CardDeliver,
     CardUpdate,
     GatewayOpen,
+    /// `topapi/v2/department/listsub` of the contacts.
+    DepartmentList,
+    /// `topapi/v2/user/list` of the contacts.
+    UserList,
 }
 
 /// A replacement answer: HTTP status, JSON body, and optionally `Retry-After` (seconds).
@@ -149,6 +155,8 @@ pub(super) struct SimState {
     sessions: std::sync::Mutex<HashMap<String, i64>>,
     /// User → how many more batch sends report them as flow-controlled.
     flow_controlled: std::sync::Mutex<HashMap<String, u32>>,
+    /// The organisation the contacts APIs serve ([`super::sim_contacts`]).
+    org: std::sync::Mutex<super::sim_contacts::SimOrg>,
     /// outTrackId → the card's current `cardParamMap`.
     cards: std::sync::Mutex<HashMap<String, Value>>,
     base_url: std::sync::Mutex<String>,
@@ -295,6 +303,14 @@ impl Simulator {
             .route(
                 "/v1.0/gateway/connections/open",
                 post(super::sim_gateway::open_connection),
+            )
+            .route(
+                "/topapi/v2/department/listsub",
+                post(super::sim_contacts::list_sub_departments),
+            )
+            .route(
+                "/topapi/v2/user/list",
+                post(super::sim_contacts::list_users),
             )
             .route("/sim/sent", get(list_sent))
             .with_state(self.clone())
@@ -487,9 +503,28 @@ impl Simulator {
         headers
             .get("x-acs-dingtalk-access-token")
             .and_then(|v| v.to_str().ok())
-            .and_then(|t| t.strip_prefix("sim-token-"))
+            .is_some_and(|t| self.token_value_ok(t))
+    }
+
+    /// Whether `token` is one this simulator issued and has not revoked (the legacy API
+    /// carries it in the `access_token` query parameter).
+    pub(super) fn token_value_ok(&self, token: &str) -> bool {
+        token
+            .strip_prefix("sim-token-")
             .and_then(|n| n.parse::<u64>().ok())
             .is_some_and(|n| n >= self.state.tokens_valid_from.load(Ordering::Relaxed))
+    }
+
+    /// Replaces the organisation the contacts APIs serve (empty until set).
+    pub fn set_org(&self, org: super::sim_contacts::SimOrg) {
+        if let Ok(mut o) = self.state.org.lock() {
+            *o = org;
+        }
+    }
+
+    /// The organisation the contacts APIs serve.
+    pub fn org(&self) -> super::sim_contacts::SimOrg {
+        self.state.org.lock().map(|o| o.clone()).unwrap_or_default()
     }
 }
 

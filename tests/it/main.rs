@@ -6,6 +6,7 @@ mod answers;
 mod audit;
 mod callback;
 mod cli;
+mod directory;
 mod docs;
 mod followup;
 mod leaks;
