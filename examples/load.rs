@@ -30,7 +30,7 @@
 //! `dingtalk.oapi_base`). Only loopback addresses are accepted, for the bots and for
 //! the generator itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -46,10 +46,12 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
+use futures_util::{SinkExt as _, StreamExt as _};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Parser, Debug)]
 #[command(about = "Load generator for DingTalk robots in HTTP callback mode (loopback only)")]
@@ -57,6 +59,9 @@ struct Args {
     /// Where the generator serves DingTalk (session webhooks under /oapi, OpenAPI at /).
     #[arg(long, default_value = "127.0.0.1:18090")]
     listen: SocketAddr,
+    /// Stream mode: where the WebSocket gateway listens (used by `stream` targets).
+    #[arg(long, default_value = "127.0.0.1:18091")]
+    gateway_listen: SocketAddr,
     /// The app secret the callbacks are signed with.
     #[arg(long)]
     secret: String,
@@ -64,7 +69,8 @@ struct Args {
     #[arg(long, default_value = "load-app")]
     app_key: String,
     /// A bot to measure: `name,callback_url,pid[,audit_file]`. Repeat for several bots;
-    /// their rounds are interleaved.
+    /// their rounds are interleaved. `stream` as the URL: the bot connects in Stream mode
+    /// (to `connections/open` on --listen) and gets frames on its WebSocket instead.
     #[arg(long = "target", required = true)]
     targets: Vec<String>,
     /// Concurrency levels (messages in flight), comma-separated.
@@ -97,6 +103,9 @@ struct Args {
     json: Option<PathBuf>,
 }
 
+/// The target "URL" of a bot connected in Stream mode.
+const STREAM: &str = "stream";
+
 /// One bot under test.
 #[derive(Debug, Clone)]
 struct Target {
@@ -113,13 +122,16 @@ fn parse_target(s: &str) -> Result<Target, String> {
             "--target {s:?}: expected name,url,pid[,audit_file]"
         ));
     }
-    let url = url::Url::parse(parts[1]).map_err(|e| format!("--target {s:?}: {e}"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    };
+    let loopback = parts[1] == STREAM
+        || match url::Url::parse(parts[1])
+            .map_err(|e| format!("--target {s:?}: {e}"))?
+            .host()
+        {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        };
     if !loopback {
         return Err(format!("--target {s:?}: only loopback bots are allowed"));
     }
@@ -169,6 +181,14 @@ struct Fake {
     token_calls: AtomicU64,
     /// OpenAPI calls without the token this fake handed out, or with a bad body.
     rejected: AtomicU64,
+    /// Stream mode: the WebSocket URL `connections/open` hands out.
+    gateway: String,
+    /// Stream mode: tickets handed out and not yet used.
+    tickets: Mutex<HashSet<String>>,
+    /// Stream mode: the newest bot connection; frames are pushed to it.
+    stream: Mutex<Option<mpsc::UnboundedSender<String>>>,
+    stream_connects: AtomicU64,
+    acks: AtomicU64,
 }
 
 const TOKEN: &str = "load-generator-token";
@@ -271,6 +291,103 @@ async fn group_send(
     }
     fake.group_sends.fetch_add(1, Ordering::Relaxed);
     Json(json!({ "processQueryKey": "pqk-load" })).into_response()
+}
+
+/// Stream mode, `POST /v1.0/gateway/connections/open`: checks the credentials and hands
+/// out a single-use ticket for the WebSocket.
+async fn open_connection(State(fake): State<Arc<Fake>>, body: Json<Value>) -> Response {
+    let id = body.get("clientId").and_then(Value::as_str);
+    let secret = body.get("clientSecret").and_then(Value::as_str);
+    let subscribed = body
+        .get("subscriptions")
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty());
+    if id != Some(fake.app_key.as_str()) || secret != Some(fake.secret.as_str()) || !subscribed {
+        fake.rejected.fetch_add(1, Ordering::Relaxed);
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "code": "InvalidAuthentication", "message": "bad open request" })),
+        )
+            .into_response();
+    }
+    let ticket = format!(
+        "load-ticket-{}",
+        fake.stream_connects.load(Ordering::Relaxed) + 1
+    );
+    fake.tickets.lock().expect("tickets").insert(ticket.clone());
+    Json(json!({ "endpoint": fake.gateway, "ticket": ticket })).into_response()
+}
+
+/// Stream mode: accepts bot connections that present a ticket; the newest one receives
+/// the pushed frames, and every text frame the bot sends back is counted as an ACK.
+async fn serve_gateway(listener: tokio::net::TcpListener, fake: Arc<Fake>) {
+    while let Ok((tcp, _)) = listener.accept().await {
+        let fake = Arc::clone(&fake);
+        tokio::spawn(async move {
+            let tickets = Arc::clone(&fake);
+            // tungstenite's handshake callback returns its own (large) error type.
+            #[allow(clippy::result_large_err)]
+            let check = move |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                              resp| {
+                let ticket = req.uri().query().and_then(|q| {
+                    url::form_urlencoded::parse(q.as_bytes())
+                        .find(|(k, _)| k == "ticket")
+                        .map(|(_, v)| v.into_owned())
+                });
+                let valid =
+                    ticket.is_some_and(|t| tickets.tickets.lock().expect("tickets").remove(&t));
+                if valid {
+                    Ok(resp)
+                } else {
+                    let mut refuse =
+                        tokio_tungstenite::tungstenite::handshake::server::ErrorResponse::new(None);
+                    *refuse.status_mut() = StatusCode::UNAUTHORIZED;
+                    Err(refuse)
+                }
+            };
+            let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, check).await else {
+                return;
+            };
+            fake.stream_connects.fetch_add(1, Ordering::Relaxed);
+            let (mut sink, mut source) = ws.split();
+            let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+            *fake.stream.lock().expect("stream") = Some(tx);
+            loop {
+                tokio::select! {
+                    out = rx.recv() => match out {
+                        Some(text) => if sink.send(Message::Text(text.into())).await.is_err() { break },
+                        None => break,
+                    },
+                    inbound = source.next() => match inbound {
+                        Some(Ok(Message::Text(_))) => { fake.acks.fetch_add(1, Ordering::Relaxed); }
+                        Some(Ok(Message::Ping(p))) => { let _ = sink.send(Message::Pong(p)).await; }
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                        Some(Ok(_)) => {}
+                    },
+                }
+            }
+        });
+    }
+}
+
+/// The topic of robot messages in Stream mode.
+const BOT_MESSAGE_TOPIC: &str = "/v1.0/im/bot/messages/get";
+
+/// Pushes message `n` as a Stream `CALLBACK` frame; false when no bot is connected.
+fn push_frame(fake: &Fake, n: u64, body: &Value) -> bool {
+    let frame = json!({
+        "specVersion": "1.0",
+        "type": "CALLBACK",
+        "headers": { "appId": "load-app", "contentType": "application/json",
+                     "messageId": format!("load-cb-{n}"), "time": now_ms().to_string(),
+                     "topic": BOT_MESSAGE_TOPIC },
+        "data": body.to_string(),
+    });
+    fake.stream
+        .lock()
+        .expect("stream")
+        .as_ref()
+        .is_some_and(|tx| tx.send(frame.to_string()).is_ok())
 }
 
 /// DingTalk's callback signature: base64(HMAC-SHA256(secret, timestamp + "\n" + secret)).
@@ -471,15 +588,19 @@ impl Runner {
                     let signature = sign(&secret, &timestamp);
                     r.sent += 1;
                     let sent_at = Instant::now();
-                    let accepted = client
-                        .post(&url)
-                        .header("timestamp", &timestamp)
-                        .header("sign", signature)
-                        .json(&body)
-                        .send()
-                        .await
-                        .map(|resp| resp.status() == reqwest::StatusCode::OK)
-                        .unwrap_or(false);
+                    let accepted = if url == STREAM {
+                        push_frame(&fake, n, &body)
+                    } else {
+                        client
+                            .post(&url)
+                            .header("timestamp", &timestamp)
+                            .header("sign", signature)
+                            .json(&body)
+                            .send()
+                            .await
+                            .map(|resp| resp.status() == reqwest::StatusCode::OK)
+                            .unwrap_or(false)
+                    };
                     if !accepted {
                         r.callback_errors += 1;
                         r.unanswered += 1;
@@ -640,7 +761,21 @@ fn print_tables(targets: &[Target], levels: &[usize], rounds: &[Round]) {
 }
 
 /// Waits until something accepts TCP connections at the target's address.
-async fn wait_until_listening(target: &Target, within: Duration) -> Result<(), String> {
+async fn wait_until_listening(
+    target: &Target,
+    fake: &Fake,
+    within: Duration,
+) -> Result<(), String> {
+    let until = Instant::now() + within;
+    if target.url == STREAM {
+        while Instant::now() < until {
+            if fake.stream.lock().expect("stream").is_some() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        return Err(format!("{} did not connect to the gateway", target.name));
+    }
     let url = url::Url::parse(&target.url).map_err(|e| e.to_string())?;
     let addr = url
         .socket_addrs(|| Some(80))
@@ -648,7 +783,6 @@ async fn wait_until_listening(target: &Target, within: Duration) -> Result<(), S
         .into_iter()
         .next()
         .ok_or("no address")?;
-    let until = Instant::now() + within;
     while Instant::now() < until {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
             return Ok(());
@@ -672,8 +806,8 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<i32, String> {
-    if !is_loopback(args.listen.ip()) {
-        return Err("--listen must be a loopback address".into());
+    if !is_loopback(args.listen.ip()) || !is_loopback(args.gateway_listen.ip()) {
+        return Err("--listen and --gateway-listen must be loopback addresses".into());
     }
     let targets: Vec<Target> = args
         .targets
@@ -684,13 +818,21 @@ async fn run(args: Args) -> Result<i32, String> {
         app_key: args.app_key.clone(),
         secret: args.secret.clone(),
         base: format!("http://{}", args.listen),
+        gateway: format!("ws://{}/connect", args.gateway_listen),
         ..Fake::default()
     });
+    if targets.iter().any(|t| t.url == STREAM) {
+        let gw = tokio::net::TcpListener::bind(args.gateway_listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.gateway_listen))?;
+        tokio::spawn(serve_gateway(gw, Arc::clone(&fake)));
+    }
     let app = Router::new()
         .route("/oapi/robot/sendBySession", post(webhook))
         .route("/v1.0/oauth2/accessToken", post(access_token))
         .route("/v1.0/robot/oToMessages/batchSend", post(batch_send))
         .route("/v1.0/robot/groupMessages/send", post(group_send))
+        .route("/v1.0/gateway/connections/open", post(open_connection))
         .with_state(Arc::clone(&fake));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -699,7 +841,7 @@ async fn run(args: Args) -> Result<i32, String> {
         let _ = axum::serve(listener, app).await;
     });
     for t in &targets {
-        wait_until_listening(t, Duration::from_secs(60)).await?;
+        wait_until_listening(t, &fake, Duration::from_secs(60)).await?;
     }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(args.reply_timeout_secs))
@@ -789,13 +931,15 @@ async fn run(args: Args) -> Result<i32, String> {
     print_tables(&targets, &args.concurrency, &rounds);
     println!();
     println!(
-        "DingTalk side: {} webhook posts, {} private sends, {} group sends, {} token calls, {} rejected calls, {} late replies",
+        "DingTalk side: {} webhook posts, {} private sends, {} group sends, {} token calls, {} rejected calls, {} late replies, {} stream connections, {} stream ACKs",
         fake.webhook_posts.load(Ordering::Relaxed),
         fake.private_sends.load(Ordering::Relaxed),
         fake.group_sends.load(Ordering::Relaxed),
         fake.token_calls.load(Ordering::Relaxed),
         fake.rejected.load(Ordering::Relaxed),
         fake.late.load(Ordering::Relaxed),
+        fake.stream_connects.load(Ordering::Relaxed),
+        fake.acks.load(Ordering::Relaxed),
     );
     if args.check_audit && !audit_ok {
         eprintln!("load: audit records differ from answered messages");
