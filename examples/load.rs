@@ -951,3 +951,44 @@ async fn run(args: Args) -> Result<i32, String> {
 fn is_loopback(ip: IpAddr) -> bool {
     ip.is_loopback()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_like_the_protocol_notes() {
+        // The test vector of dingtalk-protocol.md §1.1.
+        assert_eq!(
+            sign("askerp-test-secret", "1700000000000"),
+            "tBbgKopcQk6pEtDoJWYBnt71o6n8TIO0a4G3pg4bZdw="
+        );
+    }
+
+    #[test]
+    fn audit_lines_are_counted_only_when_complete() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, "{}\n{}\n{\"half").expect("write");
+        let (n, offset) = audit_lines_since(&path, 0).expect("count");
+        assert_eq!((n, offset), (2, 6));
+        std::fs::write(&path, "{}\n{}\n{\"half\":1}\n").expect("write");
+        assert_eq!(audit_lines_since(&path, offset).expect("count").0, 1);
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&[7000], 90.0), 7.0);
+    }
+
+    #[test]
+    fn only_loopback_targets() {
+        assert!(parse_target("a,http://127.0.0.1:1/cb,1").is_ok());
+        assert!(parse_target("a,stream,1,/tmp/x").is_ok());
+        assert!(parse_target("a,http://10.0.0.1:1/cb,1").is_err());
+        assert!(parse_target("a,http://127.0.0.1:1/cb").is_err());
+    }
+}
