@@ -494,6 +494,39 @@ fn usage(pid: u32, ticks: u64) -> Result<Usage, String> {
     })
 }
 
+/// Busy and total jiffies of every CPU, from `/proc/stat`. With the bot and the
+/// generator pinned, the busy share of a CPU beyond what they used is other work on the
+/// machine, which the report shows because it caps the throughput.
+fn cpu_jiffies() -> Vec<(u64, u64)> {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return Vec::new();
+    };
+    stat.lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .map(|l| {
+            let v: Vec<u64> = l
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let total: u64 = v.iter().sum();
+            // idle and iowait are fields 4 and 5.
+            let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+            (total - idle, total)
+        })
+        .collect()
+}
+
+fn busy_percent(before: &[(u64, u64)], after: &[(u64, u64)]) -> Vec<f64> {
+    before
+        .iter()
+        .zip(after)
+        .map(|((b0, t0), (b1, t1))| {
+            100.0 * b1.saturating_sub(*b0) as f64 / (t1.saturating_sub(*t0)).max(1) as f64
+        })
+        .collect()
+}
+
 /// Counts audit lines appended since `offset`; returns the count and the new offset.
 /// Only the new bytes are read, so a long run does not re-read a growing file.
 fn audit_lines_since(path: &PathBuf, offset: u64) -> Result<(u64, u64), String> {
@@ -533,6 +566,8 @@ struct Round {
     audit_records: Option<u64>,
     private_sends: u64,
     late_replies: u64,
+    /// How busy each CPU of the machine was during the round, whoever used it.
+    cpu_busy_percent: Vec<f64>,
     #[serde(skip)]
     latencies_us: Vec<u64>,
 }
@@ -559,6 +594,7 @@ impl Runner {
     ) -> Result<Round, String> {
         let before = usage(target.pid, self.ticks)?;
         let gen_before = usage(std::process::id(), self.ticks)?;
+        let machine_before = cpu_jiffies();
         if let Some(path) = &target.audit {
             // Anything a previous round left settles before this one counts.
             *audit_offset = audit_lines_since(path, *audit_offset)?.1;
@@ -641,6 +677,7 @@ impl Runner {
         // (and count their CPU) before reading.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let after = usage(target.pid, self.ticks)?;
+        round.cpu_busy_percent = busy_percent(&machine_before, &cpu_jiffies());
         round.cpu_us = after.cpu_us.saturating_sub(before.cpu_us);
         round.generator_cpu_us = usage(std::process::id(), self.ticks)?
             .cpu_us
@@ -896,7 +933,7 @@ async fn run(args: Args) -> Result<i32, String> {
                     .await?;
                 r.rep = rep;
                 eprintln!(
-                    "{} c={c} rep={rep}: sent {} answered {} unanswered {} in {:.1} s, bot CPU {:.0} µs/answer ({:.0} % of a core), generator {:.0} % of a core, RSS {} KiB, audit {:?}, private sends {}, late {}",
+                    "{} c={c} rep={rep}: sent {} answered {} unanswered {} in {:.1} s, bot CPU {:.0} µs/answer ({:.0} % of a core), generator {:.0} % of a core, CPUs busy {:?} %, RSS {} KiB, audit {:?}, private sends {}, late {}",
                     r.bot,
                     r.sent,
                     r.answered,
@@ -905,6 +942,10 @@ async fn run(args: Args) -> Result<i32, String> {
                     r.cpu_us as f64 / r.answered.max(1) as f64,
                     r.cpu_us as f64 / 1e4 / r.wall_secs.max(1e-9),
                     r.generator_cpu_us as f64 / 1e4 / r.wall_secs.max(1e-9),
+                    r.cpu_busy_percent
+                        .iter()
+                        .map(|p| p.round() as u64)
+                        .collect::<Vec<_>>(),
                     r.rss_kib_after,
                     r.audit_records,
                     r.private_sends,
