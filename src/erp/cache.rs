@@ -38,7 +38,9 @@ enum Key {
 
 #[derive(Debug, Clone)]
 enum Value {
-    Places(Places),
+    /// Shared: every message that names a place reads the whole list, and the cache
+    /// hands out a clone of what it holds.
+    Places(Arc<Places>),
     Items(Vec<Item>),
     Stock(Vec<StockLine>),
     Sales(SalesSummary),
@@ -141,10 +143,10 @@ impl CachedConnector {
         }
     }
 
-    pub async fn places(&self) -> Result<Fetched<Places>, ErpError> {
+    pub async fn places(&self) -> Result<Fetched<Arc<Places>>, ErpError> {
         let f = self
             .get(Key::Places, |c| async move {
-                c.places().await.map(Value::Places)
+                c.places().await.map(|p| Value::Places(Arc::new(p)))
             })
             .await?;
         match f.data {

@@ -281,11 +281,11 @@ impl ErpRouter {
         vocab
     }
 
-    pub async fn places(&self) -> Result<Fetched<Places>, ErpError> {
+    pub async fn places(&self) -> Result<Fetched<Arc<Places>>, ErpError> {
         let mut inv = self.inventory.cache.places().await?;
         if self.sales.name != self.inventory.name {
             let sales = self.sales.cache.places().await?;
-            inv.data.merge(sales.data);
+            Arc::make_mut(&mut inv.data).merge((*sales.data).clone());
             inv.as_of = inv.as_of.min(sales.as_of);
         }
         Ok(inv)

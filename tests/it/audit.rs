@@ -115,7 +115,6 @@ async fn the_postgres_sink_keeps_one_chain_across_replicas() {
         "delete"
     );
     exec(format!("DROP TABLE {table}")).await;
-    let _ = head;
 }
 
 /// `audit search` finds who asked about a colleague's leave, from the records the server
