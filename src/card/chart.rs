@@ -166,9 +166,12 @@ pub fn draw(data: &ChartData) -> Result<Pixmap, ChartError> {
     Ok(pm)
 }
 
+/// A text's box in a pixmap: `(x0, y0, x1, y1)`, `x1` and `y1` exclusive.
+pub type TextBox = (u32, u32, u32, u32);
+
 /// Draws `text` alone (for tests and font checks); returns the pixmap and the text's
 /// bounding box `(x0, y0, x1, y1)`.
-pub fn draw_label(text: &str, px: f32) -> Result<(Pixmap, (u32, u32, u32, u32)), ChartError> {
+pub fn draw_label(text: &str, px: f32) -> Result<(Pixmap, TextBox), ChartError> {
     let fonts = FONTS.as_ref().map_err(|e| ChartError::Font(e.clone()))?;
     let mut pm = Pixmap::new(WIDTH, 120).ok_or(ChartError::Canvas)?;
     pm.fill(Color::WHITE);
