@@ -1341,6 +1341,10 @@ fn odd_values_never_panic() {
             let card = r.render(locale, content);
             assert!(!card.title.is_empty());
             assert!(!card.markdown.is_empty());
+            // A report's chart draws whatever the values (negative, zero, odd dates).
+            if let Some(data) = r.chart(locale, content) {
+                askerp::card::chart::render_png(&data).expect("chart");
+            }
         }
     }
 }
