@@ -86,6 +86,13 @@ pub struct ServerConfig {
     /// `dingtalk.timestamp_window_secs`, or a replayed callback that is still inside the
     /// signature window would be answered again.
     pub dedupe_ttl_secs: u64,
+    /// The URL DingTalk clients reach askerp at (e.g. `https://askerp.example.com`).
+    /// When set, report charts are served from it under signed, expiring links
+    /// (`/charts/…`); when not (Stream mode, on-prem), they are uploaded to DingTalk's
+    /// media API instead. See docs/charts.md.
+    pub public_url: Option<String>,
+    /// How long a chart link stays valid (and the chart in memory).
+    pub chart_link_ttl_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +102,8 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 30,
             shutdown_drain_secs: 0,
             dedupe_ttl_secs: 600,
+            public_url: None,
+            chart_link_ttl_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -612,10 +621,18 @@ impl Config {
                 self.server.listen
             ));
         }
+        let public_url = self
+            .server
+            .public_url
+            .iter()
+            .map(|v| ("server.public_url", v));
         for (key, value) in [
             ("dingtalk.api_base", &self.dingtalk.api_base),
             ("dingtalk.oapi_base", &self.dingtalk.oapi_base),
-        ] {
+        ]
+        .into_iter()
+        .chain(public_url)
+        {
             match url::Url::parse(value) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
                 _ => problems.push(format!("{key} = {value:?} is not an http(s) URL")),
@@ -672,6 +689,10 @@ impl Config {
                 self.dingtalk.timestamp_window_secs,
             ),
             ("server.dedupe_ttl_secs", self.server.dedupe_ttl_secs),
+            (
+                "server.chart_link_ttl_secs",
+                self.server.chart_link_ttl_secs,
+            ),
             (
                 "dingtalk.stream_idle_ping_secs",
                 self.dingtalk.stream_idle_ping_secs,

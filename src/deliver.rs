@@ -10,6 +10,11 @@
 //!   (`createAndDeliver`, into the group or the asker's 1:1 chat with the robot); if that
 //!   fails, the markdown message path above still delivers it.
 //!
+//! - A report's chart ([`Answer::chart`]) is drawn here, off the async threads, and added
+//!   to the markdown as an image: from a signed askerp link when `server.public_url` is
+//!   set, otherwise from DingTalk's media store (`media/upload`). A chart that cannot be
+//!   drawn or placed costs the picture only; the card goes out with its figures.
+//!
 //! Every attempt is reported back for the audit record.
 
 use jiff::Timestamp;
@@ -40,6 +45,8 @@ pub async fn deliver(
     now: Timestamp,
 ) -> Report {
     let mut report = Report::default();
+    let charted = with_chart(client, answer, now, &mut report).await;
+    let answer = charted.as_ref().unwrap_or(answer);
     match answer.delivery {
         Delivery::Conversation => {
             report.delivered = (client.cards_enabled()
@@ -68,6 +75,60 @@ pub async fn deliver(
         tracing::warn!(msg_id = %inbound.msg_id, sends = ?report.sends, "Answer could not be delivered.");
     }
     report
+}
+
+/// `answer` with its chart in the markdown, or `None` when it has no chart or the chart
+/// could not be placed (recorded as `chart:failed:…`).
+async fn with_chart(
+    client: &DingTalkClient,
+    answer: &Answer,
+    now: Timestamp,
+    report: &mut Report,
+) -> Option<Answer> {
+    let data = answer.chart.clone()?;
+    let alt: String = data
+        .alt
+        .chars()
+        .filter(|c| !matches!(c, '[' | ']' | '(' | ')' | '\n'))
+        .collect();
+    let png = match tokio::task::spawn_blocking(move || crate::card::chart::render_png(&data)).await
+    {
+        Ok(Ok(png)) => png,
+        Ok(Err(e)) => {
+            report.sends.push(format!("chart:failed:{e}"));
+            return None;
+        }
+        Err(e) => {
+            report.sends.push(format!("chart:failed:{e}"));
+            return None;
+        }
+    };
+    let (kind, placed) = match client.chart_store() {
+        Some(store) => (
+            "chart_link",
+            store.publish(png, now).await.map_err(|e| e.to_string()),
+        ),
+        None => (
+            "chart_media",
+            client
+                .upload_image(&png, "chart.png")
+                .await
+                .map_err(|e| e.to_string()),
+        ),
+    };
+    match placed {
+        Ok(src) => {
+            report.sends.push(format!("{kind}:ok"));
+            let mut out = answer.clone();
+            out.card.markdown = format!("{}\n\n![{alt}]({src})", out.card.markdown.trim_end());
+            Some(out)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Chart not delivered; the card goes without it.");
+            report.sends.push(format!("{kind}:failed:{e}"));
+            None
+        }
+    }
 }
 
 impl Report {

@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod card;
 pub mod channel;
+pub mod chart_store;
 pub mod cli;
 pub mod config;
 pub mod dedupe;

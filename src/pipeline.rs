@@ -21,10 +21,12 @@ use jiff::Zoned;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use crate::card::chart::ChartData;
 use crate::card::{Card, Content, DenyReason, Failure, NotFound, Renderer};
 use crate::channel::Conversation;
+use crate::erp::cache::Fetched;
 use crate::erp::matching::{self, Entry};
-use crate::erp::{ErpError, ErpRouter, Item, Place, PlaceKind, Places, SalesFilter};
+use crate::erp::{DailySales, ErpError, ErpRouter, Item, Place, PlaceKind, Places, SalesFilter};
 use crate::identity::{Directory, Principal};
 use crate::intent::context::{self, ContextKey, ContextStore, PlaceSlot, Turn};
 use crate::intent::frame::frame;
@@ -113,6 +115,9 @@ pub struct Answer {
     pub principal: Option<String>,
     pub connector: Option<String>,
     pub erp_latency_ms: Option<u64>,
+    /// The chart of a report card (its figures, in the asker's language); the delivery
+    /// draws it and puts it in the markdown ([`crate::deliver`]).
+    pub chart: Option<ChartData>,
 }
 
 /// Why a question stopped before a data card.
@@ -667,11 +672,23 @@ impl Bot {
                         })
                     }
                     _ => {
-                        let (current, previous, top) = tokio::try_join!(
+                        let (current, previous, top, daily, previous_daily) = tokio::join!(
                             self.erp.sales_summary(&filter),
                             self.erp.sales_summary(&previous_filter),
                             self.erp.top_items(&filter, 5),
-                        )?;
+                            self.erp.daily_sales(&filter),
+                            self.erp.daily_sales(&previous_filter),
+                        );
+                        let (current, previous, top) = (current?, previous?, top?);
+                        // The trend is a picture of figures the card already has: a
+                        // connector that cannot give them per day costs the chart its
+                        // lines, never the report.
+                        let per_day = |r: Result<Fetched<Vec<DailySales>>, ErpError>| {
+                            r.map(|f| f.data).unwrap_or_else(|e| {
+                                tracing::warn!(error = %e, "Daily sales unavailable; chart without trend.");
+                                Vec::new()
+                            })
+                        };
                         Ok(Content::Report {
                             current: current.data,
                             previous: previous.data,
@@ -679,6 +696,8 @@ impl Bot {
                             regions,
                             stores,
                             to_date: framed.to_date,
+                            daily: per_day(daily),
+                            previous_daily: per_day(previous_daily),
                             as_of: current.as_of,
                         })
                     }
@@ -917,6 +936,7 @@ impl Bot {
     ) -> Answer {
         Answer {
             card: self.renderer.render(locale, &content),
+            chart: self.renderer.chart(locale, &content),
             resolution,
             locale,
             decision,

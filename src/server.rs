@@ -59,7 +59,12 @@ impl AppState {
         audit: Arc<AuditLog>,
     ) -> Result<AppState, crate::dingtalk::SendError> {
         Ok(AppState {
-            dingtalk: Arc::new(DingTalkClient::new(&config.dingtalk)?),
+            dingtalk: Arc::new(
+                DingTalkClient::new(&config.dingtalk)?.with_chart_store(
+                    crate::chart_store::ChartStore::from_config(&config.server)
+                        .map_err(|e| crate::dingtalk::SendError::Transport(e.to_string()))?,
+                ),
+            ),
             dedupe: Deduper::new(Duration::from_secs(config.server.dedupe_ttl_secs)),
             sources: Arc::new(crate::channel::sources::CallbackSources::from_config(
                 &config.dingtalk,
@@ -535,6 +540,7 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/charts/{file}", get(crate::chart_store::serve))
         .with_state(state);
     if let Some(sim) = simulator {
         app = app.nest("/demo/dingtalk", sim.router());

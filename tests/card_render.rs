@@ -633,6 +633,8 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 regions: vec![],
                 stores: vec![],
                 to_date: false,
+                daily: vec![],
+                previous_daily: vec![],
                 as_of,
             },
         ),
@@ -658,6 +660,8 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 stores: vec![],
                 // Asked on 20 Nov: compared with the same days of October.
                 to_date: true,
+                daily: vec![],
+                previous_daily: vec![],
                 as_of,
             },
         ),
@@ -670,6 +674,8 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 regions: vec![kowloon()],
                 stores: vec![],
                 to_date: false,
+                daily: vec![],
+                previous_daily: vec![],
                 as_of,
             },
         ),
@@ -1252,6 +1258,8 @@ fn odd_values_never_panic() {
             regions: vec![],
             stores: vec![],
             to_date: true,
+            daily: vec![],
+            previous_daily: vec![],
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Report {
@@ -1270,6 +1278,8 @@ fn odd_values_never_panic() {
             regions: vec![],
             stores: vec![],
             to_date: true,
+            daily: vec![],
+            previous_daily: vec![],
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Report {
@@ -1285,6 +1295,8 @@ fn odd_values_never_panic() {
             regions: vec![],
             stores: vec![],
             to_date: true,
+            daily: vec![],
+            previous_daily: vec![],
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Help {
@@ -1329,6 +1341,10 @@ fn odd_values_never_panic() {
             let card = r.render(locale, content);
             assert!(!card.title.is_empty());
             assert!(!card.markdown.is_empty());
+            // A report's chart draws whatever the values (negative, zero, odd dates).
+            if let Some(data) = r.chart(locale, content) {
+                askerp::card::chart::render_png(&data).expect("chart");
+            }
         }
     }
 }

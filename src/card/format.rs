@@ -154,6 +154,20 @@ pub fn date(locale: Locale, d: Date) -> String {
     }
 }
 
+/// A day without its year, for chart axes: "3 Dec" / "12月3日" / "3/12".
+pub fn short_date(locale: Locale, d: Date) -> String {
+    match locale {
+        Locale::En | Locale::Ms => format!("{} {}", d.day(), month_abbr(locale, d.month())),
+        Locale::ZhHk | Locale::ZhCn => format!("{}月{}日", d.month(), d.day()),
+        Locale::Vi => format!("{}/{}", d.day(), d.month()),
+    }
+}
+
+/// A month, for chart axes: "Oct 2026" / "2026年10月" / "tháng 10/2026".
+pub fn month_label(locale: Locale, d: Date) -> String {
+    month(locale, d)
+}
+
 /// Formats a month: "Oct 2026" / "2026年10月" / "Okt 2026" / "tháng 10/2026".
 fn month(locale: Locale, d: Date) -> String {
     match locale {

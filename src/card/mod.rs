@@ -5,6 +5,7 @@
 //! user-facing text comes from the message catalogs in `locales/` ([`messages`]); number,
 //! money, quantity and date formatting lives in [`format`].
 
+pub mod chart;
 pub mod format;
 pub mod messages;
 pub mod render;
@@ -13,7 +14,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::erp::{
-    Employee, Item, LeaveBalance, Order, Place, PlaceKind, SalesSummary, StockLine, TopItem,
+    DailySales, Employee, Item, LeaveBalance, Order, Place, PlaceKind, SalesSummary, StockLine,
+    TopItem,
 };
 use crate::intent::{Intent, LeaveType, Period, RankBy};
 
@@ -161,6 +163,10 @@ pub enum Content {
         /// The period is not over: the card says "to date" and that the comparison is
         /// the same days of the previous period.
         to_date: bool,
+        /// Sales per day of both periods, for the chart's trend; empty when the connector
+        /// could not say (the chart then shows only the breakdown and the totals).
+        daily: Vec<DailySales>,
+        previous_daily: Vec<DailySales>,
         as_of: Timestamp,
     },
     /// What the asker's roles allow, each with example questions in their language.

@@ -16,9 +16,10 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 
+use super::chart::{self, Bar, ChartData, Granularity, Series};
 use super::{Button, Card, Content, DenyReason, Failure, Messages, NotFound, format};
 use crate::erp::{
-    Employee, Item, LeaveBalance, Money, Order, OrderState, Place, PlaceKind, Quantity,
+    DailySales, Employee, Item, LeaveBalance, Money, Order, OrderState, Place, PlaceKind, Quantity,
     SalesSummary, StockLine, StoreSales, TopItem,
 };
 use crate::intent::{Intent, LeaveType, Locale, Period, RankBy};
@@ -64,6 +65,29 @@ impl Renderer {
     /// The catalogs this renderer uses.
     pub fn messages(&self) -> &Messages {
         &self.messages
+    }
+
+    /// The chart of a report card, in `locale`: the figures of the same `content` the
+    /// card shows, ready for [`super::chart::render_png`]. `None` for every other card.
+    pub fn chart(&self, locale: Locale, content: &Content) -> Option<ChartData> {
+        let Content::Report {
+            current,
+            previous,
+            top,
+            to_date,
+            daily,
+            previous_daily,
+            ..
+        } = content
+        else {
+            return None;
+        };
+        let r = Ctx {
+            m: &self.messages,
+            tz: &self.tz,
+            locale,
+        };
+        Some(r.chart(current, previous, top, *to_date, (daily, previous_daily)))
     }
 
     /// Renders `content` as a card in `locale`. Total: every variant and every value
@@ -133,6 +157,7 @@ impl Renderer {
                 stores,
                 to_date,
                 as_of,
+                ..
             } => r.report(current, previous, top, (regions, stores), *to_date, *as_of),
             Content::Help { entries } => r.help(entries),
             Content::PrivateNote { intent } => r.private_note(*intent),
@@ -1204,6 +1229,141 @@ impl Ctx<'_> {
             );
         }
         card.finish()
+    }
+
+    /// The chart's data for a report; see [`Renderer::chart`].
+    fn chart(
+        &self,
+        current: &SalesSummary,
+        previous: &SalesSummary,
+        top: &[TopItem],
+        to_date: bool,
+        (daily, previous_daily): (&[DailySales], &[DailySales]),
+    ) -> ChartData {
+        let period = Period {
+            start: current.start,
+            end: current.end,
+        };
+        let prev_period = Period {
+            start: previous.start,
+            end: previous.end,
+        };
+        let days = current
+            .end
+            .since(current.start)
+            .map(|s| i64::from(s.get_days()) + 1)
+            .unwrap_or(1);
+        let granularity = Granularity::for_days(days);
+        let series = |summary: &SalesSummary, p: &Period, days: &[DailySales]| Series {
+            label: self.f(
+                "chart.legend",
+                &[
+                    ("period", &self.period(p)),
+                    ("total", &self.money(&summary.total)),
+                ],
+            ),
+            start: p.start,
+            end: p.end,
+            total: summary.total.amount,
+            points: self.chart_points(p, granularity, days),
+        };
+        let (breakdown_title, breakdown) = if current.by_store.is_empty() {
+            (
+                self.t("report.top"),
+                top.iter()
+                    .take(chart::MAX_BARS)
+                    .map(|t| Bar {
+                        label: self.item_name(&t.item).to_string(),
+                        amount: t.revenue.amount,
+                        amount_text: self.money(&t.revenue),
+                    })
+                    .collect(),
+            )
+        } else {
+            (
+                self.t("report.by_store"),
+                current
+                    .by_store
+                    .iter()
+                    .take(chart::MAX_BARS)
+                    .map(|s| Bar {
+                        label: self.place_name(&s.store).into_owned(),
+                        amount: s.total.amount,
+                        amount_text: self.money(&s.total),
+                    })
+                    .collect(),
+            )
+        };
+        let trend_key = match granularity {
+            Granularity::Day => "chart.daily",
+            Granularity::Week => "chart.weekly",
+            Granularity::Month => "chart.monthly",
+        };
+        let title = self.f(
+            "report.title",
+            &[("period", &self.period_label(&period, to_date))],
+        );
+        ChartData {
+            locale: self.locale.tag().to_string(),
+            currency: current.total.currency.clone(),
+            alt: self.f("chart.alt", &[("period", &self.period(&period))]),
+            title,
+            trend_title: self.t(trend_key),
+            granularity,
+            current: series(current, &period, daily),
+            previous: series(previous, &prev_period, previous_daily),
+            breakdown_title,
+            breakdown,
+        }
+    }
+
+    /// The period cut into days, weeks (seven days from its first) or calendar months,
+    /// each with the sum of the daily totals that fall in it. No days, no points.
+    fn chart_points(
+        &self,
+        p: &Period,
+        granularity: Granularity,
+        days: &[DailySales],
+    ) -> Vec<chart::Point> {
+        let in_period: Vec<&DailySales> = days
+            .iter()
+            .filter(|d| d.date >= p.start && d.date <= p.end)
+            .collect();
+        if in_period.is_empty() {
+            return Vec::new();
+        }
+        let mut points = Vec::new();
+        let mut start = p.start;
+        while start <= p.end {
+            let end = match granularity {
+                Granularity::Day => start,
+                Granularity::Week => start
+                    .checked_add(jiff::Span::new().days(6))
+                    .unwrap_or(p.end),
+                Granularity::Month => start.last_of_month(),
+            }
+            .min(p.end);
+            let amount: Decimal = in_period
+                .iter()
+                .filter(|d| d.date >= start && d.date <= end)
+                .map(|d| d.total.amount)
+                .sum();
+            let label = match granularity {
+                Granularity::Day | Granularity::Week => format::short_date(self.locale, start),
+                Granularity::Month => format::month_label(self.locale, start),
+            };
+            points.push(chart::Point {
+                label,
+                start,
+                end,
+                amount,
+            });
+            match end.tomorrow() {
+                Ok(next) => start = next,
+                Err(_) => break,
+            }
+        }
+        points
     }
 
     // ---------------------------------------------------------------- conversation

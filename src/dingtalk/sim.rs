@@ -144,8 +144,32 @@ pub struct Sent {
     pub raw: Value,
 }
 
+/// An image a recorded message shows, fetched the way a DingTalk client would: a media
+/// id from the simulator's media store, or an http(s) URL fetched from where it points.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimImage {
+    /// The `seq` of the message that shows it.
+    pub seq: u64,
+    /// The reference in the markdown: a `media_id` or a URL.
+    pub source: String,
+    /// The image's bytes (not listed by `/sim/sent`).
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    /// The chart data askerp keeps inside its PNGs (iTXt `askerp-chart`), as JSON.
+    pub data: Option<Value>,
+}
+
+/// The largest image the media store accepts (DingTalk: 20 MB for `type=image`).
+const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
+
 #[derive(Debug, Default)]
 pub(super) struct SimState {
+    /// `media_id` → bytes of every image uploaded through `media/upload`.
+    uploads: std::sync::Mutex<HashMap<String, Vec<u8>>>,
+    /// Images shown by recorded messages, in the order they were resolved.
+    images: std::sync::Mutex<Vec<SimImage>>,
     pub(super) app_key: String,
     pub(super) app_secret: String,
     pub(super) gateway: super::sim_gateway::GatewayState,
@@ -312,6 +336,7 @@ impl Simulator {
                 "/topapi/v2/user/list",
                 post(super::sim_contacts::list_users),
             )
+            .route("/media/upload", post(media_upload))
             .route("/sim/sent", get(list_sent))
             .with_state(self.clone())
     }
@@ -495,8 +520,91 @@ impl Simulator {
         if let Ok(mut s) = self.state.sent.lock() {
             s.push(sent.clone());
         }
+        self.show_images(sent.seq, &sent.text);
         self.state.notify.notify_waiters();
         sent
+    }
+
+    /// Resolves every `![…](src)` of a message as a client would: a media id from the
+    /// media store (an unknown one shows nothing, as in DingTalk), a URL by fetching it.
+    fn show_images(&self, seq: u64, text: &str) {
+        for source in image_sources(text) {
+            if source.starts_with("http://") || source.starts_with("https://") {
+                let sim = self.clone();
+                tokio::spawn(async move {
+                    let fetched = async {
+                        let resp = reqwest::Client::new()
+                            .get(&source)
+                            .timeout(Duration::from_secs(5))
+                            .send()
+                            .await
+                            .ok()?;
+                        if !resp.status().is_success() {
+                            return None;
+                        }
+                        resp.bytes().await.ok().map(|b| b.to_vec())
+                    };
+                    if let Some(bytes) = fetched.await {
+                        sim.keep_image(seq, source, bytes);
+                    }
+                });
+            } else {
+                let bytes = self
+                    .state
+                    .uploads
+                    .lock()
+                    .ok()
+                    .and_then(|u| u.get(&source).cloned());
+                if let Some(bytes) = bytes {
+                    self.keep_image(seq, source, bytes);
+                }
+            }
+        }
+    }
+
+    fn keep_image(&self, seq: u64, source: String, bytes: Vec<u8>) {
+        let Ok((width, height, json)) = crate::card::chart::read_png(&bytes) else {
+            return;
+        };
+        let data = json.and_then(|j| serde_json::from_str(&j).ok());
+        if let Ok(mut images) = self.state.images.lock() {
+            images.push(SimImage {
+                seq,
+                source,
+                bytes,
+                width,
+                height,
+                data,
+            });
+        }
+        self.state.notify.notify_waiters();
+    }
+
+    /// Every image shown so far.
+    pub fn images(&self) -> Vec<SimImage> {
+        self.state
+            .images
+            .lock()
+            .map(|i| i.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many images were uploaded through `media/upload`.
+    pub fn uploads(&self) -> usize {
+        self.state.uploads.lock().map(|u| u.len()).unwrap_or(0)
+    }
+
+    /// Waits until at least `n` images were shown or `timeout` passes.
+    pub async fn wait_for_images(&self, n: usize, timeout: Duration) -> Vec<SimImage> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.state.notify.notified();
+            let images = self.images();
+            if images.len() >= n || tokio::time::Instant::now() >= deadline {
+                return images;
+            }
+            let _ = tokio::time::timeout_at(deadline, notified).await;
+        }
     }
 
     fn token_ok(&self, headers: &HeaderMap) -> bool {
@@ -595,6 +703,125 @@ fn read_message(raw: &Value) -> (String, String, Vec<(String, String)>) {
         s(&param, "text")
     };
     (s(&param, "title"), text, buttons)
+}
+
+/// The `src` of every markdown image in `text`.
+fn image_sources(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("![") {
+        rest = &rest[start + 2..];
+        let Some(close) = rest.find("](") else { break };
+        rest = &rest[close + 2..];
+        let Some(end) = rest.find(')') else { break };
+        out.push(rest[..end].trim().to_string());
+        rest = &rest[end + 1..];
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    #[serde(default)]
+    access_token: String,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+}
+
+/// `POST /media/upload?access_token=…&type=image`, multipart fields `type` and `media`,
+/// answered like oapi: `errcode` 0 with a `media_id`, or DingTalk's error codes (40014
+/// bad token, 40004 bad media type, 40005 not an image, 40006 bad size, 41005 no file).
+async fn media_upload(
+    State(sim): State<Simulator>,
+    Query(q): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let err =
+        |code: i64, msg: &str| Json(json!({ "errcode": code, "errmsg": msg })).into_response();
+    let token_ok = q
+        .access_token
+        .strip_prefix("sim-token-")
+        .and_then(|n| n.parse::<u64>().ok())
+        .is_some_and(|n| n >= sim.state.tokens_valid_from.load(Ordering::Relaxed));
+    if !token_ok {
+        return err(40014, "不合法的access_token");
+    }
+    let boundary = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .filter(|ct| ct.starts_with("multipart/form-data"))
+        .and_then(|ct| ct.split("boundary=").nth(1))
+        .map(|b| b.trim_matches('"').to_string());
+    let Some(boundary) = boundary else {
+        return err(41005, "缺少多媒体文件数据");
+    };
+    let parts = multipart_parts(&body, &boundary);
+    let kind = parts
+        .iter()
+        .find(|(name, _)| name == "type")
+        .map(|(_, v)| String::from_utf8_lossy(v).trim().to_string())
+        .or(q.kind);
+    if kind.as_deref() != Some("image") {
+        return err(40004, "不合法的媒体文件类型");
+    }
+    let Some((_, media)) = parts.into_iter().find(|(name, _)| name == "media") else {
+        return err(41005, "缺少多媒体文件数据");
+    };
+    if media.is_empty() || media.len() > MAX_IMAGE_BYTES {
+        return err(40006, "不合法的文件大小");
+    }
+    let image = media.starts_with(b"\x89PNG\r\n\x1a\n")
+        || media.starts_with(&[0xff, 0xd8, 0xff])
+        || media.starts_with(b"GIF8")
+        || media.starts_with(b"BM");
+    if !image {
+        return err(40005, "不合法的文件类型");
+    }
+    let n = sim.state.seq.fetch_add(1, Ordering::Relaxed) + 1;
+    let media_id = format!("@lALPsim{n:08x}");
+    if let Ok(mut u) = sim.state.uploads.lock() {
+        u.insert(media_id.clone(), media);
+    }
+    Json(json!({
+        "errcode": 0, "errmsg": "ok", "type": "image", "media_id": media_id,
+        "created_at": Timestamp::now().as_millisecond(),
+    }))
+    .into_response()
+}
+
+/// `(name, content)` of each part of a multipart/form-data body.
+fn multipart_parts(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
+    let delimiter = format!("--{boundary}");
+    let d = delimiter.as_bytes();
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + d.len() <= body.len() {
+        if &body[i..i + d.len()] == d {
+            starts.push(i);
+            i += d.len();
+        } else {
+            i += 1;
+        }
+    }
+    let mut parts = Vec::new();
+    for w in starts.windows(2) {
+        let part = &body[w[0] + d.len()..w[1]];
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
+        let Some(split) = part.windows(4).position(|x| x == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&part[..split]);
+        let name = head
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("name=\""))
+            .and_then(|n| n.split('"').next())
+            .unwrap_or_default()
+            .to_string();
+        parts.push((name, part[split + 4..].to_vec()));
+    }
+    parts
 }
 
 #[derive(Deserialize)]

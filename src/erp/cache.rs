@@ -11,8 +11,8 @@ use jiff::civil::Date;
 use moka::future::Cache;
 
 use super::{
-    Connector, Employee, ErpError, Item, LeaveBalance, Order, Places, SalesFilter, SalesSummary,
-    StockLine, TopItem,
+    Connector, DailySales, Employee, ErpError, Item, LeaveBalance, Order, Places, SalesFilter,
+    SalesSummary, StockLine, TopItem,
 };
 
 /// Data with the moment it was read from the ERP, so cards can say "as of".
@@ -31,6 +31,7 @@ enum Key {
     LowStock(Option<String>),
     Sales(SalesFilter),
     TopItems(SalesFilter, u32),
+    Daily(SalesFilter),
     Order(String),
     FindEmployees(String),
     Leave(String, Date),
@@ -45,6 +46,7 @@ enum Value {
     Stock(Vec<StockLine>),
     Sales(SalesSummary),
     TopItems(Vec<TopItem>),
+    Daily(Vec<DailySales>),
     Order(Option<Order>),
     Employees(Vec<Employee>),
     Leave(Option<LeaveBalance>),
@@ -226,6 +228,26 @@ impl CachedConnector {
             .await?;
         match f.data {
             Value::Sales(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    /// Sales per day ([`Connector::daily_sales`]), cached like the totals.
+    pub async fn daily_sales(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Fetched<Vec<DailySales>>, ErpError> {
+        let q = filter.clone();
+        let f = self
+            .get(Key::Daily(q.clone()), |c| async move {
+                c.daily_sales(&q).await.map(Value::Daily)
+            })
+            .await?;
+        match f.data {
+            Value::Daily(v) => Ok(Fetched {
                 data: v,
                 as_of: f.as_of,
             }),

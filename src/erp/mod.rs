@@ -257,6 +257,19 @@ pub struct StoreSales {
     pub orders: u64,
 }
 
+/// One day's sales: the same scope and states as [`SalesSummary`], for one date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailySales {
+    pub date: Date,
+    pub total: Money,
+    pub orders: u64,
+}
+
+/// The longest period [`Connector::daily_sales`] answers by default (one `sales_summary`
+/// per day): a year and a few days, so a yearly report's trend can be drawn without
+/// letting one question turn into thousands of ERP calls.
+pub const MAX_DAILY_DAYS: i64 = 370;
+
 /// One row of a best-sellers list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopItem {
@@ -387,6 +400,48 @@ pub trait Connector: Send + Sync {
     async fn low_stock(&self, warehouse: Option<&str>) -> Result<Vec<StockLine>, ErpError>;
     async fn sales_summary(&self, filter: &SalesFilter) -> Result<SalesSummary, ErpError>;
     async fn top_items(&self, filter: &SalesFilter, limit: u32) -> Result<Vec<TopItem>, ErpError>;
+    /// Sales per day over the filter's period, one entry per date from `start` to `end`
+    /// (days without sales included, at zero), for the trend on a report's chart. The
+    /// totals add up to [`Connector::sales_summary`] of the same filter.
+    ///
+    /// The default asks `sales_summary` once per day, which is correct for every connector
+    /// but costs one ERP call per day; connectors that can group by date in one query
+    /// should override it (the demo ERP does). Periods longer than [`MAX_DAILY_DAYS`] are
+    /// refused rather than turned into hundreds of calls.
+    async fn daily_sales(&self, filter: &SalesFilter) -> Result<Vec<DailySales>, ErpError> {
+        let days = filter
+            .end
+            .since(filter.start)
+            .map(|s| s.get_days() as i64 + 1)
+            .unwrap_or(0);
+        if days > MAX_DAILY_DAYS {
+            return Err(ErpError::Query {
+                connector: self.name().to_string(),
+                detail: format!("daily sales over {days} days (at most {MAX_DAILY_DAYS})"),
+            });
+        }
+        let mut out = Vec::with_capacity(usize::try_from(days.max(0)).unwrap_or(0));
+        let mut day = filter.start;
+        while day <= filter.end {
+            let s = self
+                .sales_summary(&SalesFilter {
+                    start: day,
+                    end: day,
+                    ..filter.clone()
+                })
+                .await?;
+            out.push(DailySales {
+                date: day,
+                total: s.total,
+                orders: s.orders,
+            });
+            match day.tomorrow() {
+                Ok(next) => day = next,
+                Err(_) => break,
+            }
+        }
+        Ok(out)
+    }
     /// An order by number; `None` when it does not exist.
     async fn order(&self, number: &str) -> Result<Option<Order>, ErpError>;
     /// Employees whose English or Chinese name matches.

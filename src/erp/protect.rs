@@ -287,6 +287,9 @@ impl Connector for Protected {
     async fn top_items(&self, filter: &SalesFilter, limit: u32) -> Result<Vec<TopItem>, ErpError> {
         self.guard.run(|| self.inner.top_items(filter, limit)).await
     }
+    async fn daily_sales(&self, filter: &SalesFilter) -> Result<Vec<super::DailySales>, ErpError> {
+        self.guard.run(|| self.inner.daily_sales(filter)).await
+    }
     async fn order(&self, number: &str) -> Result<Option<Order>, ErpError> {
         self.guard.run(|| self.inner.order(number)).await
     }

@@ -325,6 +325,14 @@ impl ErpRouter {
         self.sales.cache.top_items(filter, limit).await
     }
 
+    /// Sales per day, for a report's trend chart.
+    pub async fn daily_sales(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Fetched<Vec<super::DailySales>>, ErpError> {
+        self.sales.cache.daily_sales(filter).await
+    }
+
     pub async fn order(&self, number: &str) -> Result<Fetched<Option<Order>>, ErpError> {
         self.sales.cache.order(number).await
     }

@@ -5,6 +5,7 @@ mod support;
 mod answers;
 mod audit;
 mod callback;
+mod charts;
 mod cli;
 mod directory;
 mod docs;

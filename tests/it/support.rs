@@ -38,6 +38,19 @@ impl TestApp {
         tweak: impl FnOnce(&mut Config),
         connector: Option<Arc<dyn Connector>>,
     ) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        TestApp::start_on(listener, tweak, connector).await
+    }
+
+    /// Starts the app on `listener` (bound by the caller, who then knows the address
+    /// before the configuration is made, e.g. for `server.public_url`).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        tweak: impl FnOnce(&mut Config),
+        connector: Option<Arc<dyn Connector>>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = Simulator::new(APP_KEY, SECRET);
         let sim_base = sim.serve_on_loopback().await.expect("simulator");
@@ -62,9 +75,6 @@ impl TestApp {
         let audit_path = config.audit.path.clone();
         let db_path = dir.path().join("demo.sqlite");
         let state = AppState::new(Arc::new(config), Arc::new(bot), audit).expect("state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let serving = state.clone();
         tokio::spawn(async move {
