@@ -178,6 +178,8 @@ struct Fake {
     late: AtomicU64,
     private_sends: AtomicU64,
     group_sends: AtomicU64,
+    /// Report charts uploaded (a cached chart is not uploaded again).
+    media_uploads: AtomicU64,
     token_calls: AtomicU64,
     /// OpenAPI calls without the token this fake handed out, or with a bad body.
     rejected: AtomicU64,
@@ -291,6 +293,23 @@ async fn group_send(
     }
     fake.group_sends.fetch_add(1, Ordering::Relaxed);
     Json(json!({ "processQueryKey": "pqk-load" })).into_response()
+}
+
+/// `POST {oapi}/media/upload?access_token=…`: a report's chart, answered with a media id
+/// as DingTalk does (the body is counted, not kept).
+async fn media_upload(
+    State(fake): State<Arc<Fake>>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    if q.get("access_token").is_none_or(String::is_empty) || body.is_empty() {
+        fake.rejected.fetch_add(1, Ordering::Relaxed);
+        return Json(json!({ "errcode": 40014, "errmsg": "invalid access_token" })).into_response();
+    }
+    fake.media_uploads.fetch_add(1, Ordering::Relaxed);
+    Json(json!({ "errcode": 0, "errmsg": "ok", "type": "image",
+                 "media_id": format!("@lALload{}", body.len()), "created_at": 0 }))
+    .into_response()
 }
 
 /// Stream mode, `POST /v1.0/gateway/connections/open`: checks the credentials and hands
@@ -869,6 +888,7 @@ async fn run(args: Args) -> Result<i32, String> {
         .route("/v1.0/oauth2/accessToken", post(access_token))
         .route("/v1.0/robot/oToMessages/batchSend", post(batch_send))
         .route("/v1.0/robot/groupMessages/send", post(group_send))
+        .route("/oapi/media/upload", post(media_upload))
         .route("/v1.0/gateway/connections/open", post(open_connection))
         .with_state(Arc::clone(&fake));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -972,10 +992,11 @@ async fn run(args: Args) -> Result<i32, String> {
     print_tables(&targets, &args.concurrency, &rounds);
     println!();
     println!(
-        "DingTalk side: {} webhook posts, {} private sends, {} group sends, {} token calls, {} rejected calls, {} late replies, {} stream connections, {} stream ACKs",
+        "DingTalk side: {} webhook posts, {} private sends, {} group sends, {} chart uploads, {} token calls, {} rejected calls, {} late replies, {} stream connections, {} stream ACKs",
         fake.webhook_posts.load(Ordering::Relaxed),
         fake.private_sends.load(Ordering::Relaxed),
         fake.group_sends.load(Ordering::Relaxed),
+        fake.media_uploads.load(Ordering::Relaxed),
         fake.token_calls.load(Ordering::Relaxed),
         fake.rejected.load(Ordering::Relaxed),
         fake.late.load(Ordering::Relaxed),

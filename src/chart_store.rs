@@ -112,6 +112,11 @@ impl ChartStore {
     }
 
     /// The signed path of chart `id` expiring at `expiry` (Unix seconds).
+    /// How long a published link works.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     pub fn path(&self, id: &str, expiry: i64) -> String {
         format!(
             "/charts/{id}-{expiry}-{}.png",

@@ -91,6 +91,21 @@ async fn with_chart(
         .chars()
         .filter(|c| !matches!(c, '[' | ']' | '(' | ')' | '\n'))
         .collect();
+    let kind = if client.chart_store().is_some() {
+        "chart_link"
+    } else {
+        "chart_media"
+    };
+    let digest: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(serde_json::to_vec(&data).unwrap_or_default()).into()
+    };
+    if let Some(src) = client.placed_chart(&digest).await {
+        report.sends.push(format!("{kind}:ok"));
+        let mut out = answer.clone();
+        out.card.markdown = format!("{}\n\n![{alt}]({src})", out.card.markdown.trim_end());
+        return Some(out);
+    }
     let png = match tokio::task::spawn_blocking(move || crate::card::chart::render_png(&data)).await
     {
         Ok(Ok(png)) => png,
@@ -103,21 +118,22 @@ async fn with_chart(
             return None;
         }
     };
-    let (kind, placed) = match client.chart_store() {
-        Some(store) => (
-            "chart_link",
-            store.publish(png, now).await.map_err(|e| e.to_string()),
-        ),
-        None => (
-            "chart_media",
-            client
-                .upload_image(&png, "chart.png")
-                .await
-                .map_err(|e| e.to_string()),
-        ),
+    let placed = match client.chart_store() {
+        Some(store) => store.publish(png, now).await.map_err(|e| e.to_string()),
+        None => client
+            .upload_image(&png, "chart.png")
+            .await
+            .map_err(|e| e.to_string()),
     };
     match placed {
         Ok(src) => {
+            // A link is reused only while it has long to live.
+            if client
+                .chart_store()
+                .is_none_or(|s| s.ttl() >= std::time::Duration::from_secs(2 * 3600))
+            {
+                client.remember_chart(digest, src.clone()).await;
+            }
             report.sends.push(format!("{kind}:ok"));
             let mut out = answer.clone();
             out.card.markdown = format!("{}\n\n![{alt}]({src})", out.card.markdown.trim_end());

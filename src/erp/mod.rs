@@ -266,9 +266,11 @@ pub struct DailySales {
 }
 
 /// The longest period [`Connector::daily_sales`] answers by default (one `sales_summary`
-/// per day): a year and a few days, so a yearly report's trend can be drawn without
-/// letting one question turn into thousands of ERP calls.
-pub const MAX_DAILY_DAYS: i64 = 370;
+/// per day): a month, so a weekly or monthly report's trend costs a real ERP at most 31
+/// extra (cached) calls per period; longer reports from connectors without a grouped
+/// query get their chart without the trend line, never a report that waits on hundreds
+/// of calls.
+pub const MAX_DAILY_DAYS: i64 = 31;
 
 /// One row of a best-sellers list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
