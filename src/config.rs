@@ -101,7 +101,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             shutdown_grace_secs: 30,
             shutdown_drain_secs: 0,
-            dedupe_ttl_secs: 600,
+            dedupe_ttl_secs: 300,
             public_url: None,
             chart_link_ttl_secs: 7 * 24 * 3600,
         }

@@ -584,7 +584,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             ("erp_calls", stats.misses.load(Ordering::Relaxed)),
             ("erp_errors", stats.errors.load(Ordering::Relaxed)),
         ],
-        &[("tasks_in_flight", state.tasks.len() as u64)],
+        &[
+            ("tasks_in_flight", state.tasks.len() as u64),
+            ("dedupe_ids", state.dedupe.len() as u64),
+            ("dedupe_bytes", state.dedupe.approx_bytes() as u64),
+        ],
     );
     if let Some(llm) = &state.bot.llm {
         text.push_str(&llm.stats.render());
