@@ -83,11 +83,14 @@ impl Deduper {
         self.first_time_at(msg_id, Instant::now())
     }
 
-    fn first_time_at(&self, msg_id: &str, now: Instant) -> bool {
-        let key = digest(msg_id);
-        // A poisoned lock only means another thread panicked mid-insert; the set is
-        // still a valid set, so keep deduping rather than answering twice.
+    /// Drops the buckets that have aged out. Inserting does this too; the server also
+    /// calls it every minute, so memory is given back when traffic stops.
+    pub fn purge(&self) {
         let mut w = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.expire(&mut w, Instant::now());
+    }
+
+    fn expire(&self, w: &mut Window, now: Instant) {
         let horizon = self.ttl + self.width;
         while w
             .buckets
@@ -96,6 +99,14 @@ impl Deduper {
         {
             w.buckets.pop_front();
         }
+    }
+
+    fn first_time_at(&self, msg_id: &str, now: Instant) -> bool {
+        let key = digest(msg_id);
+        // A poisoned lock only means another thread panicked mid-insert; the set is
+        // still a valid set, so keep deduping rather than answering twice.
+        let mut w = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.expire(&mut w, now);
         if w.buckets.iter().any(|(_, ids)| ids.contains(&key)) {
             return false;
         }

@@ -626,14 +626,16 @@ pub async fn serve(
     let stopping = stop_stream.clone();
     state.resume_spooled();
     let state_after = state.clone();
-    // Refusals beyond the sampled ones are summarized once a minute even when no new
-    // refusal arrives to trigger it.
+    // Once a minute: refusals beyond the sampled ones are summarized even when no new
+    // refusal arrives to trigger it, and aged-out dedupe ids are dropped even when no new
+    // message arrives to trigger it.
     let ticker_state = state.clone();
     let ticker = tokio::spawn(async move {
         let mut every = tokio::time::interval(REFUSAL_WINDOW);
         loop {
             every.tick().await;
             ticker_state.flush_refusals(false);
+            ticker_state.dedupe.purge();
         }
     });
     let app = router(state, simulator);
