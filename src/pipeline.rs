@@ -118,6 +118,9 @@ pub struct Answer {
     /// The chart of a report card (its figures, in the asker's language); the delivery
     /// draws it and puts it in the markdown ([`crate::deliver`]).
     pub chart: Option<ChartData>,
+    /// The figures the card shows, as typed JSON ([`crate::card::facts`]); `None` for
+    /// cards without figures.
+    pub facts: Option<serde_json::Value>,
 }
 
 /// Why a question stopped before a data card.
@@ -937,6 +940,7 @@ impl Bot {
         Answer {
             card: self.renderer.render(locale, &content),
             chart: self.renderer.chart(locale, &content),
+            facts: crate::card::facts::facts(&content),
             resolution,
             locale,
             decision,

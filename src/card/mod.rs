@@ -6,6 +6,7 @@
 //! money, quantity and date formatting lives in [`format`].
 
 pub mod chart;
+pub mod facts;
 pub mod format;
 pub mod messages;
 pub mod render;

@@ -1,0 +1,255 @@
+//! The figures a data card shows, as typed JSON (`ask --json`'s `"facts"`): amounts as
+//! decimal strings with their currency, rounded as the card prints them, quantities
+//! with their units, periods as ISO dates, the scope and the breakdown rows. The card's
+//! markdown and these facts come from the same [`Content`], so every figure printed is
+//! here, in a form tests and integrators can read without parsing text.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::{Value, json};
+
+use super::Content;
+use super::format::currency_dp;
+use crate::erp::{Money, Place, Quantity, SalesSummary, StockLine, StoreSales, TopItem};
+use crate::intent::Period;
+
+/// An amount as the card prints it: rounded to the currency's decimals.
+pub fn money(m: &Money) -> Value {
+    let code = m.currency.trim().to_ascii_uppercase();
+    let amount = m
+        .amount
+        .round_dp_with_strategy(currency_dp(&code), RoundingStrategy::MidpointAwayFromZero);
+    json!({"amount": amount.to_string(), "currency": code})
+}
+
+fn quantity(q: &Quantity) -> Value {
+    json!({"value": q.value.normalize().to_string(), "unit": q.unit.trim()})
+}
+
+fn period(p: &Period) -> Value {
+    json!({"start": p.start.to_string(), "end": p.end.to_string()})
+}
+
+fn place(p: &Place) -> Value {
+    json!({"code": p.code, "name_en": p.name_en, "name_zh": p.name_zh})
+}
+
+fn scope(regions: &[Place], stores: &[Place], customer: Option<&str>) -> Value {
+    let customer = customer.map(str::trim).filter(|c| !c.is_empty());
+    let kind = if regions.is_empty() && stores.is_empty() {
+        "company"
+    } else {
+        "places"
+    };
+    json!({
+        "kind": kind,
+        "regions": regions.iter().map(place).collect::<Vec<_>>(),
+        "stores": stores.iter().map(place).collect::<Vec<_>>(),
+        "customer": customer,
+    })
+}
+
+fn average(total: &Money, orders: u64) -> Value {
+    if orders == 0 {
+        return Value::Null;
+    }
+    total
+        .amount
+        .checked_div(Decimal::from(orders))
+        .map(|amount| {
+            money(&Money {
+                amount,
+                currency: total.currency.clone(),
+            })
+        })
+        .unwrap_or(Value::Null)
+}
+
+fn top_items(items: &[TopItem]) -> Value {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({
+                "rank": i + 1,
+                "sku": t.item.sku,
+                "name_en": t.item.name_en,
+                "name_zh": t.item.name_zh,
+                "quantity": quantity(&t.quantity),
+                "revenue": money(&t.revenue),
+            })
+        })
+        .collect()
+}
+
+fn by_store(rows: &[StoreSales]) -> Value {
+    rows.iter()
+        .map(|s| {
+            json!({
+                "store": place(&s.store),
+                "region": s.store.region,
+                "total": money(&s.total),
+                "orders": s.orders,
+            })
+        })
+        .collect()
+}
+
+fn summary_period(s: &SalesSummary) -> Period {
+    Period {
+        start: s.start,
+        end: s.end,
+    }
+}
+
+/// The change from `previous` to `current`, as the card's comparison line states it:
+/// the difference and the percentage (one decimal, `null` when there is no meaningful
+/// one: a zero or negative base, or another currency).
+fn change(current: &Money, previous: &Money) -> Value {
+    let same = current
+        .currency
+        .trim()
+        .eq_ignore_ascii_case(previous.currency.trim());
+    let Some(diff) = current.amount.checked_sub(previous.amount).filter(|_| same) else {
+        return Value::Null;
+    };
+    let percent = if previous.amount.is_zero() {
+        None
+    } else {
+        diff.checked_div(previous.amount.abs())
+            .and_then(|r| r.checked_mul(Decimal::ONE_HUNDRED))
+            .map(|p| {
+                p.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero)
+                    .to_string()
+            })
+    };
+    json!({
+        "amount": money(&Money { amount: diff, currency: current.currency.clone() }),
+        "percent": percent,
+    })
+}
+
+fn stock_line(l: &StockLine) -> Value {
+    json!({
+        "sku": l.item.sku,
+        "name_en": l.item.name_en,
+        "name_zh": l.item.name_zh,
+        "warehouse": place(&l.warehouse),
+        "on_hand": quantity(&l.on_hand),
+        "reserved": quantity(&l.reserved),
+        "available": quantity(&l.available),
+        "reorder_level": quantity(&l.reorder_level),
+        "low": l.is_low(),
+    })
+}
+
+/// The facts of a data card; `None` for cards without figures (help, refusals,
+/// clarifications, notes).
+pub fn facts(content: &Content) -> Option<Value> {
+    Some(match content {
+        Content::Sales {
+            summary,
+            regions,
+            stores,
+            customer,
+            to_date,
+            previous,
+            ..
+        } => json!({
+            "kind": "sales",
+            "period": period(&summary_period(summary)),
+            "to_date": to_date,
+            "comparison_period": period(previous),
+            "scope": scope(regions, stores, customer.as_deref()),
+            "total": money(&summary.total),
+            "orders": summary.orders,
+            "average": average(&summary.total, summary.orders),
+            "by_store": by_store(&summary.by_store),
+        }),
+        Content::TopItems {
+            period: p,
+            items,
+            regions,
+            stores,
+            to_date,
+            previous,
+            rank_by,
+            ..
+        } => json!({
+            "kind": "top_items",
+            "period": period(p),
+            "to_date": to_date,
+            "comparison_period": period(previous),
+            "scope": scope(regions, stores, None),
+            "rank_by": rank_by,
+            "top_items": top_items(items),
+        }),
+        Content::Report {
+            current,
+            previous,
+            top,
+            regions,
+            stores,
+            to_date,
+            ..
+        } => json!({
+            "kind": "report",
+            "period": period(&summary_period(current)),
+            "to_date": to_date,
+            "comparison_period": period(&summary_period(previous)),
+            "scope": scope(regions, stores, None),
+            "total": money(&current.total),
+            "orders": current.orders,
+            "average": average(&current.total, current.orders),
+            "previous": {
+                "total": money(&previous.total),
+                "orders": previous.orders,
+            },
+            "change": change(&current.total, &previous.total),
+            "top_items": top_items(top),
+            "by_store": by_store(&current.by_store),
+        }),
+        Content::Stock {
+            query,
+            warehouse,
+            lines,
+            ..
+        } => json!({
+            "kind": "stock",
+            "query": query,
+            "warehouse": warehouse.as_ref().map(place),
+            "lines": lines.iter().map(stock_line).collect::<Vec<_>>(),
+        }),
+        Content::LowStock {
+            warehouse, lines, ..
+        } => json!({
+            "kind": "low_stock",
+            "warehouse": warehouse.as_ref().map(place),
+            "lines": lines.iter().map(stock_line).collect::<Vec<_>>(),
+        }),
+        Content::Leave {
+            balance,
+            leave_type,
+            ..
+        } => json!({
+            "kind": "leave",
+            "employee": {
+                "id": balance.employee.id,
+                "name_en": balance.employee.name_en,
+                "name_zh": balance.employee.name_zh,
+            },
+            "year": balance.year,
+            "lines": balance
+                .lines
+                .iter()
+                .filter(|l| leave_type.is_none_or(|t| t == l.leave_type))
+                .map(|l| json!({
+                    "leave_type": l.leave_type,
+                    "entitled": quantity(&l.entitled),
+                    "taken": quantity(&l.taken),
+                    "remaining": quantity(&l.remaining),
+                }))
+                .collect::<Vec<_>>(),
+        }),
+        _ => return None,
+    })
+}
