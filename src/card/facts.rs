@@ -158,6 +158,7 @@ pub fn facts(content: &Content) -> Option<Value> {
             "kind": "sales",
             "period": period(&summary_period(summary)),
             "to_date": to_date,
+            "comparison": "previous_period",
             "comparison_period": period(previous),
             "scope": scope(regions, stores, customer.as_deref()),
             "total": money(&summary.total),
@@ -190,11 +191,13 @@ pub fn facts(content: &Content) -> Option<Value> {
             regions,
             stores,
             to_date,
+            last_year,
             ..
         } => json!({
             "kind": "report",
             "period": period(&summary_period(current)),
             "to_date": to_date,
+            "comparison": if *last_year { "last_year" } else { "previous_period" },
             "comparison_period": period(&summary_period(previous)),
             "scope": scope(regions, stores, None),
             "total": money(&current.total),

@@ -787,3 +787,127 @@ async fn facts_match_sql_and_cover_every_printed_figure() {
         }
     }
 }
+
+/// "vs last year" in every language, on a sales report and a sales question: the card
+/// compares with the same dates one year earlier (a period to date with the same days
+/// last year), says so in the asker's language, and its figures match SQL.
+#[tokio::test]
+async fn vs_last_year_compares_the_same_dates_last_year_in_every_language() {
+    let messages = Messages::builtin().expect("catalogs");
+    // Wednesday 2 December 2026.
+    let fixed = on(date(2026, 12, 2)).await;
+    let questions: [(Locale, &str, Period, Period); 10] = [
+        (
+            Locale::En,
+            "sales report last month vs last year",
+            p((2026, 11, 1), (2026, 11, 30)),
+            p((2025, 11, 1), (2025, 11, 30)),
+        ),
+        (
+            Locale::ZhHk,
+            "上個月銷售報告同去年比",
+            p((2026, 11, 1), (2026, 11, 30)),
+            p((2025, 11, 1), (2025, 11, 30)),
+        ),
+        (
+            Locale::ZhCn,
+            "上个月销售报告同比",
+            p((2026, 11, 1), (2026, 11, 30)),
+            p((2025, 11, 1), (2025, 11, 30)),
+        ),
+        (
+            Locale::Ms,
+            "laporan jualan bulan lepas berbanding tahun lepas",
+            p((2026, 11, 1), (2026, 11, 30)),
+            p((2025, 11, 1), (2025, 11, 30)),
+        ),
+        (
+            Locale::Vi,
+            "báo cáo doanh thu tháng trước so với cùng kỳ năm trước",
+            p((2026, 11, 1), (2026, 11, 30)),
+            p((2025, 11, 1), (2025, 11, 30)),
+        ),
+        // To date: the same days last year.
+        (
+            Locale::En,
+            "sales this month vs last year",
+            p((2026, 12, 1), (2026, 12, 2)),
+            p((2025, 12, 1), (2025, 12, 2)),
+        ),
+        (
+            Locale::ZhHk,
+            "今個月營業額比去年同期",
+            p((2026, 12, 1), (2026, 12, 2)),
+            p((2025, 12, 1), (2025, 12, 2)),
+        ),
+        (
+            Locale::ZhCn,
+            "本月销售报告同比",
+            p((2026, 12, 1), (2026, 12, 2)),
+            p((2025, 12, 1), (2025, 12, 2)),
+        ),
+        (
+            Locale::Ms,
+            "jualan bulan ini berbanding tahun lepas",
+            p((2026, 12, 1), (2026, 12, 2)),
+            p((2025, 12, 1), (2025, 12, 2)),
+        ),
+        (
+            Locale::Vi,
+            "doanh thu tháng này so với cùng kỳ năm trước",
+            p((2026, 12, 1), (2026, 12, 2)),
+            p((2025, 12, 1), (2025, 12, 2)),
+        ),
+    ];
+    for (locale, question, current, previous) in questions {
+        let answer = fixed.ask("demo.admin", question).await;
+        let text = text_of(&answer.card);
+        assert_eq!(answer.locale, locale, "{question}");
+        let resolution = answer.resolution.clone().expect("resolved");
+        assert_eq!(
+            resolution.slots.compare,
+            Some(askerp::intent::Compare::LastYear),
+            "{question}"
+        );
+        let f = answer
+            .facts
+            .clone()
+            .unwrap_or_else(|| panic!("{question}: no facts: {text}"));
+        assert_eq!(f["kind"], "report", "{question}");
+        assert_eq!(f["comparison"], "last_year", "{question}");
+        let dates =
+            |x: Period| serde_json::json!({"start": x.start.to_string(), "end": x.end.to_string()});
+        assert_eq!(f["period"], dates(current), "{question}");
+        assert_eq!(f["comparison_period"], dates(previous), "{question}");
+        let (now_cents, _) = totals(&fixed.db, current).await;
+        let (then_cents, then_orders) = totals(&fixed.db, previous).await;
+        assert!(then_cents > 0, "the demo has last year's sales");
+        assert_eq!(f["total"], money_fact(now_cents), "{question}");
+        assert_eq!(f["previous"]["total"], money_fact(then_cents), "{question}");
+        assert_eq!(f["previous"]["orders"], then_orders, "{question}");
+        assert!(text.contains(&hkd(now_cents, locale)), "{question}: {text}");
+        assert!(
+            text.contains(&hkd(then_cents, locale)),
+            "{question}: {text}"
+        );
+        // The card says it is last year's same dates, in the asker's language.
+        let template = messages
+            .get(locale, "report.vs_last_year")
+            .expect("vs_last_year message");
+        let lead = template.split('{').next().unwrap_or_default();
+        assert!(
+            !lead.is_empty() && text.contains(lead),
+            "{question}: {text}"
+        );
+        let same_days = messages.get(locale, "common.same_days").unwrap_or_default();
+        let middle = same_days
+            .split('}')
+            .nth(1)
+            .and_then(|m| m.split('{').next())
+            .unwrap_or_default();
+        assert!(
+            middle.is_empty() || !text.contains(middle),
+            "{question}: says previous period: {text}"
+        );
+    }
+}
