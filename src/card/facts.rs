@@ -256,3 +256,164 @@ pub fn facts(content: &Content) -> Option<Value> {
         _ => return None,
     })
 }
+
+/// The facts of a sales or report card as CSV for a spreadsheet: UTF-8 with a byte-order
+/// mark (so Excel reads Chinese names right), one row per figure, columns
+/// `section,code,name_en,name_zh,quantity,unit,amount,currency,orders`. The figures are
+/// the facts' own, so the file and the card agree. `None` for facts without sales.
+pub fn to_csv(facts: &Value) -> Option<Vec<u8>> {
+    let kind = facts.get("kind")?.as_str()?;
+    if !matches!(kind, "sales" | "report" | "top_items") {
+        return None;
+    }
+    let s = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut w = csv::Writer::from_writer(Vec::from("\u{feff}".as_bytes()));
+    let header = [
+        "section", "code", "name_en", "name_zh", "quantity", "unit", "amount", "currency", "orders",
+    ];
+    w.write_record(header).ok()?;
+    let row = |w: &mut csv::Writer<Vec<u8>>, cells: [String; 9]| w.write_record(cells).ok();
+    let range = |p: &Value| format!("{}..{}", s(&p["start"]), s(&p["end"]));
+    let empty = String::new;
+    row(
+        &mut w,
+        [
+            "period".into(),
+            range(&facts["period"]),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+        ],
+    )?;
+    row(
+        &mut w,
+        [
+            "comparison_period".into(),
+            range(&facts["comparison_period"]),
+            s(&facts["comparison"]),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+        ],
+    )?;
+    if facts.get("total").is_some() {
+        row(
+            &mut w,
+            [
+                "total".into(),
+                empty(),
+                empty(),
+                empty(),
+                empty(),
+                empty(),
+                s(&facts["total"]["amount"]),
+                s(&facts["total"]["currency"]),
+                s(&facts["orders"]),
+            ],
+        )?;
+    }
+    if let Some(prev) = facts.get("previous") {
+        row(
+            &mut w,
+            [
+                "comparison_total".into(),
+                empty(),
+                empty(),
+                empty(),
+                empty(),
+                empty(),
+                s(&prev["total"]["amount"]),
+                s(&prev["total"]["currency"]),
+                s(&prev["orders"]),
+            ],
+        )?;
+    }
+    for t in facts["top_items"].as_array().into_iter().flatten() {
+        row(
+            &mut w,
+            [
+                "top_item".into(),
+                s(&t["sku"]),
+                s(&t["name_en"]),
+                s(&t["name_zh"]),
+                s(&t["quantity"]["value"]),
+                s(&t["quantity"]["unit"]),
+                s(&t["revenue"]["amount"]),
+                s(&t["revenue"]["currency"]),
+                empty(),
+            ],
+        )?;
+    }
+    for r in facts["by_store"].as_array().into_iter().flatten() {
+        row(
+            &mut w,
+            [
+                "store".into(),
+                s(&r["store"]["code"]),
+                s(&r["store"]["name_en"]),
+                s(&r["store"]["name_zh"]),
+                empty(),
+                empty(),
+                s(&r["total"]["amount"]),
+                s(&r["total"]["currency"]),
+                s(&r["orders"]),
+            ],
+        )?;
+    }
+    w.into_inner().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_has_a_bom_and_the_facts_figures() {
+        let facts = json!({
+            "kind": "report",
+            "period": {"start": "2026-11-01", "end": "2026-11-30"},
+            "comparison_period": {"start": "2025-11-01", "end": "2025-11-30"},
+            "comparison": "last_year",
+            "total": {"amount": "1234.50", "currency": "HKD"},
+            "orders": 3,
+            "previous": {"total": {"amount": "1000.00", "currency": "HKD"}, "orders": 2},
+            "top_items": [{"sku": "VLT-250", "name_en": "Vita Lemon Tea, 24", "name_zh": "維他檸檬茶",
+                           "quantity": {"value": "12", "unit": "box"},
+                           "revenue": {"amount": "600.00", "currency": "HKD"}}],
+            "by_store": [{"store": {"code": "MK", "name_en": "Mong Kok", "name_zh": "旺角"},
+                          "total": {"amount": "1234.50", "currency": "HKD"}, "orders": 3}],
+        });
+        let bytes = to_csv(&facts).expect("csv");
+        assert!(bytes.starts_with("\u{feff}".as_bytes()));
+        let text = String::from_utf8(bytes).expect("utf-8");
+        let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(
+            lines[0],
+            "section,code,name_en,name_zh,quantity,unit,amount,currency,orders"
+        );
+        assert_eq!(lines[1], "period,2026-11-01..2026-11-30,,,,,,,");
+        assert_eq!(
+            lines[2],
+            "comparison_period,2025-11-01..2025-11-30,last_year,,,,,,"
+        );
+        assert_eq!(lines[3], "total,,,,,,1234.50,HKD,3");
+        assert_eq!(lines[4], "comparison_total,,,,,,1000.00,HKD,2");
+        assert_eq!(
+            lines[5],
+            "top_item,VLT-250,\"Vita Lemon Tea, 24\",維他檸檬茶,12,box,600.00,HKD,"
+        );
+        assert_eq!(lines[6], "store,MK,Mong Kok,旺角,,,1234.50,HKD,3");
+        assert!(to_csv(&json!({"kind": "leave"})).is_none());
+    }
+}
