@@ -646,6 +646,7 @@ pub fn answer_json(answer: &Answer) -> Value {
             "markdown": answer.card.markdown,
             "buttons": answer.card.buttons,
         },
+        "facts": answer.facts,
     })
 }
 

@@ -29,11 +29,11 @@ use crate::erp::matching::{self, Entry};
 use crate::erp::{DailySales, ErpError, ErpRouter, Item, Place, PlaceKind, Places, SalesFilter};
 use crate::identity::{Directory, Principal};
 use crate::intent::context::{self, ContextKey, ContextStore, PlaceSlot, Turn};
-use crate::intent::frame::frame;
+use crate::intent::frame::{frame, year_before};
 use crate::intent::llm::{LlmFallback, Outcome};
 use crate::intent::{
-    Explanation, Intent, Locale, RankBy, Resolution, Resolver, SELF_EMPLOYEE, Sensitivity, Slots,
-    Source,
+    Compare, Explanation, Intent, Locale, RankBy, Resolution, Resolver, SELF_EMPLOYEE, Sensitivity,
+    Slots, Source,
 };
 use crate::policy::{self, Delivery, Policy, Scope};
 
@@ -118,6 +118,9 @@ pub struct Answer {
     /// The chart of a report card (its figures, in the asker's language); the delivery
     /// draws it and puts it in the markdown ([`crate::deliver`]).
     pub chart: Option<ChartData>,
+    /// The figures the card shows, as typed JSON ([`crate::card::facts`]); `None` for
+    /// cards without figures.
+    pub facts: Option<serde_json::Value>,
 }
 
 /// Why a question stopped before a data card.
@@ -627,13 +630,22 @@ impl Bot {
                 let places = self.erp.places().await?.data;
                 let (filter, regions, stores) =
                     self.sales_filter(intent, slots, framed.period, principal, &places)?;
+                // "vs last year": the same dates one year earlier (a period to date
+                // compares the same days last year); a sales question that asks for it
+                // gets the report, which shows both.
+                let last_year = slots.compare == Some(Compare::LastYear);
+                let compared = if last_year {
+                    year_before(framed.period)
+                } else {
+                    framed.previous
+                };
                 let previous_filter = SalesFilter {
-                    start: framed.previous.start,
-                    end: framed.previous.end,
+                    start: compared.start,
+                    end: compared.end,
                     ..filter.clone()
                 };
                 match intent {
-                    Intent::SalesSummary => {
+                    Intent::SalesSummary if !last_year => {
                         let s = self.erp.sales_summary(&filter).await?;
                         Ok(Content::Sales {
                             summary: s.data,
@@ -696,6 +708,7 @@ impl Bot {
                             regions,
                             stores,
                             to_date: framed.to_date,
+                            last_year,
                             daily: per_day(daily),
                             previous_daily: per_day(previous_daily),
                             as_of: current.as_of,
@@ -937,6 +950,7 @@ impl Bot {
         Answer {
             card: self.renderer.render(locale, &content),
             chart: self.renderer.chart(locale, &content),
+            facts: crate::card::facts::facts(&content),
             resolution,
             locale,
             decision,

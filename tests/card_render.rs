@@ -627,6 +627,7 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
         (
             "report_up",
             Content::Report {
+                last_year: false,
                 current: october.clone(),
                 previous: september.clone(),
                 top: top_items(),
@@ -641,6 +642,7 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
         (
             "report_down",
             Content::Report {
+                last_year: false,
                 current: summary(
                     nov_start,
                     date(2026, 11, 20),
@@ -668,6 +670,7 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
         (
             "report_from_zero",
             Content::Report {
+                last_year: false,
                 current: summary(date(2026, 11, 16), date(2026, 11, 22), "5200", 2, vec![]),
                 previous: summary(date(2026, 11, 9), date(2026, 11, 15), "0", 0, vec![]),
                 top: vec![],
@@ -1249,6 +1252,7 @@ fn odd_values_never_panic() {
             as_of: Timestamp::MIN,
         },
         Content::Report {
+            last_year: false,
             current: weird_summary.clone(),
             previous: SalesSummary {
                 total: tiny.clone(),
@@ -1263,6 +1267,7 @@ fn odd_values_never_panic() {
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Report {
+            last_year: false,
             current: SalesSummary {
                 total: Money {
                     amount: dec("-10"),
@@ -1283,6 +1288,7 @@ fn odd_values_never_panic() {
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Report {
+            last_year: false,
             current: weird_summary.clone(),
             previous: SalesSummary {
                 total: Money {

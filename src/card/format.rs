@@ -85,7 +85,7 @@ fn group_thousands(int_part: &str, sep: char) -> String {
 }
 
 /// How many decimal places a currency is shown with; yen and won have no minor unit.
-fn currency_dp(code: &str) -> u32 {
+pub(crate) fn currency_dp(code: &str) -> u32 {
     match code {
         "JPY" | "KRW" | "VND" | "IDR" => 0,
         _ => 2,

@@ -6,6 +6,7 @@
 //! money, quantity and date formatting lives in [`format`].
 
 pub mod chart;
+pub mod facts;
 pub mod format;
 pub mod messages;
 pub mod render;
@@ -163,6 +164,9 @@ pub enum Content {
         /// The period is not over: the card says "to date" and that the comparison is
         /// the same days of the previous period.
         to_date: bool,
+        /// The comparison is the same dates last year ("vs last year", `同比`), not the
+        /// previous period; the card says so.
+        last_year: bool,
         /// Sales per day of both periods, for the chart's trend; empty when the connector
         /// could not say (the chart then shows only the breakdown and the totals).
         daily: Vec<DailySales>,

@@ -156,9 +156,17 @@ impl Renderer {
                 regions,
                 stores,
                 to_date,
+                last_year,
                 as_of,
                 ..
-            } => r.report(current, previous, top, (regions, stores), *to_date, *as_of),
+            } => r.report(
+                current,
+                previous,
+                top,
+                (regions, stores),
+                (*to_date, *last_year),
+                *as_of,
+            ),
             Content::Help { entries } => r.help(entries),
             Content::PrivateNote { intent } => r.private_note(*intent),
             Content::PrivateUndelivered { intent } => r.private_undelivered(*intent),
@@ -1153,7 +1161,7 @@ impl Ctx<'_> {
         previous: &SalesSummary,
         top: &[TopItem],
         (regions, stores): (&[Place], &[Place]),
-        to_date: bool,
+        (to_date, last_year): (bool, bool),
         as_of: Timestamp,
     ) -> Card {
         let period = Period {
@@ -1174,7 +1182,12 @@ impl Ctx<'_> {
         card.para(self.f("common.scope", &[("places", &self.scope_text(&places))]));
         card.para(format!("## {}", self.money(&current.total)));
         card.para(self.change_line(&current.total, &previous.total, &prev_text));
-        if to_date {
+        if last_year {
+            card.para(self.f(
+                "report.vs_last_year",
+                &[("period", &period_text), ("previous_period", &prev_text)],
+            ));
+        } else if to_date {
             card.para(self.same_days(&period, &prev_period));
         }
         let mut facts = vec![self.f(

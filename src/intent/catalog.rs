@@ -62,7 +62,7 @@ static BUILTIN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/intents");
 const FORMAT_VERSION: u32 = 1;
 
 /// Slot names the resolver knows how to fill (the fields of [`Slots`]).
-pub const KNOWN_SLOTS: [&str; 11] = [
+pub const KNOWN_SLOTS: [&str; 12] = [
     "item",
     "warehouse",
     "region",
@@ -74,6 +74,7 @@ pub const KNOWN_SLOTS: [&str; 11] = [
     "leave_type",
     "limit",
     "rank_by",
+    "compare",
 ];
 
 /// The compiled-program budget for one pattern and for the whole set. Unicode
@@ -112,7 +113,7 @@ pub struct CueDef {
 }
 
 /// The entity kinds an intent may count as evidence (`[intent.evidence]`).
-pub const EVIDENCE_KINDS: [&str; 12] = [
+pub const EVIDENCE_KINDS: [&str; 13] = [
     "item",
     "warehouse",
     "store",
@@ -125,10 +126,11 @@ pub const EVIDENCE_KINDS: [&str; 12] = [
     "leave_type",
     "limit",
     "rank",
+    "compare",
 ];
 
 /// The word classes of `[words.*]` (common.toml): closed vocabularies every intent shares.
-pub const WORD_CLASSES: [&str; 15] = [
+pub const WORD_CLASSES: [&str; 16] = [
     "filler",
     "action",
     "greeting",
@@ -144,6 +146,7 @@ pub const WORD_CLASSES: [&str; 15] = [
     "order",
     "top",
     "unsupported",
+    "last_year",
 ];
 
 /// An order-number shape: what a number looks like in the ERP, and the form it is sent to

@@ -80,7 +80,7 @@ pub struct Lexicon {
 }
 
 /// Closed-class word lists every catalog must be able to name (`'static` for [`Meaning`]).
-const CLASSES: [&str; 15] = super::catalog::WORD_CLASSES;
+const CLASSES: [&str; 16] = super::catalog::WORD_CLASSES;
 
 /// Words that belong to period expressions and numbers: known to the corrector so that
 /// "last mnth" becomes "last month" before periods are scanned.

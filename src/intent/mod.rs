@@ -260,6 +260,18 @@ pub struct Slots {
     /// How top items are ranked, when the question says ("by quantity").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rank_by: Option<RankBy>,
+    /// What a sales figure is compared with, when the question says ("vs last year",
+    /// `同比`); without it, the previous period ([`frame`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare: Option<Compare>,
+}
+
+/// What a sales figure or report is compared with, when the question names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    /// The same dates one year earlier ([`frame::year_before`]).
+    LastYear,
 }
 
 /// What "best-selling" is measured in.
@@ -285,6 +297,7 @@ impl Slots {
             "leave_type" => self.leave_type.is_some(),
             "limit" => self.limit.is_some(),
             "rank_by" => self.rank_by.is_some(),
+            "compare" => self.compare.is_some(),
             _ => false,
         }
     }

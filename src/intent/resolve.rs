@@ -36,8 +36,8 @@ use super::numbers::parse_count;
 use super::period::{self, PeriodMatch};
 use super::slots::leave_type_in;
 use super::{
-    Catalog, CatalogError, Intent, Locale, Period, RankBy, RequestKind, Resolution, SELF_EMPLOYEE,
-    Slots, Smalltalk, Source,
+    Catalog, CatalogError, Compare, Intent, Locale, Period, RankBy, RequestKind, Resolution,
+    SELF_EMPLOYEE, Slots, Smalltalk, Source,
 };
 use crate::erp::{PlaceKind, Vocabulary};
 
@@ -356,11 +356,30 @@ impl Resolver {
                 .to_string()
         };
 
+        // "vs last year", "同比", "比去年同期": a comparison, whose "last year" is not the
+        // period asked about; it owns its words before the periods are read.
+        let compare_spans = phrase_spans(
+            ct,
+            self.catalog
+                .words
+                .get("last_year")
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        );
         // Periods first: they own their words ("1 Nov to 15 Nov" is not a place).
-        let periods = period::scan_in(ct, today, self.calendar);
+        let mut periods = period::scan_in(ct, today, self.calendar);
+        periods.retain(|m| !overlaps(&compare_spans, &period_span(ct, m)));
         ex.matched_text = period::remove(ct, &periods);
-        let mut taken: Vec<Range<usize>> = Vec::new();
+        let mut taken: Vec<Range<usize>> = compare_spans.clone();
         let mut entities: Vec<Entity> = Vec::new();
+        if let Some(span) = compare_spans.first() {
+            entities.push(Entity {
+                kind: "compare",
+                text: as_written(span),
+                value: "last_year".to_string(),
+                span: span.clone(),
+            });
+        }
         for m in &periods {
             let span = period_span(ct, m);
             entities.push(Entity {
@@ -963,6 +982,9 @@ impl Resolver {
                 }
             });
         }
+        if def.has_slot("compare") {
+            slots.compare = first("compare").map(|_| Compare::LastYear);
+        }
         if def.has_slot("leave_type") {
             slots.leave_type = first("leave_type")
                 .and_then(|e| super::LeaveType::from_name(&e.value))
@@ -1186,6 +1208,7 @@ impl Resolver {
         got.period == want.period
             && got.limit == want.limit
             && got.rank_by == want.rank_by
+            && got.compare == want.compare
             && got.leave_type == want.leave_type
             && got.order.as_deref().map(str::to_uppercase)
                 == want.order.as_deref().map(str::to_uppercase)
@@ -1198,6 +1221,36 @@ impl Resolver {
             && person_key(&got.employee) == person_key(&want.employee)
             && customer_key(&got.customer) == customer_key(&want.customer)
     }
+}
+
+/// Where the phrases (in matching form) occur in `text`, longest first, without overlaps;
+/// a phrase that starts or ends with a Latin letter or digit must do so at a word edge.
+fn phrase_spans(text: &str, phrases: &[(String, String)]) -> Vec<Range<usize>> {
+    let mut sorted: Vec<&str> = phrases.iter().map(|(p, _)| p.as_str()).collect();
+    sorted.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let bytes = text.as_bytes();
+    let edge = |i: usize| bytes.get(i).is_none_or(|b| !b.is_ascii_alphanumeric());
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for phrase in sorted.into_iter().filter(|p| !p.is_empty()) {
+        let first_alnum = phrase
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_alphanumeric);
+        let last_alnum = phrase
+            .as_bytes()
+            .last()
+            .is_some_and(u8::is_ascii_alphanumeric);
+        for (at, _) in text.match_indices(phrase) {
+            let span = at..at + phrase.len();
+            let starts_ok = !first_alnum || at == 0 || edge(at - 1);
+            let ends_ok = !last_alnum || edge(span.end);
+            if starts_ok && ends_ok && !overlaps(&out, &span) {
+                out.push(span);
+            }
+        }
+    }
+    out.sort_by_key(|r| r.start);
+    out
 }
 
 /// The byte span a period expression covers in the text it was found in.

@@ -110,6 +110,8 @@ fn ask_json_runs_the_whole_pipeline() {
     assert!(v["card"]["title"].is_string());
     assert!(v["card"]["markdown"].is_string());
     assert!(v["card"]["buttons"].is_array());
+    assert_eq!(v["facts"]["kind"], "leave");
+    assert!(v["facts"]["lines"][0]["remaining"]["unit"].is_string());
 
     let (_, out, _) = askerp(
         &[

@@ -600,3 +600,314 @@ async fn top_items_by_quantity_are_ranked_by_quantity_in_every_language() {
         assert!(!md.contains("\n6. "), "{question}: five rows\n{md}");
     }
 }
+
+const COUNTED: &str = "('confirmed','picking','shipped','delivered')";
+
+/// `(total cents, orders)` of the whole company in `p`.
+async fn totals(db: &sqlx::SqlitePool, p: Period) -> (i64, i64) {
+    let row = sqlx::query(&format!(
+        "SELECT COALESCE(SUM(total_cents), 0), COUNT(*) FROM orders \
+         WHERE order_date BETWEEN ? AND ? AND state IN {COUNTED}"
+    ))
+    .bind(p.start.to_string())
+    .bind(p.end.to_string())
+    .fetch_one(db)
+    .await
+    .expect("totals");
+    (row.get(0), row.get(1))
+}
+
+/// `(store, total cents, orders)`, largest first.
+async fn per_store(db: &sqlx::SqlitePool, p: Period) -> Vec<(String, i64, i64)> {
+    sqlx::query(&format!(
+        "SELECT store, SUM(total_cents) AS t, COUNT(*) FROM orders \
+         WHERE order_date BETWEEN ? AND ? AND state IN {COUNTED} \
+         GROUP BY store ORDER BY t DESC, store"
+    ))
+    .bind(p.start.to_string())
+    .bind(p.end.to_string())
+    .fetch_all(db)
+    .await
+    .expect("per store")
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+/// `(sku, quantity, unit, revenue cents)` of the five best sellers by revenue.
+async fn top5(db: &sqlx::SqlitePool, p: Period) -> Vec<(String, i64, String, i64)> {
+    sqlx::query(&format!(
+        "SELECT l.sku, SUM(l.qty), i.unit, SUM(l.amount_cents) AS r FROM order_lines l \
+         JOIN orders o ON o.id = l.order_id JOIN items i ON i.sku = l.sku \
+         WHERE o.order_date BETWEEN ? AND ? AND o.state IN {COUNTED} \
+         GROUP BY l.sku ORDER BY r DESC, l.sku LIMIT 5"
+    ))
+    .bind(p.start.to_string())
+    .bind(p.end.to_string())
+    .fetch_all(db)
+    .await
+    .expect("top items")
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect()
+}
+
+fn money_fact(cents: i64) -> serde_json::Value {
+    serde_json::json!({"amount": Decimal::new(cents, 2).to_string(), "currency": "HKD"})
+}
+
+/// Every `HK$…` figure printed in `markdown`.
+fn printed_amounts(markdown: &str) -> Vec<String> {
+    markdown
+        .match_indices("HK$")
+        .map(|(i, _)| {
+            let rest = &markdown[i + 3..];
+            let n: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+                .collect();
+            let n = n.trim_end_matches(['.', ',']);
+            let negative = markdown[..i].ends_with('-');
+            format!("{}HK${n}", if negative { "-" } else { "" })
+        })
+        .collect()
+}
+
+/// Every money value anywhere in `facts`, formatted as the card would print it.
+fn fact_amounts(v: &serde_json::Value, locale: Locale, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let (Some(a), Some(c)) = (m.get("amount"), m.get("currency"))
+                && let (Some(a), Some(c)) = (a.as_str(), c.as_str())
+                && let Ok(amount) = a.parse::<Decimal>()
+            {
+                for amount in [amount, amount.abs()] {
+                    out.push(format::money(
+                        locale,
+                        &Money {
+                            amount,
+                            currency: c.into(),
+                        },
+                    ));
+                }
+            }
+            m.values().for_each(|x| fact_amounts(x, locale, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| fact_amounts(x, locale, out)),
+        _ => {}
+    }
+}
+
+/// `ask --json`'s facts of a report and of a sales answer, in every language: the
+/// figures match SQL over the demo database, and every amount the markdown prints is
+/// one of them.
+#[tokio::test]
+async fn facts_match_sql_and_cover_every_printed_figure() {
+    // Wednesday 2 December 2026: November is complete and compared with October.
+    let fixed = on(date(2026, 12, 2)).await;
+    let nov = p((2026, 11, 1), (2026, 11, 30));
+    let oct = p((2026, 10, 1), (2026, 10, 31));
+    let (total, orders) = totals(&fixed.db, nov).await;
+    let (prev_total, prev_orders) = totals(&fixed.db, oct).await;
+    let stores = per_store(&fixed.db, nov).await;
+    let top = top5(&fixed.db, nov).await;
+    let sales_q = [
+        (Locale::En, "sales last month"),
+        (Locale::ZhHk, "上個月營業額"),
+        (Locale::ZhCn, "上个月销售额"),
+        (Locale::Ms, "jualan bulan lepas"),
+        (Locale::Vi, "doanh thu tháng trước"),
+    ];
+    for locale in Locale::ALL {
+        let sales = sales_q
+            .iter()
+            .find(|(l, _)| *l == locale)
+            .map(|(_, q)| *q)
+            .unwrap_or_default();
+        for (kind, question) in [
+            ("report", report_question("last_month", locale)),
+            ("sales", sales),
+        ] {
+            let answer = fixed.ask("demo.admin", question).await;
+            let f = answer
+                .facts
+                .clone()
+                .unwrap_or_else(|| panic!("{question}: no facts; {}", answer.card.markdown));
+            assert_eq!(f["kind"], kind, "{question}");
+            assert_eq!(
+                f["period"],
+                serde_json::json!({"start": "2026-11-01", "end": "2026-11-30"})
+            );
+            assert_eq!(
+                f["comparison_period"],
+                serde_json::json!({"start": "2026-10-01", "end": "2026-10-31"})
+            );
+            assert_eq!(f["to_date"], false);
+            assert_eq!(f["scope"]["kind"], "company");
+            assert_eq!(f["total"], money_fact(total), "{question}");
+            assert_eq!(f["orders"], orders, "{question}");
+            let rows = f["by_store"].as_array().cloned().unwrap_or_default();
+            assert_eq!(rows.len(), stores.len(), "{question}");
+            for (row, (code, cents, n)) in rows.iter().zip(&stores) {
+                assert_eq!(row["store"]["code"], code.as_str(), "{question}");
+                assert_eq!(row["total"], money_fact(*cents), "{question}");
+                assert_eq!(row["orders"], *n, "{question}");
+            }
+            if kind == "report" {
+                assert_eq!(f["previous"]["total"], money_fact(prev_total));
+                assert_eq!(f["previous"]["orders"], prev_orders);
+                assert_eq!(f["change"]["amount"], money_fact(total - prev_total));
+                let items = f["top_items"].as_array().cloned().unwrap_or_default();
+                assert_eq!(items.len(), top.len(), "{question}");
+                for (row, (sku, qty, unit, cents)) in items.iter().zip(&top) {
+                    assert_eq!(row["sku"], sku.as_str());
+                    assert_eq!(
+                        row["quantity"],
+                        serde_json::json!({"value": qty.to_string(), "unit": unit})
+                    );
+                    assert_eq!(row["revenue"], money_fact(*cents));
+                }
+                if let Some(pct) = f["change"]["percent"].as_str() {
+                    let pct: Decimal = pct.parse().expect("percent");
+                    let shown = format::decimal(locale, pct.abs(), 1, 1);
+                    assert!(answer.card.markdown.contains(&shown), "{question}: {shown}");
+                }
+            }
+            let count = format::count(locale, u64::try_from(orders).unwrap_or_default());
+            assert!(answer.card.markdown.contains(&count), "{question}: {count}");
+            let mut known = Vec::new();
+            fact_amounts(&f, locale, &mut known);
+            for printed in printed_amounts(&answer.card.markdown) {
+                assert!(
+                    known.contains(&printed),
+                    "{question}: {printed} printed but not in facts {f}"
+                );
+            }
+            assert!(!printed_amounts(&answer.card.markdown).is_empty());
+        }
+    }
+}
+
+/// "vs last year" in every language, on a sales report and a sales question: the card
+/// compares with the same dates one year earlier (a period to date with the same days
+/// last year), says so in the asker's language, and its figures match SQL.
+#[tokio::test]
+async fn vs_last_year_compares_the_same_dates_last_year_in_every_language() {
+    let messages = Messages::builtin().expect("catalogs");
+    // Wednesday 2 December 2026.
+    let fixed = on(date(2026, 12, 2)).await;
+    let questions: [(Locale, &str, Period, Period); 10] = [
+        (
+            Locale::En,
+            "sales report last month vs last year",
+            p((2026, 11, 1), (2026, 11, 30)),
+            p((2025, 11, 1), (2025, 11, 30)),
+        ),
+        (
+            Locale::ZhHk,
+            "上個月銷售報告同去年比",
+            p((2026, 11, 1), (2026, 11, 30)),
+            p((2025, 11, 1), (2025, 11, 30)),
+        ),
+        (
+            Locale::ZhCn,
+            "上个月销售报告同比",
+            p((2026, 11, 1), (2026, 11, 30)),
+            p((2025, 11, 1), (2025, 11, 30)),
+        ),
+        (
+            Locale::Ms,
+            "laporan jualan bulan lepas berbanding tahun lepas",
+            p((2026, 11, 1), (2026, 11, 30)),
+            p((2025, 11, 1), (2025, 11, 30)),
+        ),
+        (
+            Locale::Vi,
+            "báo cáo doanh thu tháng trước so với cùng kỳ năm trước",
+            p((2026, 11, 1), (2026, 11, 30)),
+            p((2025, 11, 1), (2025, 11, 30)),
+        ),
+        // To date: the same days last year.
+        (
+            Locale::En,
+            "sales this month vs last year",
+            p((2026, 12, 1), (2026, 12, 2)),
+            p((2025, 12, 1), (2025, 12, 2)),
+        ),
+        (
+            Locale::ZhHk,
+            "今個月營業額比去年同期",
+            p((2026, 12, 1), (2026, 12, 2)),
+            p((2025, 12, 1), (2025, 12, 2)),
+        ),
+        (
+            Locale::ZhCn,
+            "本月销售报告同比",
+            p((2026, 12, 1), (2026, 12, 2)),
+            p((2025, 12, 1), (2025, 12, 2)),
+        ),
+        (
+            Locale::Ms,
+            "jualan bulan ini berbanding tahun lepas",
+            p((2026, 12, 1), (2026, 12, 2)),
+            p((2025, 12, 1), (2025, 12, 2)),
+        ),
+        (
+            Locale::Vi,
+            "doanh thu tháng này so với cùng kỳ năm trước",
+            p((2026, 12, 1), (2026, 12, 2)),
+            p((2025, 12, 1), (2025, 12, 2)),
+        ),
+    ];
+    for (locale, question, current, previous) in questions {
+        let answer = fixed.ask("demo.admin", question).await;
+        let text = text_of(&answer.card);
+        assert_eq!(answer.locale, locale, "{question}");
+        let resolution = answer.resolution.clone().expect("resolved");
+        assert_eq!(
+            resolution.slots.compare,
+            Some(askerp::intent::Compare::LastYear),
+            "{question}"
+        );
+        let f = answer
+            .facts
+            .clone()
+            .unwrap_or_else(|| panic!("{question}: no facts: {text}"));
+        assert_eq!(f["kind"], "report", "{question}");
+        assert_eq!(f["comparison"], "last_year", "{question}");
+        let dates =
+            |x: Period| serde_json::json!({"start": x.start.to_string(), "end": x.end.to_string()});
+        assert_eq!(f["period"], dates(current), "{question}");
+        assert_eq!(f["comparison_period"], dates(previous), "{question}");
+        let (now_cents, _) = totals(&fixed.db, current).await;
+        let (then_cents, then_orders) = totals(&fixed.db, previous).await;
+        assert!(then_cents > 0, "the demo has last year's sales");
+        assert_eq!(f["total"], money_fact(now_cents), "{question}");
+        assert_eq!(f["previous"]["total"], money_fact(then_cents), "{question}");
+        assert_eq!(f["previous"]["orders"], then_orders, "{question}");
+        assert!(text.contains(&hkd(now_cents, locale)), "{question}: {text}");
+        assert!(
+            text.contains(&hkd(then_cents, locale)),
+            "{question}: {text}"
+        );
+        // The card says it is last year's same dates, in the asker's language.
+        let template = messages
+            .get(locale, "report.vs_last_year")
+            .expect("vs_last_year message");
+        let lead = template.split('{').next().unwrap_or_default();
+        assert!(
+            !lead.is_empty() && text.contains(lead),
+            "{question}: {text}"
+        );
+        let same_days = messages.get(locale, "common.same_days").unwrap_or_default();
+        let middle = same_days
+            .split('}')
+            .nth(1)
+            .and_then(|m| m.split('{').next())
+            .unwrap_or_default();
+        assert!(
+            middle.is_empty() || !text.contains(middle),
+            "{question}: says previous period: {text}"
+        );
+    }
+}
