@@ -407,6 +407,9 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A `tracing` filter such as `info` or `askerp=debug,info`; `RUST_LOG` wins when set.
     pub level: String,
+    /// ANSI colours in text logs. `auto` colours only when stderr is a terminal, so logs
+    /// sent to a file, a pipe, journald or a container runtime carry no escape codes.
+    pub color: LogColor,
 }
 
 impl Default for LogConfig {
@@ -414,8 +417,19 @@ impl Default for LogConfig {
         LogConfig {
             format: LogFormat::Text,
             level: "info".into(),
+            color: LogColor::Auto,
         }
     }
+}
+
+/// When text logs are coloured (`log.color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogColor {
+    /// Colours when stderr is a terminal and `NO_COLOR` is not set.
+    Auto,
+    Always,
+    Never,
 }
 
 /// Follow-up questions: what the bot remembers of a user's last question.
