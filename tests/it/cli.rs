@@ -212,7 +212,6 @@ url = "http://127.0.0.1:8069"
 database = "hr"
 api = "jsonrpc"
 username = "askerp"
-api_key = "in-the-file-for-the-test"
 
 [erp.routes]
 sales = "s4"
@@ -230,6 +229,10 @@ leave = "hr"
         .env(
             "ASKERP_ERP__CONNECTORS__ERP__PASSWORD",
             "from-the-environment",
+        )
+        .env(
+            "ASKERP_ERP__CONNECTORS__HR__API_KEY",
+            "from-the-environment-too",
         )
         .output()
         .expect("run askerp");
