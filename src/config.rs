@@ -407,6 +407,9 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A `tracing` filter such as `info` or `askerp=debug,info`; `RUST_LOG` wins when set.
     pub level: String,
+    /// ANSI colours in text logs. `auto` colours only when stderr is a terminal, so logs
+    /// sent to a file, a pipe, journald or a container runtime carry no escape codes.
+    pub color: LogColor,
 }
 
 impl Default for LogConfig {
@@ -414,8 +417,19 @@ impl Default for LogConfig {
         LogConfig {
             format: LogFormat::Text,
             level: "info".into(),
+            color: LogColor::Auto,
         }
     }
+}
+
+/// When text logs are coloured (`log.color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogColor {
+    /// Colours when stderr is a terminal and `NO_COLOR` is not set.
+    Auto,
+    Always,
+    Never,
 }
 
 /// Follow-up questions: what the bot remembers of a user's last question.
@@ -546,6 +560,109 @@ impl LlmConfig {
     }
 }
 
+/// Whether the dotted key names a [`Secret`]: the DingTalk secret and card token, the
+/// audit database URL, the LLM key, and a connector's password, API key or client secret
+/// (at any depth, e.g. `erp.connectors.s4.auth.client_secret`).
+fn is_secret_key(key: &str) -> bool {
+    matches!(
+        key,
+        "dingtalk.app_secret"
+            | "dingtalk.card_callback_token"
+            | "audit.postgres_url"
+            | "llm.api_key"
+    ) || (key.starts_with("erp.connectors.")
+        && key
+            .rsplit('.')
+            .next()
+            .is_some_and(|leaf| matches!(leaf, "password" | "api_key" | "client_secret")))
+}
+
+/// The dotted secret key an `ASKERP_<SECTION>__<KEY>_FILE` variable (already without the
+/// `ASKERP_` prefix, any case) points at, or `None` when it is not one.
+fn secret_file_key(var: &str) -> Option<String> {
+    let stem = var
+        .strip_suffix("_FILE")
+        .or_else(|| var.strip_suffix("_file"))?;
+    let key = stem
+        .split("__")
+        .collect::<Vec<_>>()
+        .join(".")
+        .to_lowercase();
+    is_secret_key(&key).then_some(key)
+}
+
+/// The environment variable that sets the dotted `key`.
+fn env_name(key: &str) -> String {
+    format!("ASKERP_{}", key.to_uppercase().replace('.', "__"))
+}
+
+/// Secrets read from the files `ASKERP_…_FILE` variables name (Docker and Kubernetes
+/// mount secrets as files, so the value never sits in the environment or the process
+/// list). The trailing newline editors and `echo` leave is trimmed. Returns the values by
+/// dotted key and every problem: an unreadable file, or both `X` and `X_FILE` set.
+fn secrets_from_files(
+    vars: impl Iterator<Item = (String, String)>,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let vars: Vec<(String, String)> = vars.collect();
+    let mut values = Vec::new();
+    let mut problems = Vec::new();
+    for (var, path) in &vars {
+        let Some(rest) = var.strip_prefix("ASKERP_") else {
+            continue;
+        };
+        let Some(key) = secret_file_key(rest) else {
+            continue;
+        };
+        let direct = env_name(&key);
+        if vars.iter().any(|(v, _)| v.eq_ignore_ascii_case(&direct)) {
+            problems.push(format!(
+                "{key}: both {direct} and {var} are set; set only one"
+            ));
+            continue;
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let value = text
+                    .strip_suffix("\r\n")
+                    .or_else(|| text.strip_suffix('\n'))
+                    .unwrap_or(&text);
+                values.push((key, value.to_string()));
+            }
+            Err(e) => problems.push(format!("{key}: {var} = {path:?} cannot be read: {e}")),
+        }
+    }
+    (values, problems)
+}
+
+/// Records a problem for every non-empty secret written in the configuration file:
+/// secrets come from the environment or `*_FILE` only, so a config file can be shared,
+/// committed or mounted as a ConfigMap without leaking one.
+fn secrets_in_file(
+    dict: &figment::value::Dict,
+    prefix: &str,
+    file: &Path,
+    problems: &mut Vec<String>,
+) {
+    for (name, value) in dict {
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match value {
+            figment::value::Value::Dict(_, inner) => secrets_in_file(inner, &key, file, problems),
+            figment::value::Value::String(_, v) if !v.is_empty() && is_secret_key(&key) => {
+                let env = env_name(&key);
+                problems.push(format!(
+                    "{key} is a secret and is written in the config file {}: remove it there and set {env} or {env}_FILE (a file holding it) instead",
+                    file.display()
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Everything wrong with a configuration, reported together.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -566,6 +683,7 @@ impl Config {
     /// file (so the file and environment still win).
     pub fn load_with(file: Option<&Path>, defaults: Figment) -> Result<Config, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default())).merge(defaults);
+        let mut problems = Vec::new();
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError::Parse(format!(
@@ -573,13 +691,27 @@ impl Config {
                     path.display()
                 )));
             }
-            fig = fig.merge(Toml::file(path));
+            let toml = Toml::file(path);
+            if let Ok(data) = figment::Provider::data(&toml) {
+                for dict in data.values() {
+                    secrets_in_file(dict, "", path, &mut problems);
+                }
+            }
+            fig = fig.merge(toml);
         }
         fig = fig.merge(
             Env::prefixed("ASKERP_")
-                .filter(|k| k.as_str().contains("__"))
+                .filter(|k| k.as_str().contains("__") && secret_file_key(k.as_str()).is_none())
                 .split("__"),
         );
+        let (from_files, file_problems) = secrets_from_files(std::env::vars());
+        problems.extend(file_problems);
+        for (key, value) in from_files {
+            fig = fig.merge(Serialized::default(&key, value));
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
         let config: Config = fig.extract().map_err(|e| {
             let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
             ConfigError::Parse(all.join("; "))
@@ -959,6 +1091,83 @@ mod tests {
             assert_eq!(c.dingtalk.app_key, "from-env");
             assert_eq!(c.dingtalk.app_secret.expose(), "s3cret");
             assert_eq!(c.server.dedupe_ttl_secs, 420);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn every_secret_is_read_from_a_file_named_by_its_file_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("app_secret", "from-a-file\n")?;
+            jail.create_file("token", "card-token\r\n")?;
+            jail.create_file("pg", "postgres://u:p@db/audit")?;
+            jail.create_file("llm", "sk-file\n")?;
+            jail.create_file("odoo", "odoo-key\n")?;
+            jail.create_file(
+                "askerp.toml",
+                "[erp.connectors.hr]\nkind = \"odoo\"\nurl = \"http://127.0.0.1:8069\"\ndatabase = \"hr\"\nusername = \"askerp\"\n",
+            )?;
+            jail.set_env("ASKERP_DINGTALK__APP_SECRET_FILE", "app_secret");
+            jail.set_env("ASKERP_DINGTALK__CARD_CALLBACK_TOKEN_FILE", "token");
+            jail.set_env("ASKERP_AUDIT__POSTGRES_URL_FILE", "pg");
+            jail.set_env("ASKERP_LLM__API_KEY_FILE", "llm");
+            jail.set_env("ASKERP_ERP__CONNECTORS__HR__API_KEY_FILE", "odoo");
+            let c = Config::load(Some(Path::new("askerp.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.dingtalk.app_secret.expose(), "from-a-file");
+            assert_eq!(c.dingtalk.card_callback_token.expose(), "card-token");
+            assert_eq!(c.audit.postgres_url.expose(), "postgres://u:p@db/audit");
+            assert_eq!(c.llm.api_key.expose(), "sk-file");
+            let hr = format!("{:?}", c.erp.connectors.get("hr"));
+            assert!(hr.contains("***"), "the odoo key was not set: {hr}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn a_missing_secret_file_or_two_sources_are_reported_together() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ASKERP_DINGTALK__APP_SECRET_FILE", "/nonexistent/secret");
+            jail.set_env("ASKERP_LLM__API_KEY_FILE", "/nonexistent/key");
+            jail.set_env("ASKERP_LLM__API_KEY", "also-here");
+            let e = Config::load(None).expect_err("must fail").to_string();
+            assert!(
+                e.contains("dingtalk.app_secret: ASKERP_DINGTALK__APP_SECRET_FILE"),
+                "{e}"
+            );
+            assert!(e.contains("cannot be read"), "{e}");
+            assert!(
+                e.contains("both ASKERP_LLM__API_KEY and ASKERP_LLM__API_KEY_FILE are set"),
+                "{e}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn a_secret_written_in_the_config_file_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "askerp.toml",
+                "[dingtalk]\napp_secret = \"oops\"\n[llm]\napi_key = \"sk-oops\"\n[erp.connectors.legacy]\nkind = \"sql\"\nurl = \"postgres://db/erp\"\npassword = \"pw\"\n",
+            )?;
+            let e = Config::load(Some(Path::new("askerp.toml")))
+                .expect_err("must fail")
+                .to_string();
+            for needle in [
+                "dingtalk.app_secret is a secret and is written in the config file",
+                "set ASKERP_DINGTALK__APP_SECRET or ASKERP_DINGTALK__APP_SECRET_FILE",
+                "llm.api_key is a secret",
+                "erp.connectors.legacy.password is a secret",
+            ] {
+                assert!(e.contains(needle), "{needle}: {e}");
+            }
+            assert!(
+                !e.contains("oops") && !e.contains("pw\""),
+                "the secret was echoed: {e}"
+            );
             Ok(())
         });
     }

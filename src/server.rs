@@ -125,6 +125,7 @@ impl AppState {
                 // Spooled at shutdown, with its own audit record; the next start answers.
                 return;
             }
+            self.metrics.observe_answer(started.elapsed());
             for name in report.metric_names() {
                 self.metrics.count(&name);
             }
@@ -580,24 +581,54 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let stats = state.bot.erp.stats();
     let mut text = state.metrics.render(
         &[
-            ("erp_cache_hits", stats.hits.load(Ordering::Relaxed)),
-            ("erp_calls", stats.misses.load(Ordering::Relaxed)),
-            ("erp_errors", stats.errors.load(Ordering::Relaxed)),
+            (
+                "erp_cache_hits",
+                "ERP lookups answered from askerp's cache, all connectors.",
+                stats.hits.load(Ordering::Relaxed),
+            ),
+            (
+                "erp_cache_misses",
+                "ERP lookups the cache passed to a connector, all connectors (one lookup may be several attempts in askerp_erp_connector_calls_total).",
+                stats.misses.load(Ordering::Relaxed),
+            ),
+            (
+                "erp_errors",
+                "ERP lookups that ended in an error, all connectors.",
+                stats.errors.load(Ordering::Relaxed),
+            ),
         ],
         &[
-            ("tasks_in_flight", state.tasks.len() as u64),
-            ("dedupe_ids", state.dedupe.len() as u64),
-            ("dedupe_bytes", state.dedupe.approx_bytes() as u64),
+            (
+                "tasks_in_flight",
+                "Messages being answered right now.",
+                state.tasks.len() as u64,
+            ),
+            (
+                "dedupe_ids",
+                "Message ids remembered to drop redeliveries (the dedupe window).",
+                state.dedupe.len() as u64,
+            ),
+            (
+                "dedupe_bytes",
+                "Memory the remembered message ids take, in bytes.",
+                state.dedupe.approx_bytes() as u64,
+            ),
         ],
     );
     if let Some(llm) = &state.bot.llm {
         text.push_str(&llm.stats.render());
     }
+    crate::telemetry::family(
+        &mut text,
+        "askerp_build_info",
+        "gauge",
+        "Always 1; the labels say which build, intent catalog and connector are serving.",
+    );
     text.push_str(&format!(
-        "# TYPE askerp_build_info gauge\naskerp_build_info{{version=\"{}\",intents_hash=\"{}\",connector=\"{}\"}} 1\n",
+        "askerp_build_info{{version=\"{}\",intents_hash=\"{}\",connector=\"{}\"}} 1\n",
         env!("CARGO_PKG_VERSION"),
         state.bot.resolver.catalog().content_hash(),
-        state.bot.erp.name()
+        crate::telemetry::label_value(&state.bot.erp.name())
     ));
     text.push_str(&state.bot.erp.metrics_text());
     ([("content-type", "text/plain; version=0.0.4")], text)

@@ -62,6 +62,8 @@ pub enum ODataAuth {
         /// The user name.
         username: String,
         /// The password (set it through the environment).
+        /// Defaults to empty: it comes from the environment or a `*_FILE`, never the file.
+        #[serde(default)]
         password: Secret,
     },
     /// OAuth 2.0 client credentials: a bearer token from `token_url`, reused until shortly
@@ -72,6 +74,8 @@ pub enum ODataAuth {
         /// The client id.
         client_id: String,
         /// The client secret (set it through the environment).
+        /// Defaults to empty: it comes from the environment or a `*_FILE`, never the file.
+        #[serde(default)]
         client_secret: Secret,
         /// The scope to ask for, if the server needs one.
         #[serde(default)]

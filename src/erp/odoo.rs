@@ -67,6 +67,8 @@ pub struct OdooConfig {
     #[serde(default)]
     pub username: String,
     /// That user's API key (Preferences → Account Security), or password for `jsonrpc`.
+    /// Defaults to empty: it comes from the environment or a `*_FILE`, never the file.
+    #[serde(default)]
     pub api_key: Secret,
     /// Sale order states that count as sales.
     #[serde(default = "default_sale_states")]

@@ -242,9 +242,37 @@ impl ErpRouter {
         }
         let mut out = String::new();
         for (family, (kind, rows)) in families {
-            let _ = writeln!(out, "# TYPE {family} {kind}");
+            let help = match family {
+                "askerp_erp_connector_calls_total" => {
+                    "Requests sent to the ERP system, per connector: every attempt, retries and health checks included. The one count of ERP calls."
+                }
+                "askerp_erp_connector_errors_total" => {
+                    "Attempts that ended in an error, per connector."
+                }
+                "askerp_erp_connector_retries_total" => {
+                    "Attempts retried after a transient error, per connector."
+                }
+                "askerp_erp_connector_rejected_total" => {
+                    "Lookups answered at once by the open circuit, without calling the ERP."
+                }
+                "askerp_erp_connector_cache_hits_total" => {
+                    "Lookups answered from askerp's cache, per connector."
+                }
+                "askerp_erp_connector_latency_seconds_sum" => {
+                    "Sum of attempt latencies in seconds, per connector; divided by the calls, the mean."
+                }
+                "askerp_erp_connector_circuit_open" => {
+                    "1 while the connector's circuit breaker is open."
+                }
+                _ => "ERP connector metric.",
+            };
+            crate::telemetry::family(&mut out, family, kind, help);
             for (name, value) in rows {
-                let _ = writeln!(out, "{family}{{connector=\"{name}\"}} {value}");
+                let _ = writeln!(
+                    out,
+                    "{family}{{connector=\"{}\"}} {value}",
+                    crate::telemetry::label_value(&name)
+                );
             }
         }
         out

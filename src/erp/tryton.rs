@@ -52,6 +52,8 @@ pub struct TrytonConfig {
     /// The Tryton user askerp logs in as. Give it read access only.
     pub username: String,
     /// That user's password (set it through the environment, not the file).
+    /// Defaults to empty: it comes from the environment or a `*_FILE`, never the file.
+    #[serde(default)]
     pub password: Secret,
     /// Language code sent at login; it chooses the language of names Tryton returns.
     #[serde(default = "default_language")]

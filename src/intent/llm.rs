@@ -481,12 +481,29 @@ impl LlmStats {
 impl LlmStats {
     /// The counters in the Prometheus text format, for `/metrics`.
     pub fn render(&self) -> String {
-        self.counters()
-            .into_iter()
-            .map(|(name, v)| {
-                format!("# TYPE askerp_{name}_total counter\naskerp_{name}_total {v}\n")
-            })
-            .collect()
+        let mut out = String::new();
+        for (name, v) in self.counters() {
+            let help = match name {
+                "llm_calls" => "Calls made to the LLM fallback.",
+                "llm_failures" => "LLM calls that failed (transport or HTTP error).",
+                "llm_timeouts" => "LLM calls that ran out of time.",
+                "llm_invalid_answers" => "LLM answers that did not fit the schema.",
+                "llm_cache_hits" => "Questions the LLM fallback answered from its cache.",
+                "llm_rate_limited" => "Questions not sent to the LLM because of a per-user limit.",
+                "llm_breaker_rejected" => {
+                    "Questions not sent to the LLM because its circuit was open."
+                }
+                "llm_understood" => "Questions the LLM fallback turned into an intent.",
+                "llm_latency_ms" => {
+                    "Sum of LLM call latencies in milliseconds; divided by the calls, the mean."
+                }
+                _ => "LLM fallback counter.",
+            };
+            let metric = format!("askerp_{name}_total");
+            crate::telemetry::family(&mut out, &metric, "counter", help);
+            out.push_str(&format!("{metric} {v}\n"));
+        }
+        out
     }
 }
 

@@ -214,7 +214,6 @@ url = "http://127.0.0.1:8069"
 database = "hr"
 api = "jsonrpc"
 username = "askerp"
-api_key = "in-the-file-for-the-test"
 
 [erp.routes]
 sales = "s4"
@@ -232,6 +231,10 @@ leave = "hr"
         .env(
             "ASKERP_ERP__CONNECTORS__ERP__PASSWORD",
             "from-the-environment",
+        )
+        .env(
+            "ASKERP_ERP__CONNECTORS__HR__API_KEY",
+            "from-the-environment-too",
         )
         .output()
         .expect("run askerp");
@@ -282,4 +285,55 @@ fn the_stdout_sink_prints_chained_records() {
     assert_eq!(record["channel"], "cli");
     assert_eq!(record["prev"], askerp::audit::GENESIS);
     assert!(!audit.exists());
+}
+
+/// Runs `askerp demo` with stderr going to a file (as under systemd, Docker or a pipe)
+/// until it has logged that it listens, then stops it; returns what it logged.
+fn demo_log(extra_env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("stderr.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_askerp"));
+    cmd.arg("demo")
+        .current_dir(dir.path())
+        .env_remove("ASKERP_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .env("ASKERP_SERVER__LISTEN", "127.0.0.1:0")
+        .env("ASKERP_AUDIT__PATH", dir.path().join("audit.jsonl"))
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn askerp demo");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut text = String::new();
+    while std::time::Instant::now() < deadline {
+        text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.contains("INFO") {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("askerp demo exited ({status}): {text}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.contains("INFO"), "no log line within 30 s: {text:?}");
+    text
+}
+
+#[test]
+fn logs_to_a_file_carry_no_colour_codes_unless_asked() {
+    let plain = demo_log(&[]);
+    assert!(
+        !plain.contains('\u{1b}'),
+        "ANSI escape in a log file: {plain:?}"
+    );
+    let forced = demo_log(&[("ASKERP_LOG__COLOR", "always")]);
+    assert!(forced.contains("\u{1b}["), "log.color = always: {forced:?}");
+    let never = demo_log(&[("ASKERP_LOG__COLOR", "never")]);
+    assert!(!never.contains('\u{1b}'), "{never:?}");
 }

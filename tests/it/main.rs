@@ -12,6 +12,7 @@ mod docs;
 mod followup;
 mod leaks;
 mod llm;
+mod metrics;
 mod odata;
 mod odoo;
 mod reports;

@@ -790,11 +790,7 @@ async fn wrong_credentials_are_named_in_check_and_the_reply() {
         .expect("directory");
         let connector = connector_toml(url, &t.prefix)
             .replace("[queries.", "[erp.connectors.legacy.queries.")
-            .replacen(
-                "url =",
-                "kind = \"sql\"\npassword = \"not-the-password\"\nurl =",
-                1,
-            );
+            .replacen("url =", "kind = \"sql\"\nurl =", 1);
         let config_path = dir.path().join("askerp.toml");
         std::fs::write(
             &config_path,
@@ -808,7 +804,10 @@ async fn wrong_credentials_are_named_in_check_and_the_reply() {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_askerp"))
             .args(["check", "--config"])
             .arg(&config_path)
-            .env_remove("ASKERP_ERP__CONNECTORS__LEGACY__PASSWORD")
+            .env(
+                "ASKERP_ERP__CONNECTORS__LEGACY__PASSWORD",
+                "not-the-password",
+            )
             .output()
             .expect("askerp check");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -818,7 +817,7 @@ async fn wrong_credentials_are_named_in_check_and_the_reply() {
             stdout.contains("✗ connector legacy") && stdout.contains("credentials"),
             "{url}: {stdout}\n{stderr}"
         );
-        // The right password from the environment (where secrets belong) wins over the file.
+        // The right password from the environment (where secrets belong).
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_askerp"))
             .args(["check", "--config"])
             .arg(&config_path)
