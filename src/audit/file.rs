@@ -314,16 +314,8 @@ pub fn verify(path: &Path, expect_head: Option<&str>) -> Result<Verified, String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuditLog, AuditRecord};
-
-    fn record(msg: &str) -> AuditRecord {
-        AuditRecord {
-            msg_id: msg.into(),
-            decision: "allow".into(),
-            outcome: "delivered".into(),
-            ..AuditRecord::default()
-        }
-    }
+    use crate::audit::AuditLog;
+    use crate::audit::tests::record;
 
     fn log(path: &Path, max_bytes: u64, keep: usize) -> AuditLog {
         AuditLog::from_config(&crate::config::AuditConfig {

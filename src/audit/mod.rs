@@ -327,10 +327,11 @@ pub fn verify(path: &Path, expect_head: Option<&str>) -> Result<Verified, String
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record(msg: &str) -> AuditRecord {
+    /// A minimal answered record, for the sinks' tests.
+    pub(crate) fn record(msg: &str) -> AuditRecord {
         AuditRecord {
             msg_id: msg.into(),
             decision: "allow".into(),

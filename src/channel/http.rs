@@ -57,8 +57,7 @@ pub async fn callback(
             return (StatusCode::BAD_REQUEST, "malformed robot message").into_response();
         }
     };
-    let expected = &state.config.dingtalk.robot_code;
-    if !expected.is_empty() && message.robot_code.as_deref() != Some(expected.as_str()) {
+    if !message.is_for_robot(&state.config.dingtalk.robot_code) {
         state.metrics.count("callback_rejected_robot_code");
         tracing::warn!(msg_id = %message.msg_id, "Callback for another robot refused.");
         state.audit_refused(Some(&message.msg_id), "robotCode does not match");

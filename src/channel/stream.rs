@@ -48,8 +48,7 @@ impl StreamHandler for Handler {
                 return AckReply::error(400, "malformed robot message");
             }
         };
-        let expected = &state.config.dingtalk.robot_code;
-        if !expected.is_empty() && message.robot_code.as_deref() != Some(expected.as_str()) {
+        if !message.is_for_robot(&state.config.dingtalk.robot_code) {
             state.metrics.count("stream_rejected_robot_code");
             state.audit_refused_on("stream", Some(&message.msg_id), "robotCode does not match");
             return AckReply::error(403, "unknown robot");

@@ -121,6 +121,12 @@ impl RobotMessage {
         (!text.is_empty()).then_some(text)
     }
 
+    /// Whether this message is for the robot `expected` (`dingtalk.robot_code`; empty:
+    /// any). A message without a `robotCode` is not for a configured robot.
+    pub fn is_for_robot(&self, expected: &str) -> bool {
+        expected.is_empty() || self.robot_code.as_deref() == Some(expected)
+    }
+
     /// Normalizes the payload into the pipeline's [`Inbound`].
     pub fn into_inbound(self) -> Inbound {
         let text = self.question_text();
