@@ -355,9 +355,19 @@ impl Bot {
             .catalog()
             .def(intent)
             .is_some_and(|d| d.sensitivity == Sensitivity::Personal);
+        // What the question asked for and this answer does not give is said on the card.
+        let not_honoured = match (&decision, &content) {
+            (Decision::Allow, Content::NotFound(_)) => None,
+            (Decision::Allow, _) => self.renderer.not_honoured(locale, &resolution.unsupported),
+            _ => None,
+        };
         let mut answer = self
             .reply(Some(resolution), locale, decision, content)
             .by(principal);
+        if let Some(note) = not_honoured {
+            answer.card.markdown.push_str("\n\n");
+            answer.card.markdown.push_str(&note);
+        }
         answer.reason = reason;
         answer.connector = Some(self.erp.name().to_string());
         answer.erp_latency_ms = erp_ms;

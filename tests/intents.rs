@@ -777,3 +777,66 @@ fn blind_set_does_not_regress() {
         assert!(score.intent_accuracy() >= 0.93, "{lang}: {report}");
     }
 }
+
+/// Period forms found missing by the blind set's categories (not its cases): Malay "ni" for
+/// "ini" and abbreviations, frequency words in every language (an explicit period beats
+/// them), to-date forms, "Qn of last year", code-mixed "呢個 quarter", and a Vietnamese
+/// number word inside a place name ("Causeway Bay bulan lepas" is last month).
+#[test]
+fn periods_in_colloquial_and_mixed_forms() {
+    let r = resolver();
+    let now = now();
+    let period = |text: &str| {
+        r.resolve(text, &now)
+            .slots
+            .period
+            .map(|p| (p.start.to_string(), p.end.to_string()))
+    };
+    let p = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+    let today = now.date();
+    let t = today.to_string();
+    let cases = [
+        ("jualan Causeway Bay hari ni", p(&t, &t)),
+        ("daily report Mong Kok", p(&t, &t)),
+        ("laporan harian Mong Kok", p(&t, &t)),
+        ("bao cao hang ngay Mong Kok", p(&t, &t)),
+        (
+            "top 5 barang paling laris kat Causeway Bay bulan lepas",
+            p("2026-10-01", "2026-10-31"),
+        ),
+        (
+            "báo cáo weekly tuần trước Sha Tin",
+            p("2026-11-09", "2026-11-15"),
+        ),
+        ("jualan TST minggu lps", p("2026-11-09", "2026-11-15")),
+        ("doanh thu Q3 năm ngoái", p("2025-07-01", "2025-09-30")),
+        ("去年Q3港岛区销售额多少", p("2025-07-01", "2025-09-30")),
+        (
+            "sales report for the whole of 2025",
+            p("2025-01-01", "2025-12-31"),
+        ),
+        (
+            "Kam Lung 呢個 quarter 買咗幾多",
+            p("2026-10-01", "2026-12-31"),
+        ),
+        (
+            "quarterly report 新界 要同上季比",
+            p("2026-10-01", "2026-12-31"),
+        ),
+        (
+            "doanh số tuần này so với tuần trước",
+            p("2026-11-16", "2026-11-22"),
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(period(text), want, "{text}");
+    }
+    // A comparison with a period that is not the one just before is named, not dropped.
+    let got = r.resolve("sales in November vs in March", &now);
+    assert_eq!(got.unsupported, vec!["compare_period".to_string()]);
+    let got = r.resolve("sales last month vs the month before", &now);
+    assert!(
+        !got.unsupported.contains(&"compare_period".to_string()),
+        "{got:?}"
+    );
+}

@@ -90,6 +90,38 @@ impl Renderer {
         Some(r.chart(current, previous, top, *to_date, (daily, previous_daily)))
     }
 
+    /// The paragraph naming what the question asked for but the answer does not give
+    /// ([`crate::intent::Resolution::unsupported`]: a second period, more than 20 items, a
+    /// comparison with another period), so nothing is dropped silently. `None` when
+    /// everything was honoured; unknown part names are skipped.
+    pub fn not_honoured(&self, locale: Locale, parts: &[String]) -> Option<String> {
+        let m = &self.messages;
+        let lines: Vec<String> = parts
+            .iter()
+            .filter_map(|part| {
+                let (name, arg) = part.split_once(':').unwrap_or((part.as_str(), ""));
+                match name {
+                    "second_period" | "compare_period" => {
+                        Some(m.text(locale, &format!("not_honoured.{name}")))
+                    }
+                    "limit_above_20" => {
+                        Some(m.fill(locale, "not_honoured.limit_above_20", &[("limit", arg)]))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        if lines.is_empty() {
+            return None;
+        }
+        let mut out = m.text(locale, "not_honoured.intro");
+        for line in lines {
+            out.push_str("\n- ");
+            out.push_str(&md(&line));
+        }
+        Some(out)
+    }
+
     /// Renders `content` as a card in `locale`. Total: every variant and every value
     /// (empty lists, zero totals, missing names) yields a card, never a panic.
     pub fn render(&self, locale: Locale, content: &Content) -> Card {

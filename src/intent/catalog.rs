@@ -130,7 +130,7 @@ pub const EVIDENCE_KINDS: [&str; 13] = [
 ];
 
 /// The word classes of `[words.*]` (common.toml): closed vocabularies every intent shares.
-pub const WORD_CLASSES: [&str; 16] = [
+pub const WORD_CLASSES: [&str; 17] = [
     "filler",
     "action",
     "greeting",
@@ -147,6 +147,7 @@ pub const WORD_CLASSES: [&str; 16] = [
     "top",
     "unsupported",
     "last_year",
+    "compare_to",
 ];
 
 /// An order-number shape: what a number looks like in the ERP, and the form it is sent to

@@ -207,6 +207,8 @@ pub struct Report {
     pub null_ok: usize,
     /// Cases the engine answered with "which one?" candidates.
     pub asked: usize,
+    /// Slot name → in-scope cases with the right intent whose value for it was wrong.
+    pub slot_errors: BTreeMap<&'static str, usize>,
 }
 
 impl Report {
@@ -250,6 +252,13 @@ impl Report {
             self.null_cases
         ));
         out.push_str(&format!("asked which intent: {}\n", self.asked));
+        if !self.slot_errors.is_empty() {
+            out.push_str("wrong slot values (right intent), per slot:");
+            for (name, n) in &self.slot_errors {
+                out.push_str(&format!(" {name} {n};"));
+            }
+            out.push('\n');
+        }
         out.push_str("confusion (expected → got: count), errors only:\n");
         for ((want, got), n) in &self.confusion {
             if want != got {
@@ -357,13 +366,24 @@ pub fn evaluate(resolver: &Resolver, cases: &[Case]) -> Report {
     let mut misses = Vec::new();
     let mut confusion: BTreeMap<(Option<Intent>, Option<Intent>), usize> = BTreeMap::new();
     let (mut null_cases, mut null_ok, mut asked) = (0, 0, 0);
+    let mut slot_errors: BTreeMap<&'static str, usize> = BTreeMap::new();
     for case in cases {
         let now = case.now.to_zoned(resolver.time_zone().clone());
         let got = resolver.resolve(&case.text, &now);
         let score = per_lang.entry(case.lang.clone()).or_default();
         score.utterances += 1;
         let intent_ok = got.intent == case.intent;
-        let slots_ok = intent_ok && resolver.same_slots(&got.slots, &case.slots);
+        let differ = if intent_ok {
+            resolver.slot_differences(&got.slots, &case.slots)
+        } else {
+            Vec::new()
+        };
+        let slots_ok = intent_ok && differ.is_empty();
+        if case.intent.is_some() {
+            for name in &differ {
+                *slot_errors.entry(*name).or_default() += 1;
+            }
+        }
         *confusion.entry((case.intent, got.intent)).or_default() += 1;
         if !got.candidates.is_empty() {
             asked += 1;
@@ -412,6 +432,9 @@ pub fn evaluate(resolver: &Resolver, cases: &[Case]) -> Report {
                 describe(got.intent, &got.slots),
                 got.rule.as_deref().unwrap_or("-")
             );
+            if !differ.is_empty() {
+                got_text.push_str(&format!(", wrong: {}", differ.join(" ")));
+            }
             if let Some(l) = locale_wrong {
                 got_text.push_str(&format!(", replied in {}", l.tag()));
             }
@@ -444,6 +467,7 @@ pub fn evaluate(resolver: &Resolver, cases: &[Case]) -> Report {
         null_cases,
         null_ok,
         asked,
+        slot_errors,
     }
 }
 

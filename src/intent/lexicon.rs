@@ -80,7 +80,7 @@ pub struct Lexicon {
 }
 
 /// Closed-class word lists every catalog must be able to name (`'static` for [`Meaning`]).
-const CLASSES: [&str; 16] = super::catalog::WORD_CLASSES;
+const CLASSES: [&str; 17] = super::catalog::WORD_CLASSES;
 
 /// Words that belong to period expressions and numbers: known to the corrector so that
 /// "last mnth" becomes "last month" before periods are scanned.
@@ -478,6 +478,9 @@ impl Lexicon {
         }
         for w in PERIOD_WORDS {
             known.insert((*w).to_string());
+        }
+        for w in super::period::words() {
+            known.insert(w.clone());
         }
         // Common words stop corrections but are not targets of one.
         let targets_end = known.clone();

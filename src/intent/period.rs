@@ -133,6 +133,10 @@ impl Calendar {
 
 /// [`scan`] in the company calendar `cal`.
 pub fn scan_in(text: &str, today: Date, cal: Calendar) -> Vec<PeriodMatch> {
+    scan_parts(text, today, cal, false)
+}
+
+fn scan_parts(text: &str, today: Date, cal: Calendar, frequency_only: bool) -> Vec<PeriodMatch> {
     let fiscal = cal.fiscal();
     let ws = cal.week_start;
     // A date that does not exist ("30 Feb", "31/2 to 3/3") is kept as a blocker with no
@@ -180,15 +184,35 @@ pub fn scan_in(text: &str, today: Date, cal: Calendar) -> Vec<PeriodMatch> {
             .then(b.1.cmp(&a.1))
             .then(a.2.is_none().cmp(&b.2.is_none()))
     });
-    let mut out = Vec::new();
-    let mut taken_until = 0usize;
-    for (start, end, m) in found {
-        if start >= taken_until {
-            taken_until = end;
-            out.extend(m);
+    // Frequency words ("weekly", "月報", "hàng tháng") stand for a period only when nothing
+    // explicit is there: "weekly report last week" is last week, and "bán hàng tháng này"
+    // is this month although "hàng tháng" overlaps "tháng này".
+    let frequency = |m: &Option<PeriodMatch>| m.as_ref().is_some_and(|m| m.strip.is_empty());
+    let (explicit, freq): (Vec<_>, Vec<_>) = found.into_iter().partition(|f| !frequency(&f.2));
+    let pick = |found: Vec<(usize, usize, Option<PeriodMatch>)>| {
+        let mut out = Vec::new();
+        let mut taken_until = 0usize;
+        for (start, end, m) in found {
+            if start >= taken_until {
+                taken_until = end;
+                out.extend(m);
+            }
         }
+        out
+    };
+    let out = pick(explicit);
+    if out.is_empty() || frequency_only {
+        pick(freq)
+    } else {
+        out
     }
-    out
+}
+
+/// Only the frequency words of `text` ("weekly", "季度", "hàng tháng") as periods, for when
+/// the one explicit period there turned out to be a comparison ("quarterly report, vs last
+/// quarter").
+pub fn scan_frequency(text: &str, today: Date, cal: Calendar) -> Vec<PeriodMatch> {
+    scan_parts(text, today, cal, true)
 }
 
 /// `text` without the strip ranges of `matches`. Two ASCII words that end up adjacent
@@ -360,11 +384,15 @@ const ZH_MONTH: &str = "十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1
 const ZH_DAY: &str = "[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九]|[0-3]?[0-9]";
 /// A count in digits or words (English, Malay, Vietnamese folded); [`parse_count`]
 /// decides whether it is a number.
+/// A count in digits or English words; the Malay and Vietnamese rules add their own
+/// number words, each only in its own language's rules ("Bay" in "Causeway Bay bulan
+/// lepas" is not the Vietnamese seven).
 const COUNT: &str = "[0-9]+|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|\
                      twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|\
                      twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|(?:a|one)\\s+hundred|\
-                     hundred|a\\s+dozen|dozen|satu|dua|tiga|empat|lima|enam|tujuh|lapan|\
-                     sembilan|sepuluh|mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi";
+                     hundred|a\\s+dozen|dozen";
+const COUNT_MS: &str = "[0-9]+|satu|dua|tiga|empat|lima|enam|tujuh|lapan|sembilan|sepuluh";
+const COUNT_VI: &str = "[0-9]+|mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi";
 const ZH_COUNT: &str = "[0-9]+|[零一二两兩三四五六七八九十百]+";
 /// "Mac" is March in Malay and a computer: "2 Mac mini" is a product, and the `unit`
 /// capture makes the rule give it up.
@@ -392,7 +420,8 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         "(?:至今|至今日|到今日|到今天|到而家|到依家|到宜家|到现在|到現在|到目前为止|到目前為止)";
     let zh_week = "(?:禮拜|礼拜|星期|週|周)";
     let zh_this = "(?:今|呢|這|这|本)一?(?:個|个)?";
-    let vi_so_far = r"(?:\s+(?:den|toi)\s+(?:nay|hien\s+tai|bay\s+gio))?";
+    let vi_so_far = r"(?:\s+(?:tinh\s+)?(?:den|toi)\s+(?:nay|gio|hien\s+tai|bay\s+gio))?";
+    let vi_until_now = r"\s+(?:tinh\s+)?(?:den|toi)\s+(?:nay|gio|hien\s+tai|bay\s+gio)";
     vec![
         // English.
         en(Today, r"today(?:'s)?|tdy"),
@@ -404,6 +433,7 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             &format!(r"week{to_date}|wtd|{this}\s+{week}\s+{so_far}|{so_far}\s+this\s+{week}"),
         ),
         en(LastWeek, &format!(r"{last}\s+{week}(?:'s)?")),
+        keep(Today, "daily"),
         keep(ThisWeek, "weekly"),
         en(ThisMonth, &format!(r"{this}\s+{month}(?:'s)?")),
         en(
@@ -443,7 +473,9 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
             ),
         ),
         (
-            format!(r"(?-u:\b)(?:in|for|during|year)\s+(?P<y>{YEAR})(?-u:\b)"),
+            format!(
+                r"(?-u:\b)(?:in|for|during|year|of|whole\s+of|all\s+of|full\s+year|fy)\s+(?P<y>{YEAR})(?-u:\b)"
+            ),
             Year,
             true,
         ),
@@ -585,10 +617,14 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         zh(ThisQuarter, "(?:今|呢|這|这|本)一?(?:個|个)?季度?"),
         zh(
             QuarterToDate,
-            &format!("(?:(?:今|呢|這|这|本)一?(?:個|个)?季度?|季初){zh_so_far}"),
+            &format!("(?:(?:今|呢|這|这|本)一?(?:個|个)?季度?|季初|季度){zh_so_far}"),
         ),
         zh(LastQuarter, "上一?(?:個|个)?季度?"),
         ("季報|季报".to_string(), ThisQuarter, false),
+        // "季度銷售報告" (quarterly sales report), "每日報告": frequency words, kept like
+        // "weekly"; an explicit period in the same message wins (see `scan_in`).
+        ("季度|每季".to_string(), ThisQuarter, false),
+        ("日報|日报|每日|每天".to_string(), Today, false),
         zh(
             Quarter,
             &format!(r"(?:(?P<y>{YEAR})\s*年\s*)?第\s*(?P<q>[一二三四1-4])\s*季度?"),
@@ -596,13 +632,22 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         zh(ThisYear, "今年|本年度?|呢年|今個年度"),
         zh(
             YearToDate,
-            &format!("(?:今年|年初|本年|今年年初|由年初|从年初|從年初){zh_so_far}"),
+            &format!("(?:今年|年初|本年度?|今年年初|由年初|从年初|從年初){zh_so_far}"),
         ),
         zh(
             RelativeMonthOrQuarter,
-            r"(?:(?P<ly>去年|舊年|旧年|上年)|(?P<ty>今年|本年))\s*(?:嘅|的)?\s*(?:第\s*(?P<q>[一二三四1-4])\s*季度?|(?P<m>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?)",
+            r"(?:(?P<ly>去年|舊年|旧年|上年)|(?P<ty>今年|本年))\s*(?:嘅|的)?\s*(?:第\s*(?P<q>[一二三四1-4])\s*季度?|[qQ](?P<q2>[1-4])|(?P<m>十[一二]|[一二三四五六七八九十]|1[0-2]|0?[1-9])\s*月份?)",
         ),
         zh(LastYear, "去年|舊年|旧年|上年|上一年|上個年度|上个年度"),
+        // Code-mixed: "呢個 quarter", "上個 weekend", "今個 month".
+        zh(ThisWeek, &format!(r"{zh_this}\s*(?:week|wk)")),
+        zh(LastWeek, r"上一?(?:個|个)?\s*(?:week|wk)"),
+        zh(ThisWeekend, &format!(r"{zh_this}\s*week-?end")),
+        zh(LastWeekend, r"上一?(?:個|个)?\s*week-?end"),
+        zh(ThisMonth, &format!(r"{zh_this}\s*(?:month|mth)")),
+        zh(LastMonth, r"上一?(?:個|个)?\s*(?:month|mth)"),
+        zh(ThisQuarter, &format!(r"{zh_this}\s*(?:quarter|qtr)")),
+        zh(LastQuarter, r"上一?(?:個|个)?\s*(?:quarter|qtr)"),
         zh(YearBeforeLast, "前年"),
         ("年報|年报".to_string(), ThisYear, false),
         zh(Year, &format!(r"(?P<y>{YEAR})\s*年度?")),
@@ -661,60 +706,100 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         // Malay (no diacritics to fold).
         keep(ThisWeek, "mingguan"),
         keep(ThisMonth, "bulanan"),
-        en(Today, "hari\\s+ini"),
+        keep(Today, "harian"),
+        keep(ThisQuarter, "suku\\s+tahunan"),
+        keep(ThisYear, "tahunan"),
+        en(Today, r"hari\s+(?:ini|ni)(?:\s+setakat\s+(?:ini|ni))?"),
         en(Yesterday, "semalam"),
-        en(DayBeforeYesterday, "kelmarin|dua\\s+hari\\s+(?:lepas|lalu)"),
-        en(ThisWeek, "minggu\\s+ini"),
-        en(LastWeek, "minggu\\s+(?:lepas|lalu|sudah)"),
-        en(ThisWeekend, "hujung\\s+minggu\\s+ini"),
-        en(LastWeekend, "hujung\\s+minggu\\s+(?:lepas|lalu)"),
+        en(
+            DayBeforeYesterday,
+            "kelmarin|dua\\s+hari\\s+(?:lepas|lps|lpas|lalu)",
+        ),
+        en(ThisWeek, "(?:minggu|mgu|mggu)\\s+(?:ini|ni)"),
+        en(
+            LastWeek,
+            "(?:minggu|mgu|mggu)\\s+(?:lepas|lps|lpas|lalu|sudah)",
+        ),
+        en(ThisWeekend, "hujung\\s+(?:minggu|mgu|mggu)\\s+(?:ini|ni)"),
+        en(
+            LastWeekend,
+            "hujung\\s+(?:minggu|mgu|mggu)\\s+(?:lepas|lps|lpas|lalu)",
+        ),
         en(
             WeekToDate,
-            r"minggu\s+ini\s+setakat\s+ini|(?:sejak|dari)\s+awal\s+minggu(?:\s+(?:hingga|sehingga|sampai)\s+kini)?",
+            r"(?:minggu|mgu|mggu)\s+(?:ini|ni)\s+setakat\s+(?:ini|ni)|(?:sejak|dari)\s+awal\s+minggu(?:\s+(?:hingga|sehingga|sampai)\s+(?:kini|sekarang|hari\s+(?:ini|ni)))?",
         ),
-        en(ThisMonth, "bulan\\s+ini"),
+        en(ThisMonth, "(?:bulan|bln)\\s+(?:ini|ni)"),
         en(
             MonthToDate,
-            r"bulan\s+ini\s+setakat\s+ini|(?:sejak|dari)\s+awal\s+bulan(?:\s+(?:hingga|sehingga|sampai)\s+kini)?",
+            r"(?:bulan|bln)\s+(?:ini|ni)\s+setakat\s+(?:ini|ni)|(?:sejak|dari)\s+awal\s+bulan(?:\s+(?:hingga|sehingga|sampai)\s+(?:kini|sekarang|hari\s+(?:ini|ni)))?",
         ),
-        en(LastMonth, "bulan\\s+(?:lepas|lalu|sudah)"),
-        en(ThisQuarter, "suku\\s+(?:tahun\\s+)?ini"),
-        en(QuarterToDate, r"suku\s+(?:tahun\s+)?ini\s+setakat\s+ini"),
-        en(LastQuarter, "suku\\s+(?:tahun\\s+)?(?:lepas|lalu)"),
+        en(LastMonth, "(?:bulan|bln)\\s+(?:lepas|lps|lpas|lalu|sudah)"),
+        en(ThisQuarter, "suku\\s+(?:(?:tahun|thn)\\s+)?(?:ini|ni)"),
+        en(
+            QuarterToDate,
+            r"suku\s+(?:(?:tahun|thn)\s+)?(?:ini|ni)\s+setakat\s+(?:ini|ni)",
+        ),
+        en(
+            LastQuarter,
+            "suku\\s+(?:(?:tahun|thn)\\s+)?(?:lepas|lps|lpas|lalu)",
+        ),
         en(
             Quarter,
             &format!(
-                r"suku\s+(?:tahun\s+)?(?:ke-?\s*)?(?P<q>pertama|kedua|ketiga|keempat|[1-4])(?:\s+(?:tahun\s+)?(?P<y>{YEAR}))?"
+                r"suku\s+(?:(?:tahun|thn)\s+)?(?:ke-?\s*)?(?P<q>pertama|kedua|ketiga|keempat|[1-4])(?:\s+(?:(?:tahun|thn)\s+)?(?P<y>{YEAR}))?"
             ),
         ),
         en(
             YearToDate,
-            r"(?:sejak|dari)\s+awal\s+tahun(?:\s+(?:hingga|sehingga|sampai)\s+kini)?|tahun\s+ini\s+setakat\s+ini",
+            r"(?:sejak|dari)\s+awal\s+tahun(?:\s+(?:hingga|sehingga|sampai)\s+(?:kini|sekarang|hari\s+(?:ini|ni)))?|tahun\s+(?:ini|ni)\s+setakat\s+(?:ini|ni)",
         ),
-        en(ThisYear, "tahun\\s+ini"),
-        en(LastYear, "tahun\\s+(?:lepas|lalu)"),
+        en(ThisYear, "(?:tahun|thn)\\s+(?:ini|ni)"),
+        en(
+            RelativeMonthOrQuarter,
+            r"q(?P<q>[1-4])\s+(?:(?:tahun|thn)\s+)?(?:(?P<ly>lepas|lalu)|(?P<ty>ini|ni))",
+        ),
+        en(LastYear, "(?:tahun|thn)\\s+(?:lepas|lps|lpas|lalu)"),
         en(
             LastDays,
-            &format!(r"(?P<n>{COUNT})\s+hari\s+(?:yang\s+)?(?:lepas|lalu|terakhir)"),
+            &format!(r"(?P<n>{COUNT_MS})\s+hari\s+(?:yang\s+)?(?:lepas|lps|lpas|lalu|terakhir)"),
         ),
         en(
             LastWeeks,
-            &format!(r"(?P<n>{COUNT})\s+minggu\s+(?:yang\s+)?(?:lepas|lalu|terakhir)"),
+            &format!(
+                r"(?P<n>{COUNT_MS})\s+(?:minggu|mgu|mggu)\s+(?:yang\s+)?(?:lepas|lps|lpas|lalu|terakhir)"
+            ),
         ),
         en(
             LastMonths,
-            &format!(r"(?P<n>{COUNT})\s+bulan\s+(?:yang\s+)?(?:lepas|lalu|terakhir)"),
+            &format!(
+                r"(?P<n>{COUNT_MS})\s+(?:bulan|bln)\s+(?:yang\s+)?(?:lepas|lps|lpas|lalu|terakhir)"
+            ),
         ),
         (
             format!(
-                r"(?-u:\b)(?P<cue>(?:pada|untuk|dalam|bulan)\s+(?:bulan\s+)?)?(?P<m>{month_names_ms})(?:\s+(?P<y>{YEAR}))?(?-u:\b)"
+                r"(?-u:\b)(?P<cue>(?:pada|untuk|dalam|bulan)\s+(?:(?:bulan|bln)\s+)?)?(?P<m>{month_names_ms})(?:\s+(?P<y>{YEAR}))?(?-u:\b)"
             ),
             Month,
             true,
         ),
         // Vietnamese, matched without diacritics (the text is folded first).
-        // "hàng tuần"/"hàng tháng" (weekly/monthly) are not read as periods: "bán hàng
-        // tháng này" (sales this month) contains the same words.
+        // "hàng tuần"/"theo tháng" (weekly/monthly) are frequency words like "weekly": "bán
+        // hàng tháng này" (sales this month) contains "hàng tháng", and the explicit
+        // "tháng này" wins there (see `scan_in`).
+        keep(Today, "hang\\s+ngay"),
+        keep(ThisWeek, "hang\\s+tuan|theo\\s+tuan"),
+        keep(ThisMonth, "hang\\s+thang|theo\\s+thang"),
+        keep(ThisQuarter, "hang\\s+quy|theo\\s+quy"),
+        keep(ThisYear, "hang\\s+nam|theo\\s+nam"),
+        // "báo cáo tuần" (weekly report): the bare unit is a frequency word too.
+        keep(ThisWeek, "tuan(?-u:\\b)"),
+        keep(ThisMonth, "thang(?-u:\\b)"),
+        keep(ThisQuarter, "quy(?-u:\\b)"),
+        en(
+            RelativeMonthOrQuarter,
+            r"(?:(?:quy\s+|q)(?P<q>[1-4])|thang\s+(?P<m>1[0-2]|0?[1-9]))\s+(?:cua\s+)?nam\s+(?:(?P<ly>ngoai|truoc|roi)|(?P<ty>nay))",
+        ),
         en(Today, "(?:ngay\\s+)?hom\\s+nay"),
         en(Yesterday, "(?:ngay\\s+)?hom\\s+qua"),
         en(DayBeforeYesterday, "(?:ngay\\s+)?hom\\s+kia"),
@@ -724,18 +809,20 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         en(LastWeekend, "cuoi\\s+tuan\\s+(?:truoc|roi|qua)"),
         en(
             WeekToDate,
-            &format!(r"(?:tu|ke\s+tu)\s+dau\s+tuan(?:\s+nay)?{vi_so_far}"),
+            &format!(r"(?:tu|ke\s+tu)\s+dau\s+tuan(?:\s+nay)?{vi_so_far}|tuan\s+nay{vi_until_now}"),
         ),
         en(ThisMonth, "thang\\s+nay"),
         en(
             MonthToDate,
-            &format!(r"(?:tu|ke\s+tu)\s+dau\s+thang(?:\s+nay)?{vi_so_far}"),
+            &format!(
+                r"(?:tu|ke\s+tu)\s+dau\s+thang(?:\s+nay)?{vi_so_far}|thang\s+nay{vi_until_now}"
+            ),
         ),
         en(LastMonth, "thang\\s+(?:truoc|roi)"),
         en(ThisQuarter, "quy\\s+nay"),
         en(
             QuarterToDate,
-            &format!(r"(?:tu|ke\s+tu)\s+dau\s+quy(?:\s+nay)?{vi_so_far}"),
+            &format!(r"(?:tu|ke\s+tu)\s+dau\s+quy(?:\s+nay)?{vi_so_far}|quy\s+nay{vi_until_now}"),
         ),
         en(LastQuarter, "quy\\s+(?:truoc|roi)"),
         en(
@@ -744,7 +831,7 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         ),
         en(
             YearToDate,
-            &format!(r"(?:tu|ke\s+tu)\s+dau\s+nam(?:\s+nay)?{vi_so_far}"),
+            &format!(r"(?:tu|ke\s+tu)\s+dau\s+nam(?:\s+nay)?{vi_so_far}|nam\s+nay{vi_until_now}"),
         ),
         en(ThisYear, "nam\\s+nay"),
         en(Year, &format!(r"nam\s+(?P<y>{YEAR})")),
@@ -755,17 +842,59 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         ),
         en(
             LastDays,
-            &format!(r"(?P<n>{COUNT})\s+ngay\s+(?:qua|vua\s+qua|gan\s+day|gan\s+nhat)"),
+            &format!(r"(?P<n>{COUNT_VI})\s+ngay\s+(?:qua|vua\s+qua|gan\s+day|gan\s+nhat)"),
         ),
         en(
             LastWeeks,
-            &format!(r"(?P<n>{COUNT})\s+tuan\s+(?:qua|vua\s+qua|gan\s+day|gan\s+nhat)"),
+            &format!(r"(?P<n>{COUNT_VI})\s+tuan\s+(?:qua|vua\s+qua|gan\s+day|gan\s+nhat)"),
         ),
         en(
             LastMonths,
-            &format!(r"(?P<n>{COUNT})\s+thang\s+(?:qua|vua\s+qua|gan\s+day|gan\s+nhat)"),
+            &format!(r"(?P<n>{COUNT_VI})\s+thang\s+(?:qua|vua\s+qua|gan\s+day|gan\s+nhat)"),
         ),
     ]
+}
+
+/// The Latin words (four letters or more) the period rules are written with, as the
+/// spelling corrector must know them: a period word is never "corrected" into another
+/// word ("dari awal tahun" is not "awak"), and a typo of one is corrected into it.
+pub fn words() -> &'static [String] {
+    static WORDS: LazyLock<Vec<String>> = LazyLock::new(|| {
+        let mut out: Vec<String> = Vec::new();
+        for (src, _, _) in rule_sources() {
+            let src = super::fold::fold_str(&src);
+            let mut rest = src.as_str();
+            while !rest.is_empty() {
+                // Capture-group names are not words of the language.
+                if let Some(after) = rest.strip_prefix("?P<") {
+                    rest = after.split_once('>').map_or("", |(_, r)| r);
+                    continue;
+                }
+                // An escape (`\s`, `\b`) is one letter, not the start of a word.
+                if let Some(after) = rest.strip_prefix('\\') {
+                    let mut chars = after.chars();
+                    chars.next();
+                    rest = chars.as_str();
+                    continue;
+                }
+                let len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+                if len == 0 {
+                    let mut chars = rest.chars();
+                    chars.next();
+                    rest = chars.as_str();
+                    continue;
+                }
+                let word = rest[..len].to_ascii_lowercase();
+                if len >= 4 && !out.contains(&word) {
+                    out.push(word);
+                }
+                rest = &rest[len..];
+            }
+        }
+        out.sort();
+        out
+    });
+    &WORDS
 }
 
 /// The compiled period rules. They are constants, so a rule that failed to compile would be
@@ -872,7 +1001,8 @@ fn compute(
                 };
                 month_of(Date::new(y, month_number(m.as_str())?, 1).ok()?)
             } else {
-                let q = quarter_number(caps.name("q")?.as_str())?;
+                let q = caps.name("q").or_else(|| caps.name("q2"))?;
+                let q = quarter_number(q.as_str())?;
                 let fy = fiscal_year_of(today, fiscal)?;
                 let fy = if last { fy.checked_sub(1)? } else { fy };
                 fiscal_quarter(fy, q, fiscal)

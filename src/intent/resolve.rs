@@ -369,9 +369,68 @@ impl Resolver {
         // Periods first: they own their words ("1 Nov to 15 Nov" is not a place).
         let mut periods = period::scan_in(ct, today, self.calendar);
         periods.retain(|m| !overlaps(&compare_spans, &period_span(ct, m)));
+        // "vs last month", "同上季比", "so với tuần trước": a period right after a comparison
+        // word is what the figure is compared with. The card always compares with the period
+        // just before, so such a period is dropped; one that is not just before is named
+        // on the card as not honoured.
+        let compare_words = phrase_spans(
+            ct,
+            self.catalog
+                .words
+                .get("compare_to")
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        );
+        let mut compared_with: Vec<Period> = Vec::new();
+        let mut entities_pre: Vec<Entity> = Vec::new();
+        if periods.len() > 1 || !compare_words.is_empty() {
+            let is_compared = |m: &PeriodMatch| {
+                let span = period_span(ct, m);
+                compare_words.iter().any(|w| {
+                    w.end <= span.start
+                        && ct
+                            .get(w.end..span.start)
+                            .is_some_and(|gap| gap.trim().is_empty())
+                })
+            };
+            let (compared, asked): (Vec<PeriodMatch>, Vec<PeriodMatch>) =
+                periods.into_iter().partition(is_compared);
+            compared_with = compared.iter().map(|m| m.period).collect();
+            periods = if asked.is_empty() {
+                // Only a compared period is explicit: the period asked about may be a
+                // frequency word ("quarterly report 同上季比").
+                let frequency = period::scan_frequency(ct, today, self.calendar);
+                if frequency.is_empty() {
+                    compared
+                } else {
+                    frequency
+                }
+            } else {
+                asked
+            };
+            if periods.first().map(|m| m.period) == compared_with.first().copied() {
+                compared_with.clear();
+            }
+        }
+        let asked_period = periods.first().map(|m| m.period);
+        let mut compare_other = false;
+        for c in &compared_with {
+            let Some(asked) = asked_period else { break };
+            let just_before = c.end.tomorrow().ok() == Some(asked.start);
+            if *c == super::frame::year_before(asked) && compare_spans.is_empty() {
+                entities_pre.push(Entity {
+                    kind: "compare",
+                    text: String::new(),
+                    value: "last_year".to_string(),
+                    span: 0..0,
+                });
+            } else if !just_before {
+                compare_other = true;
+            }
+        }
         ex.matched_text = period::remove(ct, &periods);
         let mut taken: Vec<Range<usize>> = compare_spans.clone();
-        let mut entities: Vec<Entity> = Vec::new();
+        let mut entities: Vec<Entity> = entities_pre;
         if let Some(span) = compare_spans.first() {
             entities.push(Entity {
                 kind: "compare",
@@ -852,6 +911,9 @@ impl Resolver {
                 &normalized,
             );
             resolution.unsupported = unsupported_parts(&entities);
+            if compare_other {
+                resolution.unsupported.push("compare_period".to_string());
+            }
         }
         ex.words = words.iter().map(|(c, p, _)| (*c, p.clone())).collect();
         ex.leftover = leftover
@@ -1137,6 +1199,12 @@ impl Resolver {
     /// (a place by its code, an item by the items it can mean, a colleague by id), the rest
     /// exactly.
     pub fn same_slots(&self, got: &Slots, want: &Slots) -> bool {
+        self.slot_differences(got, want).is_empty()
+    }
+
+    /// The names of the slots in which `got` and `want` differ, compared as
+    /// [`Self::same_slots`] does; the evaluation counts them per slot.
+    pub fn slot_differences(&self, got: &Slots, want: &Slots) -> Vec<&'static str> {
         let lex = self.lexicon();
         let place_key = |kind: PlaceKind, t: &Option<String>| -> Option<String> {
             let t = t.as_deref()?;
@@ -1205,21 +1273,45 @@ impl Resolver {
                     .unwrap_or(m),
             )
         };
-        got.period == want.period
-            && got.limit == want.limit
-            && got.rank_by == want.rank_by
-            && got.compare == want.compare
-            && got.leave_type == want.leave_type
-            && got.order.as_deref().map(str::to_uppercase)
-                == want.order.as_deref().map(str::to_uppercase)
-            && place_key(PlaceKind::Warehouse, &got.warehouse)
-                == place_key(PlaceKind::Warehouse, &want.warehouse)
-            && place_key(PlaceKind::Store, &got.store) == place_key(PlaceKind::Store, &want.store)
-            && place_key(PlaceKind::Region, &got.region)
-                == place_key(PlaceKind::Region, &want.region)
-            && item_key(&got.item) == item_key(&want.item)
-            && person_key(&got.employee) == person_key(&want.employee)
-            && customer_key(&got.customer) == customer_key(&want.customer)
+        let mut differ = Vec::new();
+        let mut check = |name: &'static str, same: bool| {
+            if !same {
+                differ.push(name);
+            }
+        };
+        check("period", got.period == want.period);
+        check("limit", got.limit == want.limit);
+        check("rank_by", got.rank_by == want.rank_by);
+        check("compare", got.compare == want.compare);
+        check("leave_type", got.leave_type == want.leave_type);
+        check(
+            "order",
+            got.order.as_deref().map(str::to_uppercase)
+                == want.order.as_deref().map(str::to_uppercase),
+        );
+        check(
+            "warehouse",
+            place_key(PlaceKind::Warehouse, &got.warehouse)
+                == place_key(PlaceKind::Warehouse, &want.warehouse),
+        );
+        check(
+            "store",
+            place_key(PlaceKind::Store, &got.store) == place_key(PlaceKind::Store, &want.store),
+        );
+        check(
+            "region",
+            place_key(PlaceKind::Region, &got.region) == place_key(PlaceKind::Region, &want.region),
+        );
+        check("item", item_key(&got.item) == item_key(&want.item));
+        check(
+            "employee",
+            person_key(&got.employee) == person_key(&want.employee),
+        );
+        check(
+            "customer",
+            customer_key(&got.customer) == customer_key(&want.customer),
+        );
+        differ
     }
 }
 
