@@ -177,6 +177,7 @@ impl Prepared {
         let all = tokens.iter().all(|t| {
             self.names.iter().any(|n| n.contains(t.as_str()))
                 || self.compacts.iter().any(|n| n.contains(t.as_str()))
+                || self.has_han_pieces(t)
         });
         if !all {
             return None;
@@ -198,6 +199,31 @@ impl Prepared {
             },
             closeness,
             edits: 0,
+        })
+    }
+
+    /// A run of Chinese written without the spaces or the word order of the name
+    /// ("李錦記蠔油" for "李錦記 特級蠔油", "成人外科口罩" for "外科口罩 成人 50個裝"): the
+    /// run splits, longest pieces first, into pieces of two characters or more that all
+    /// occur in one name.
+    fn has_han_pieces(&self, token: &str) -> bool {
+        let chars: Vec<char> = token.chars().collect();
+        if chars.len() < 4 || !chars.iter().all(|c| crate::intent::is_han(*c)) {
+            return false;
+        }
+        self.compacts.iter().any(|name| {
+            let mut at = 0;
+            while at < chars.len() {
+                let longest = (2..=chars.len() - at).rev().find(|&len| {
+                    let piece: String = chars[at..at + len].iter().collect();
+                    name.contains(&piece)
+                });
+                match longest {
+                    Some(len) => at += len,
+                    None => return false,
+                }
+            }
+            true
         })
     }
 
@@ -273,8 +299,12 @@ fn typo_distance(typed: &str, word: &str) -> Option<usize> {
     (d <= allowed).then_some(d)
 }
 
-/// Lower case, full-width forms folded to ASCII, ideographic space to a space.
+/// Lower case, one script (Traditional as Simplified), no Vietnamese diacritics, full-width
+/// forms folded to ASCII, ideographic space to a space.
 pub fn fold(text: &str) -> String {
+    // Simplified and Traditional spellings and Vietnamese with or without diacritics
+    // compare equal ("维他柠檬茶" finds "維他檸檬茶"), the same folding the intent rules use.
+    let text = crate::intent::fold::fold_str(text);
     text.chars()
         .map(|c| match c {
             '\u{3000}' => ' ',
@@ -291,11 +321,28 @@ fn compact(text: &str) -> String {
 
 /// Words: runs of letters and digits; punctuation ("coca-cola", "x 24") separates.
 /// Chinese runs stay whole, since they are matched as substrings.
+/// A change between Chinese and other letters or digits also separates ("拖板6位" is 拖板,
+/// 6, 位; "寶礦力900ml" is 寶礦力, 900ml), since people write a size or model right after a
+/// Chinese name that the catalog spells with a space.
 fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
+    let mut out = Vec::new();
+    for run in text
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+    {
+        let mut start = 0;
+        let mut prev: Option<bool> = None;
+        for (i, c) in run.char_indices() {
+            let han = crate::intent::is_han(c);
+            if prev.is_some_and(|p| p != han) {
+                out.push(run[start..i].to_string());
+                start = i;
+            }
+            prev = Some(han);
+        }
+        out.push(run[start..].to_string());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -379,5 +426,47 @@ mod tests {
         assert!(skus("zzz").is_empty());
         assert!(skus("   ").is_empty());
         assert!(skus("??").is_empty());
+    }
+
+    /// Chinese written without the catalog's spaces, in Simplified characters, or with a
+    /// size right after the name still finds the item.
+    #[test]
+    fn chinese_in_other_spacing_script_and_order() {
+        let entries = [
+            Entry {
+                sku: "OYS",
+                names: vec![
+                    "Lee Kum Kee Premium Oyster Sauce 510g",
+                    "李錦記 特級蠔油 510克",
+                ],
+            },
+            Entry {
+                sku: "MASK-A",
+                names: vec!["Surgical Masks Adult, Box of 50", "外科口罩 成人 50個裝"],
+            },
+            Entry {
+                sku: "MASK-K",
+                names: vec!["Surgical Masks Kids, Box of 50", "外科口罩 兒童 50個裝"],
+            },
+            Entry {
+                sku: "SOCK-6",
+                names: vec!["Extension Socket 6-way", "拖板 6位"],
+            },
+            Entry {
+                sku: "SOCK-4",
+                names: vec!["Extension Socket 4-way", "拖板 4位"],
+            },
+        ];
+        let one = |text: &str| {
+            let hits = rank(text, &entries);
+            unique_best(&hits).map(|h| entries[h.index].sku)
+        };
+        assert_eq!(one("李錦記蠔油"), Some("OYS"));
+        assert_eq!(one("李锦记蚝油"), Some("OYS"));
+        assert_eq!(one("成人外科口罩"), Some("MASK-A"));
+        assert_eq!(one("兒童外科口罩"), Some("MASK-K"));
+        assert_eq!(one("拖板6位"), Some("SOCK-6"));
+        // Pieces must all be in one name; a character no name has matches nothing.
+        assert!(rank("李錦記醬油王", &entries).is_empty());
     }
 }

@@ -754,26 +754,53 @@ impl Resolver {
             }
         }
         let leftover = leftover_pieces(ct, &taken);
-        // Item mentions take the unknown words next to them ("Jasmine Rice 5kg").
+        // Item mentions take the unknown sizes and model numbers next to them ("Jasmine
+        // Rice 5kg", "pixel 8 256"), not the other words ("customer tanya AirPods Pro": the
+        // matcher needs every word of the mention in a name, so a stray word loses the item).
         for e in entities
             .iter_mut()
             .filter(|e| e.kind == "item" && e.value.is_empty())
         {
-            for l in &leftover {
+            for l in leftover
+                .iter()
+                .filter(|l| ct[(*l).clone()].bytes().any(|b| b.is_ascii_digit()))
+            {
                 let gap_after = ct
                     .get(e.span.end..l.start)
                     .is_some_and(|g| g.chars().all(|c| c == ' '));
                 let gap_before = ct
                     .get(l.end..e.span.start)
                     .is_some_and(|g| g.chars().all(|c| c == ' '));
-                if gap_before && ct[l.clone()].is_ascii() == ct[e.span.clone()].is_ascii() {
+                let han = |r: &Range<usize>| ct[r.clone()].chars().any(super::is_han);
+                let same_script = han(l) == han(&e.span);
+                if gap_before && same_script {
                     e.span.start = l.start;
-                } else if gap_after && ct[l.clone()].is_ascii() == ct[e.span.clone()].is_ascii() {
+                } else if gap_after && same_script {
                     e.span.end = l.end;
                 }
             }
             e.text = as_written(&e.span);
         }
+        // Two item mentions side by side are one item named in parts ("李錦記蠔油",
+        // "熊仔餅 士多啤梨", "M300 滑鼠"): the matcher gets them together.
+        let mut merged: Vec<Entity> = Vec::with_capacity(entities.len());
+        for e in std::mem::take(&mut entities) {
+            if let Some(prev) = merged.last_mut()
+                && prev.kind == "item"
+                && e.kind == "item"
+                && prev.span.end <= e.span.start
+                && ct
+                    .get(prev.span.end..e.span.start)
+                    .is_some_and(|g| g.chars().all(|c| c == ' ' || c == '-'))
+            {
+                prev.span.end = e.span.end;
+                prev.text = as_written(&prev.span);
+                prev.value = String::new();
+                continue;
+            }
+            merged.push(e);
+        }
+        entities = merged;
         let item_now: Vec<Range<usize>> = entities
             .iter()
             .filter(|e| e.kind == "item")
