@@ -72,6 +72,11 @@ pub struct Lexicon {
     item_words: HashMap<String, u32>,
     /// Han substrings (two characters or more) of item names and aliases.
     item_han: HashSet<String>,
+    /// Latin words of multi-word place names → the word that follows them ("tsuen" →
+    /// "wan"), so a short typo of the second word ("Tsuen Wna") is corrected.
+    place_next: HashMap<String, Vec<String>>,
+    /// Chinese place names and aliases (matching form), for one-character typos.
+    place_han: Vec<Vec<char>>,
     pub vocab: Vocabulary,
     pub people: Vec<Person>,
     /// Phrases written only in the Malay or only in the Vietnamese lists: evidence of the
@@ -389,6 +394,32 @@ impl Lexicon {
                 }
             }
         }
+        let mut place_next: HashMap<String, Vec<String>> = HashMap::new();
+        let mut place_han: Vec<Vec<char>> = Vec::new();
+        for p in &vocab.places.places {
+            for name in std::iter::once(&p.name_en)
+                .chain([&p.name_zh])
+                .chain(p.aliases.iter())
+            {
+                let m = matching_form(name);
+                let words: Vec<&str> = m.split(' ').collect();
+                for pair in words.windows(2) {
+                    if pair
+                        .iter()
+                        .all(|w| w.bytes().all(|b| b.is_ascii_alphabetic()))
+                    {
+                        let next = place_next.entry(pair[0].to_string()).or_default();
+                        if !next.iter().any(|n| n == pair[1]) {
+                            next.push(pair[1].to_string());
+                        }
+                    }
+                }
+                let chars: Vec<char> = m.chars().collect();
+                if chars.len() >= 2 && chars.iter().all(|c| super::is_han(*c)) {
+                    place_han.push(chars);
+                }
+            }
+        }
         let mut item_words: HashMap<String, u32> = HashMap::new();
         let mut item_han = HashSet::new();
         for (i, (item, aliases)) in vocab.items.iter().enumerate() {
@@ -505,6 +536,8 @@ impl Lexicon {
             }
         }
         Lexicon {
+            place_next,
+            place_han,
             ac,
             meanings,
             phrases,
@@ -536,15 +569,18 @@ impl Lexicon {
         let mut out = String::with_capacity(text.len());
         let mut pieces = Vec::new();
         let mut last = 0;
-        for (start, end) in ascii_word_bounds(text) {
+        let bounds = ascii_word_bounds(text);
+        for (n, &(start, end)) in bounds.iter().enumerate() {
             let word = &text[start..end];
-            if word.len() < 4
-                || !word.bytes().all(|b| b.is_ascii_alphabetic())
-                || self.known.contains(word)
-            {
+            if !word.bytes().all(|b| b.is_ascii_alphabetic()) || self.known.contains(word) {
                 continue;
             }
-            let Some(fix) = self.nearest(word) else {
+            let fix = if word.len() >= 4 {
+                self.nearest(word)
+            } else {
+                self.place_second_word(text, &bounds, n)
+            };
+            let Some(fix) = fix else {
                 continue;
             };
             out.push_str(&text[last..start]);
@@ -558,7 +594,98 @@ impl Lexicon {
             last = end;
         }
         out.push_str(&text[last..]);
-        Corrected { text: out, pieces }
+        let mut corrected = Corrected { text: out, pieces };
+        self.correct_han_places(&mut corrected);
+        corrected
+    }
+
+    /// A word shorter than four letters right after the first word of a two-word place
+    /// name, one edit from that name's second word ("tsuen wna", "tsuen wn").
+    fn place_second_word(&self, text: &str, bounds: &[(usize, usize)], n: usize) -> Option<&str> {
+        let (word_start, word_end) = *bounds.get(n)?;
+        let (prev_start, prev_end) = *bounds.get(n.checked_sub(1)?)?;
+        if text.get(prev_end..word_start) != Some(" ") {
+            return None;
+        }
+        let word = &text[word_start..word_end];
+        let nexts = self.place_next.get(&text[prev_start..prev_end])?;
+        let mut close = nexts
+            .iter()
+            .filter(|w| w.len() >= 3 && osa_distance(word, w) == 1);
+        let first = close.next()?;
+        close.next().is_none().then_some(first.as_str())
+    }
+
+    /// Chinese place names with one character wrong ("觀唐倉", "銅羅灣", "全湾仓"): names of
+    /// three characters or more anywhere, two-character names only right before a
+    /// designator (倉, 店, 區), where a place is certain to be meant. Replaced in place
+    /// (Han characters keep their byte length), so offsets stay valid.
+    fn correct_han_places(&self, c: &mut Corrected) {
+        if self.place_han.is_empty() || c.text.is_ascii() {
+            return;
+        }
+        let chars: Vec<(usize, char)> = c.text.char_indices().collect();
+        let mut fixes: Vec<(Range<usize>, String)> = Vec::new();
+        let window = |i: usize, n: usize| {
+            chars
+                .get(i..i + n)
+                .filter(|w| w.iter().all(|(_, ch)| super::is_han(*ch)))
+        };
+        let mut i = 0;
+        'scan: while i < chars.len() {
+            // A place spelt right here wins over any near miss.
+            for name in &self.place_han {
+                if let Some(w) = window(i, name.len())
+                    && w.iter().zip(name).all(|((_, a), b)| a == b)
+                {
+                    i += name.len();
+                    continue 'scan;
+                }
+            }
+            for name in &self.place_han {
+                let n = name.len();
+                let Some(w) = window(i, n) else { continue };
+                let wrong: Vec<usize> = (0..n).filter(|&k| w[k].1 != name[k]).collect();
+                let next = chars.get(i + n).map(|(_, ch)| *ch);
+                let designated = next.is_some_and(|ch| "仓店区".contains(ch));
+                // The wrong character inside the name ("銅羅灣"), not at an edge, where the
+                // window would only be overlapping a neighbouring word ("本週港島" is not
+                // a misspelt "香港島"); or any character before a designator.
+                let fits = match wrong[..] {
+                    [k] => (n >= 3 && k > 0 && k + 1 < n) || (n == 2 && designated),
+                    _ => false,
+                };
+                // Nor when a place spelt right starts inside the window ("週港島區").
+                let overlaps_exact = (i + 1..i + n).any(|j| {
+                    self.place_han.iter().any(|other| {
+                        window(j, other.len())
+                            .is_some_and(|w| w.iter().zip(other).all(|((_, a), b)| a == b))
+                    })
+                });
+                let same_len = w
+                    .iter()
+                    .zip(name)
+                    .all(|((_, a), b)| a.len_utf8() == b.len_utf8());
+                if fits && same_len && !overlaps_exact {
+                    let start = w[0].0;
+                    let end = w[n - 1].0 + w[n - 1].1.len_utf8();
+                    fixes.push((start..end, name.iter().collect()));
+                    i += n;
+                    continue 'scan;
+                }
+            }
+            i += 1;
+        }
+        for (range, fix) in fixes {
+            let original = c.back_range(&range);
+            c.text.replace_range(range.clone(), &fix);
+            c.pieces.push(Correction {
+                corrected: range,
+                original,
+                word: fix,
+            });
+        }
+        c.pieces.sort_by_key(|p| p.corrected.start);
     }
 
     /// The known word nearest to `word` within the allowed distance, if one stands out.

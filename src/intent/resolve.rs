@@ -990,13 +990,38 @@ impl Resolver {
                 })
                 .filter(|s| !s.is_empty());
         }
+        // A place found through a typo ("Causway Bay", "觀唐倉") is sent on by its name, so
+        // the connector finds what the resolver found.
+        let lexicon = self.lexicon();
+        let place_text = |e: &Entity| {
+            let text = clean_name(&e.text);
+            let kind = match e.kind {
+                "warehouse" => PlaceKind::Warehouse,
+                "region" => PlaceKind::Region,
+                _ => PlaceKind::Store,
+            };
+            if e.value.is_empty() || lexicon.vocab.places.find(kind, &text).is_some() {
+                return text;
+            }
+            match lexicon
+                .vocab
+                .places
+                .places
+                .iter()
+                .find(|p| p.code == e.value && p.kind == kind)
+            {
+                Some(p) if text.chars().any(super::is_han) => p.name_zh.clone(),
+                Some(p) => p.name_en.clone(),
+                None => text,
+            }
+        };
         if def.has_slot("warehouse") {
-            slots.warehouse = place.map(|e| clean_name(&e.text));
+            slots.warehouse = place.map(place_text);
         }
         if (def.has_slot("store") || def.has_slot("region"))
             && let Some(p) = place
         {
-            let text = clean_name(&p.text);
+            let text = place_text(p);
             match p.kind {
                 "region" => slots.region = Some(text),
                 _ => slots.store = Some(text),

@@ -24,7 +24,14 @@ pub(super) const PLACES: &[PlaceDef] = &[
         name_en: "Hong Kong Island",
         name_zh: "港島",
         region: None,
-        aliases: &["HK Island", "Hong Kong Island", "香港島", "港島區"],
+        aliases: &[
+            "HK Island",
+            "Hong Kong Island",
+            "香港島",
+            "港島區",
+            "Đảo Hồng Kông",
+            "Pulau Hong Kong",
+        ],
     },
     PlaceDef {
         code: "KLN",
@@ -32,7 +39,7 @@ pub(super) const PLACES: &[PlaceDef] = &[
         name_en: "Kowloon",
         name_zh: "九龍",
         region: None,
-        aliases: &["九龙", "九龍區"],
+        aliases: &["九龙", "九龍區", "Cửu Long"],
     },
     PlaceDef {
         code: "NT",
@@ -40,7 +47,7 @@ pub(super) const PLACES: &[PlaceDef] = &[
         name_en: "New Territories",
         name_zh: "新界",
         region: None,
-        aliases: &["N.T.", "新界區"],
+        aliases: &["N.T.", "新界區", "Tân Giới", "Wilayah Baru"],
     },
     PlaceDef {
         code: "KT",
