@@ -843,6 +843,14 @@ impl Bot {
             return Ok((p.employee_id.clone(), false));
         }
         let mut found = self.erp.find_employees(wanted).await?.data;
+        // "Wong Siu-ming" for "Wong Siu Ming": HR systems write given names both ways.
+        if found.is_empty() && wanted.contains('-') {
+            found = self
+                .erp
+                .find_employees(&wanted.replace('-', " "))
+                .await?
+                .data;
+        }
         match found.len() {
             0 => Err(Stop::NotFound(NotFound::Employee(wanted.to_string()))),
             1 => {

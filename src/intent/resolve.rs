@@ -243,7 +243,7 @@ static LIMIT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let num = r"(\d{1,4}|[零〇一二两三四五六七八九十百]{1,4}|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|fifty|hundred|satu|dua|tiga|empat|lima|enam|tujuh|lapan|sembilan|sepuluh|muoi)";
     let before =
         r"(?:top|best|first|teratas|top-|前|头|首|最好卖的|最好卖嘅|卖得最好的|卖得最好嘅)";
-    let after = r"(?:大|个最|樣|样|款|种|種|件|位|名|items?|products?|skus?|best|top|bestsellers?|best-sellers?|barang|produk|item|mat hang|san pham|mon)";
+    let after = r"(?:大|个最|樣|样|款|种|種|件|位|名|項|项|items?|products?|skus?|best|top|bestsellers?|best-sellers?|barang|produk|item|mat hang|san pham|sp|mon)";
     Regex::new(&format!(r"(?i)(?:{before}\s*{num})|(?:{num}\s*{after})")).ok()
 });
 
@@ -509,12 +509,19 @@ impl Resolver {
         }
         // Counts next to "top": found on the corrected text, outside other entities.
         if let Some(re) = LIMIT.as_ref() {
-            for caps in re.captures_iter(ct) {
+            // Matches may overlap: in "Q3 top 3", "3 top" is rejected (the 3 is the
+            // quarter's) and "top 3" is tried after it.
+            let mut at = 0;
+            while let Some(caps) = re.captures_at(ct, at) {
                 let Some(g) = caps.get(1).or_else(|| caps.get(2)) else {
-                    continue;
+                    break;
                 };
-                let Some(whole) = caps.get(0) else { continue };
+                let Some(whole) = caps.get(0) else { break };
                 let span = g.start()..g.end();
+                at = g.end().max(at + 1);
+                while !ct.is_char_boundary(at) {
+                    at += 1;
+                }
                 if overlaps_any(&entities, &span) {
                     continue;
                 }
@@ -678,7 +685,34 @@ impl Resolver {
             }) {
                 continue;
             }
-            if let Some(piece) = adjacent_leftover(ct, &leftover, span) {
+            if let Some(mut piece) = adjacent_leftover(ct, &leftover, span) {
+                // A capitalised word next to the name belongs to it even when it is also a
+                // small word of some language ("Tai Po store": tại; "Chai Wan godown":
+                // chai; "kedai Tseung Kwan O": ở).
+                let capital = |r: &Range<usize>| {
+                    as_written(r)
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_uppercase())
+                };
+                loop {
+                    let next = words.iter().find(|(class, _, w)| {
+                        matches!(*class, "filler" | "preposition")
+                            && capital(w)
+                            && ((w.end < piece.start
+                                && ct.get(w.end..piece.start) == Some(" ")
+                                && w.end + 1 == piece.start
+                                && *w != *span)
+                                || (piece.end < w.start && ct.get(piece.end..w.start) == Some(" ")))
+                            && !overlaps(std::slice::from_ref(span), w)
+                    });
+                    match next {
+                        Some((_, _, w)) => {
+                            piece = piece.start.min(w.start)..piece.end.max(w.end);
+                        }
+                        None => break,
+                    }
+                }
                 let cleaned = clean_name(&as_written(&piece));
                 if !cleaned.is_empty() {
                     entities.push(Entity {
@@ -1113,9 +1147,34 @@ impl Resolver {
                     if is_self {
                         return None;
                     }
-                    longest_leftover(ct, leftover)
+                    // A colleague's name may contain words that are also item words
+                    // ("Nguyễn Văn Hùng"); in a leave question they are part of the name.
+                    let mut pieces: Vec<Range<usize>> = leftover
+                        .iter()
+                        .cloned()
+                        .chain(
+                            entities
+                                .iter()
+                                .filter(|e| e.kind == "item")
+                                .map(|e| e.span.clone()),
+                        )
+                        .collect();
+                    pieces.sort_by_key(|r| r.start);
+                    let mut joined: Vec<Range<usize>> = Vec::new();
+                    for p in pieces {
+                        match joined.last_mut() {
+                            Some(last)
+                                if last.end <= p.start
+                                    && ct.get(last.end..p.start) == Some(" ") =>
+                            {
+                                last.end = p.end;
+                            }
+                            _ => joined.push(p),
+                        }
+                    }
+                    longest_leftover(ct, &joined)
                         .map(|r| clean_name(&as_written(&r)))
-                        .filter(|s| looks_like_name(s))
+                        .filter(|s| looks_like_name(s) && !is_leave_word(s))
                 })
                 .or_else(|| Some(SELF_EMPLOYEE.to_string()));
         }
@@ -1298,14 +1357,14 @@ impl Resolver {
         };
         let person_key = |t: &Option<String>| -> Option<String> {
             let t = t.as_deref()?;
-            let m = super::catalog::matching_form(t.trim_start_matches('@'));
+            let m = super::catalog::matching_form(&t.trim_start_matches('@').replace('-', " "));
             Some(
                 lex.people
                     .iter()
                     .find(|p| {
                         p.names
                             .iter()
-                            .any(|n| super::catalog::matching_form(n) == m)
+                            .any(|n| super::catalog::matching_form(&n.replace('-', " ")) == m)
                     })
                     .map_or(m, |p| p.id.clone()),
             )
@@ -1586,6 +1645,15 @@ fn clean_name(raw: &str) -> String {
         .unwrap_or(t);
     let t = t.trim_end_matches(['嘅', '的', '之']);
     t.trim().to_string()
+}
+
+/// Short forms of leave types that are left over next to "leave" ("comp leave balance"):
+/// not a colleague's name.
+fn is_leave_word(s: &str) -> bool {
+    matches!(
+        s.to_ascii_lowercase().as_str(),
+        "comp" | "compo" | "annual" | "sick" | "lieu" | "al" | "sl" | "cl" | "unpaid"
+    )
 }
 
 /// Whether leftover text can be a person's name (not a number, not one letter).
