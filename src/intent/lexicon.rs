@@ -84,6 +84,15 @@ pub struct Lexicon {
     pub phrase_locale: HashMap<String, super::Locale>,
 }
 
+/// Whether `word` is `stem` with an English inflection ("reserved", "updates", "moving").
+fn is_inflection_of(word: &str, stem: &str) -> bool {
+    let base = stem.strip_suffix('e').unwrap_or(stem);
+    ["s", "es", "d", "ed", "ing", "led"].iter().any(|suffix| {
+        word.strip_suffix(suffix)
+            .is_some_and(|w| w == stem || w == base)
+    })
+}
+
 /// Closed-class word lists every catalog must be able to name (`'static` for [`Meaning`]).
 const CLASSES: [&str; 17] = super::catalog::WORD_CLASSES;
 
@@ -576,7 +585,10 @@ impl Lexicon {
                 continue;
             }
             let fix = if word.len() >= 4 {
+                // "reserved", "cancelled", "leaves": an inflected word is not a typo of its
+                // stem; "correcting" it would turn a description into a request.
                 self.nearest(word)
+                    .filter(|fix| !is_inflection_of(word, fix))
             } else {
                 self.place_second_word(text, &bounds, n)
             };
