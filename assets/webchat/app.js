@@ -389,6 +389,9 @@
     }
     $("#pane-group").classList.toggle("active", kind === "group");
     $("#pane-1on1").classList.toggle("active", kind === "1:1");
+    // A pane that was hidden could not scroll; show its newest message now.
+    const shown = kind === "group" ? $("#pane-group") : $("#pane-1on1");
+    shown.scrollTop = shown.scrollHeight;
   }
 
   function describeUser() {

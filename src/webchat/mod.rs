@@ -110,6 +110,7 @@ pub fn router(app: AppState, sim: Simulator) -> Router {
             "/webchat/labels.json",
             get(|| async { asset("application/json", LABELS_JSON) }),
         )
+        .route("/webchat/fonts/cjk.ttf", get(cjk_font))
         .route("/webchat/api/users", get(users))
         .route("/webchat/api/ask", post(ask))
         .route("/webchat/api/press", post(press))
@@ -136,6 +137,19 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
+}
+
+/// The chart's embedded Chinese font, for browsers on machines without one (the page's
+/// CSS asks for it only for CJK characters, and only when no local font has them).
+async fn cjk_font() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "font/ttf"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        crate::card::chart::CJK_FONT,
+    )
+        .into_response()
 }
 
 /// The directory's users, with their roles and scope, for the "who are you" picker.
