@@ -97,7 +97,10 @@ pub fn router(app: AppState, sim: Simulator) -> Router {
         one_at_a_time: Arc::default(),
     };
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
         .route(
             "/webchat/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
@@ -342,7 +345,13 @@ async fn press(
     if req.card.is_empty() || req.card.len() > 128 {
         return Err(WebchatError::BadInput("card must be an outTrackId".into()));
     }
-    let token = chat.app.config.dingtalk.card_callback_token.expose().to_string();
+    let token = chat
+        .app
+        .config
+        .dingtalk
+        .card_callback_token
+        .expose()
+        .to_string();
     if token.is_empty() {
         return Err(WebchatError::Unavailable(
             "interactive cards need dingtalk.card_callback_token (and card_template_id)".into(),
@@ -504,7 +513,10 @@ impl Before {
         let stats = chat.app.bot.erp.stats();
         view::CacheDelta {
             hits: stats.hits.load(Ordering::Relaxed).saturating_sub(self.hits),
-            misses: stats.misses.load(Ordering::Relaxed).saturating_sub(self.misses),
+            misses: stats
+                .misses
+                .load(Ordering::Relaxed)
+                .saturating_sub(self.misses),
         }
     }
 

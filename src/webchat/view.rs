@@ -112,9 +112,11 @@ pub fn page_message(
             };
             (vec![pane], "card", Some(out_track_id.clone()))
         }
-        Destination::CardUpdate { out_track_id } => {
-            (vec![Pane::Unknown], "card_update", Some(out_track_id.clone()))
-        }
+        Destination::CardUpdate { out_track_id } => (
+            vec![Pane::Unknown],
+            "card_update",
+            Some(out_track_id.clone()),
+        ),
     };
     let buttons: Vec<PageButton> = sent
         .buttons
@@ -271,7 +273,10 @@ mod tests {
             &[],
         );
         assert_eq!(m[0].pane, Pane::Group("cidG==".into()));
-        assert_eq!(m[0].buttons[0].question.as_deref(), Some("stock in Tsuen Wan"));
+        assert_eq!(
+            m[0].buttons[0].question.as_deref(),
+            Some("stock in Tsuen Wan")
+        );
         let m = page_message(
             &sent(Destination::Private {
                 user_ids: vec!["demo.staff".into(), "demo.hr".into()],

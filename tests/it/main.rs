@@ -19,3 +19,4 @@ mod reports;
 mod sql;
 mod stream;
 mod tryton;
+mod webchat;
