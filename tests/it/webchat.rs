@@ -460,6 +460,79 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// What one browser phase left behind: the script's output and the demo's audit log.
+struct Phase {
+    stdout: String,
+    audit: Vec<Value>,
+}
+
+/// Starts `askerp demo` on a free loopback port with `env`, runs `browser.mjs` in `phase`
+/// against it, stops the demo, and fails with everything useful when the script fails.
+fn run_phase(chromium: &Path, modules: &Path, phase: &str, env: &[(&str, &str)]) -> Phase {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let log_path = dir.path().join("demo.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_askerp"));
+    cmd.arg("demo")
+        .current_dir(dir.path())
+        .env_remove("ASKERP_CONFIG")
+        .env("ASKERP_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("ASKERP_AUDIT__PATH", dir.path().join("audit.jsonl"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).expect("log"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut demo = cmd.spawn().expect("spawn askerp demo");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = loop {
+        let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        if up || Instant::now() > deadline {
+            break up;
+        }
+        if let Ok(Some(status)) = demo.try_wait() {
+            panic!(
+                "askerp demo exited ({status}): {}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = ready.then(|| {
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webchat/browser.mjs"))
+            .env("WEBCHAT_URL", format!("http://127.0.0.1:{port}"))
+            .env("WEBCHAT_PHASE", phase)
+            .env("ASKERP_TEST_CHROMIUM", chromium)
+            .env("ASKERP_TEST_PLAYWRIGHT", modules)
+            .env("WEBCHAT_SCREENS", screens_dir())
+            .output()
+            .expect("run node")
+    });
+    let _ = demo.kill();
+    let _ = demo.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let out = out.unwrap_or_else(|| panic!("askerp demo did not listen within 60 s: {log}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("\"ok\":true"),
+        "browser test ({phase}) failed:\n{stdout}\n{stderr}\n--- askerp demo log ---\n{log}"
+    );
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    Phase { stdout, audit }
+}
+
+/// Screenshots of each step are kept under target/ as test artifacts.
+fn screens_dir() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(tmp).join("webchat-screens")
+}
+
 #[test]
 fn the_page_in_headless_chromium() {
     let Some((chromium, modules)) = browser_tools() else {
@@ -470,66 +543,15 @@ fn the_page_in_headless_chromium() {
         eprintln!("the_page_in_headless_chromium skipped: run scripts/ci/chromium.sh");
         return;
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let log_path = dir.path().join("demo.log");
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_askerp"))
-        .arg("demo")
-        .current_dir(dir.path())
-        .env_remove("ASKERP_CONFIG")
-        .env("ASKERP_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("ASKERP_AUDIT__PATH", dir.path().join("audit.jsonl"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).expect("log"))
-        .spawn()
-        .expect("spawn askerp demo");
-    let ready = {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if up || Instant::now() > deadline {
-                break up;
-            }
-            if let Ok(Some(status)) = demo.try_wait() {
-                panic!(
-                    "askerp demo exited ({status}): {}",
-                    std::fs::read_to_string(&log_path).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    // Screenshots of each step are kept under target/ as test artifacts.
-    let screens = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap_or(Path::new(env!("CARGO_TARGET_TMPDIR")))
-        .join("webchat-screens");
-    let out = ready.then(|| {
-        Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webchat/browser.mjs"))
-            .env("WEBCHAT_URL", &base)
-            .env("ASKERP_TEST_CHROMIUM", &chromium)
-            .env("ASKERP_TEST_PLAYWRIGHT", &modules)
-            .env("WEBCHAT_SCREENS", &screens)
-            .output()
-            .expect("run node")
-    });
-    let _ = demo.kill();
-    let _ = demo.wait();
-    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let out = out.unwrap_or_else(|| panic!("askerp demo did not listen within 60 s: {log}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "browser test failed:\n{stdout}\n{stderr}\n--- askerp demo log ---\n{log}"
-    );
-    assert!(stdout.contains("\"ok\":true"), "{stdout}");
+    // The demo as it ships: markdown and action cards over session webhooks and the 1:1 API.
+    let main = run_phase(&chromium, &modules, "main", &[]);
+    let screens = screens_dir();
     for step in [
-        "01-english-stock-with-trace",
-        "04-leave-note-in-group",
-        "07-html-as-text",
+        "main-01-english-stock-with-trace",
+        "main-03-follow-up-button",
+        "main-04-leave-note-in-group",
+        "main-05-leave-balance-in-1on1",
+        "main-07-html-as-text",
     ] {
         assert!(
             screens.join(format!("{step}.png")).exists(),
@@ -538,14 +560,38 @@ fn the_page_in_headless_chromium() {
         );
     }
     // Every question the page asked went through the callback and left an audit record.
-    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap_or_default();
-    let callbacks = audit
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let callbacks = main
+        .audit
+        .iter()
         .filter(|r| r["channel"] == "callback")
         .count();
     assert_eq!(
-        callbacks, 6,
-        "one callback record per question asked:\n{audit}"
+        callbacks, 7,
+        "one callback record per question asked: {:?}",
+        main.audit
     );
+    assert!(main.stdout.contains("\"foreign\":0"));
+
+    // With a card template: interactive cards, and a button press through the card callback.
+    let interactive = run_phase(
+        &chromium,
+        &modules,
+        "interactive",
+        &[
+            ("ASKERP_DINGTALK__CARD_TEMPLATE_ID", "tpl.webchat.test"),
+            ("ASKERP_DINGTALK__CARD_CALLBACK_TOKEN", "webchat-test-token"),
+        ],
+    );
+    let channels: Vec<&str> = interactive
+        .audit
+        .iter()
+        .filter_map(|r| r["channel"].as_str())
+        .collect();
+    assert_eq!(
+        channels,
+        ["callback", "http_card"],
+        "{:?}",
+        interactive.audit
+    );
+    assert!(screens.join("interactive-02-updated-in-place.png").exists());
 }

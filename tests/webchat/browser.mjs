@@ -11,6 +11,8 @@ import path from "node:path";
 
 const base = process.env.WEBCHAT_URL;
 const screens = process.env.WEBCHAT_SCREENS;
+// `main` (action cards, the default demo) or `interactive` (interactive cards configured).
+const phase = process.env.WEBCHAT_PHASE || "main";
 const require = createRequire(path.join(process.env.ASKERP_TEST_PLAYWRIGHT, "noop.js"));
 const { chromium } = require("playwright-core");
 mkdirSync(screens, { recursive: true });
@@ -19,6 +21,9 @@ const origin = new URL(base).origin;
 const foreign = [];
 const requests = [];
 const pageErrors = [];
+
+// Thrown when a phase has passed all its steps.
+class Done extends Error {}
 
 function fail(msg) {
   throw new Error(msg);
@@ -72,6 +77,14 @@ try {
     await waitIdle();
   };
   const lastCardText = async (kind) => (await cards(kind).last().innerText());
+  // The chart is shown from the demo server's copy, decoded by the browser at its size.
+  const expectChart = async (card) => {
+    const img = card.locator("img");
+    expect((await img.count()) === 1, "the card shows its chart");
+    await page.waitForFunction((e) => e.complete && e.naturalWidth > 0, await img.elementHandle());
+    const size = await img.evaluate((e) => [e.naturalWidth, e.naturalHeight, e.getAttribute("src")]);
+    expect(size[0] === 800 && size[1] === 480 && size[2].startsWith("/webchat/api/image"), "chart decoded: " + size);
+  };
   const selectTab = async (kind) => {
     await page.locator(kind === "group" ? '[data-testid="tab-group"]' : '[data-testid="tab-1on1"]').click();
   };
@@ -83,7 +96,36 @@ try {
   await page.selectOption('[data-testid="user"]', "demo.staff");
   await page.selectOption('[data-testid="lang"]', "en");
   expect((await page.locator("#who").innerText()).includes("store_staff"), "the picker shows the user's roles");
-  await shot("00-start");
+  await shot(phase + "-00-start");
+  if (phase === "interactive") {
+    step = "an interactive card with a chart, in the group";
+    await page.selectOption('[data-testid="user"]', "demo.manager");
+    await selectTab("group");
+    await ask("weekly sales report Kowloon");
+    const card = cards("group").last();
+    expect((await card.getAttribute("data-via")) === "card", "delivered as an interactive card");
+    await expectChart(card);
+    await shot("interactive-01-card");
+    step = "press an interactive card's button";
+    const button = card.locator('[data-testid="card-button"]', { hasText: "Mong Kok" });
+    expect((await button.count()) === 1, "the card has a Mong Kok button");
+    const seq = await card.getAttribute("data-seq");
+    await button.click();
+    await waitIdle();
+    await page.waitForFunction(() => document.querySelector('#pane-group [data-testid="card-updated"]') !== null);
+    const updated = pane("group").locator(`[data-testid="card"][data-seq="${seq}"]`);
+    const after = await updated.innerText();
+    expect(after.includes("Mong Kok") && !after.includes("Tsim Sha Tsui:"), "the card changed in place to Mong Kok: " + after);
+    expect((await cards("group").count()) === 1, "no second card: the first one was updated");
+    const trace = pane("group").locator('[data-testid="trace"]').last();
+    await trace.locator("summary").click();
+    expect((await trace.locator('dd[data-field="route"]').innerText()).includes("card_update:ok"), "the trace shows the in-place update");
+    await shot("interactive-02-updated-in-place");
+    expect(foreign.length === 0, "the page asked other hosts: " + JSON.stringify(foreign));
+    expect(pageErrors.length === 0, "the page raised errors: " + JSON.stringify(pageErrors));
+    console.log(JSON.stringify({ ok: true, phase, requests: requests.length, foreign: foreign.length }));
+    throw new Done();
+  }
 
   step = "ask in English (1:1)";
   await selectTab("1:1");
@@ -103,13 +145,13 @@ try {
   expect(/^[0-9a-f]{64}$/.test(await field("hash")), "trace shows the audit record's hash");
   expect((await field("runner_up")) !== "—", "trace shows the runner-up");
   expect((await field("route")).includes("webhook:ok"), "trace shows the delivery route");
-  await shot("01-english-stock-with-trace");
+  await shot("main-01-english-stock-with-trace");
 
   step = "ask in Cantonese";
   await ask("觀塘倉仲有幾多 iPhone 15 Pro 256GB?");
   text = await lastCardText("1:1");
   expect(text.includes("庫存") && text.includes("觀塘"), "Cantonese stock card shown in Traditional Chinese: " + text);
-  await shot("02-cantonese-stock");
+  await shot("main-02-cantonese-stock");
 
   step = "press a follow-up button";
   const before = await cards("1:1").count();
@@ -123,7 +165,7 @@ try {
   expect(text.includes("荃灣"), "the follow-up's answer is about Tsuen Wan: " + text);
   const sentAs = await pane("1:1").locator('[data-testid="mine"] .bubble').last().innerText();
   expect(sentAs.includes("荃灣"), "the button's text was sent as the user: " + sentAs);
-  await shot("03-follow-up-button");
+  await shot("main-03-follow-up-button");
 
   step = "own leave in the group";
   await selectTab("group");
@@ -133,14 +175,14 @@ try {
   expect(text.includes("Sent to you privately"), "the group sees the note: " + text);
   expect(!/\d/.test(text.replace(/@demo\.staff/g, "")), "the group's note carries no figures: " + text);
   expect(await page.locator('[data-testid="tab-1on1"] .badge').isVisible(), "the 1:1 tab says something new arrived");
-  await shot("04-leave-note-in-group");
+  await shot("main-04-leave-note-in-group");
   // Keyboard: the tabs move with the arrow keys.
   await page.locator('[data-testid="tab-group"]').focus();
   await page.keyboard.press("ArrowRight");
   expect((await page.locator('[data-testid="tab-1on1"]').getAttribute("aria-selected")) === "true", "ArrowRight selects the 1:1 tab");
   text = await lastCardText("1:1");
   expect(text.includes("leave balance") && /\d+ days?/.test(text), "the balance is in the 1:1 pane: " + text);
-  await shot("05-leave-balance-in-1on1");
+  await shot("main-05-leave-balance-in-1on1");
 
   step = "a denied question";
   await ask("sales last month in Kowloon");
@@ -150,7 +192,7 @@ try {
   await denyTrace.locator("summary").click();
   expect((await denyTrace.locator('dd[data-field="decision"]').innerText()).trim() === "deny", "trace says deny");
   expect((await denyTrace.locator('dd[data-field="reason"]').innerText()).trim() !== "—", "trace gives the reason");
-  await shot("06-denied");
+  await shot("main-06-denied");
 
   step = "HTML and markdown in a question are text";
   const evil = '<img src=x onerror="window.__pwned=1"> **bold** [click](https://evil.example/) <b>b</b>';
@@ -170,7 +212,16 @@ try {
   expect(injected.links.every((h) => h.startsWith("#")), "no link leaves the page: " + JSON.stringify(injected.links));
   text = await lastCardText("1:1");
   expect(text.includes("＜img"), "the bot's echo is shown as text, escaped as the bot escapes it: " + text);
-  await shot("07-html-as-text");
+  await shot("main-07-html-as-text");
+
+  step = "a report chart, as another user";
+  await page.selectOption('[data-testid="user"]', "demo.manager");
+  expect((await pane("1:1").locator('[data-testid="card"]').count()) === 0, "demo.manager's 1:1 pane is their own");
+  await ask("weekly sales report Kowloon");
+  text = await lastCardText("1:1");
+  expect(text.includes("Kowloon"), "the report card: " + text);
+  await expectChart(cards("1:1").last());
+  await shot("main-08-report-chart");
 
   step = "labels in five languages";
   for (const [lang, label] of [["zh-HK", "發送"], ["zh-CN", "发送"], ["ms", "Hantar"], ["vi", "Gửi"], ["en", "Send"]]) {
@@ -178,16 +229,18 @@ try {
     expect((await page.locator('[data-testid="send"]').innerText()).trim() === label, "send button in " + lang);
   }
   await page.selectOption('[data-testid="lang"]', "zh-HK");
-  await shot("08-labels-zh-HK");
+  await shot("main-09-labels-zh-HK");
 
   step = "no request to another host";
   expect(foreign.length === 0, "the page asked other hosts: " + JSON.stringify(foreign));
   expect(requests.length > 5, "requests were intercepted and checked");
   expect(pageErrors.length === 0, "the page raised errors: " + JSON.stringify(pageErrors));
-  console.log(JSON.stringify({ ok: true, requests: requests.length, foreign: foreign.length }));
+  console.log(JSON.stringify({ ok: true, phase, requests: requests.length, foreign: foreign.length }));
 } catch (e) {
-  console.error("webchat browser test failed at step \"" + step + "\": " + e.message);
-  process.exitCode = 1;
+  if (!(e instanceof Done)) {
+    console.error("webchat browser test failed at step \"" + step + "\": " + e.message);
+    process.exitCode = 1;
+  }
 } finally {
   await browser.close();
 }
