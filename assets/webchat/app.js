@@ -21,6 +21,8 @@
     return e;
   };
 
+  const UNKNOWN_USER = "visitor.unknown";
+
   const state = {
     labels: {},
     lang: "en",
@@ -396,7 +398,7 @@
 
   function describeUser() {
     const u = state.users.find((x) => x.id === state.user);
-    if (!u) { $("#who").textContent = ""; return; }
+    if (!u) { $("#who").textContent = state.user + " · " + t("unknown_user"); return; }
     const scope = [].concat(u.stores || [], u.regions || []);
     $("#who").textContent = t("roles") + ": " + u.roles.join(", ") + " · " + t("scope") + ": " + (scope.length ? scope.join(", ") : t("scope_none"));
   }
@@ -416,6 +418,8 @@
       const label = u.id + " — " + u.name + (u.name_zh ? " " + u.name_zh : "") + " (" + u.roles.join(", ") + ")";
       sel.append(el("option", { value: u.id }, label));
     }
+    // Someone DingTalk knows but the directory does not: askerp answers with how to get access.
+    sel.append(el("option", { value: UNKNOWN_USER, "data-label": "unknown_user" }, t("unknown_user")));
     state.user = state.users.length ? state.users[0].id : "demo.staff";
     const staff = state.users.find((u) => u.id === "demo.staff");
     if (staff) state.user = staff.id;

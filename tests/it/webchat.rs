@@ -566,7 +566,7 @@ fn the_page_in_headless_chromium() {
         .filter(|r| r["channel"] == "callback")
         .count();
     assert_eq!(
-        callbacks, 7,
+        callbacks, 8,
         "one callback record per question asked: {:?}",
         main.audit
     );

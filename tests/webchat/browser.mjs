@@ -223,6 +223,13 @@ try {
   await expectChart(cards("1:1").last());
   await shot("main-08-report-chart");
 
+  step = "someone not in the directory";
+  await page.selectOption('[data-testid="user"]', "visitor.unknown");
+  await ask("how many iPhone 15 Pro 256GB in stock?");
+  text = await lastCardText("1:1");
+  expect(text.includes("don't know you") && text.includes("visitor.unknown"), "the unknown user is told how to get access: " + text);
+  expect((await cards("1:1").last().locator("code").count()) === 1, "the user id is a code span");
+
   step = "labels in five languages";
   for (const [lang, label] of [["zh-HK", "發送"], ["zh-CN", "发送"], ["ms", "Hantar"], ["vi", "Gửi"], ["en", "Send"]]) {
     await page.selectOption('[data-testid="lang"]', lang);
