@@ -543,6 +543,8 @@ fn the_page_in_headless_chromium() {
         eprintln!("the_page_in_headless_chromium skipped: run scripts/ci/chromium.sh");
         return;
     };
+    // Only this run's screenshots are kept.
+    let _ = std::fs::remove_dir_all(screens_dir());
     // The demo as it ships: markdown and action cards over session webhooks and the 1:1 API.
     let main = run_phase(&chromium, &modules, "main", &[]);
     let screens = screens_dir();
