@@ -243,8 +243,11 @@
     row("entities", (tr.entities || []).map((x) => x.kind + " “" + x.text + "” = " + x.value).join("; ") || t("none"));
     if ((tr.words || []).length) row("words", tr.words.map((w) => w.class + ": " + w.phrase).join("; "));
     row("cues", tr.winner ? score(tr.winner) + ": " + tr.winner.parts.map((p) => p.cue + " " + (p.weight >= 0 ? "+" : "") + p.weight).join(", ") : t("none"), "cues");
-    row("runner_up", score(tr.runner_up), "runner_up");
+    row("runner_up", tr.runner_up ? score(tr.runner_up) + ": " + tr.runner_up.parts.map((p) => p.cue + " " + (p.weight >= 0 ? "+" : "") + p.weight).join(", ") : t("none"), "runner_up");
     row("why", tr.why);
+    if (tr.source && tr.source !== "rule") {
+      row("rules_alone", (tr.rules_intent || t("none")) + " — " + t("not_from_rules"), "rules_alone");
+    }
     row("intent", tr.intent);
     row("slots", tr.slots && Object.keys(tr.slots).length ? JSON.stringify(tr.slots) : t("none"));
     row("source", tr.source);

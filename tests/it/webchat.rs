@@ -425,6 +425,38 @@ async fn an_interactive_card_is_pressed_through_the_card_callback() {
             .is_some_and(|m| m == update["markdown"].as_str().unwrap_or_default()),
         "the page shows the card data the simulator holds"
     );
+    // A press by someone the policy refuses leaves the card as it is and answers them 1:1.
+    let sales = app
+        .ask("demo.manager", "group", "sales last month in Kowloon")
+        .await;
+    let card = sales["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["via"] == "card"))
+        .cloned()
+        .unwrap_or_else(|| panic!("a sales card: {sales}"));
+    let question = card["buttons"][0]["question"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (status, refused) = app
+        .post(
+            "/webchat/api/press",
+            &json!({ "user": "demo.staff", "card": card["card"], "question": question }),
+        )
+        .await;
+    assert_eq!(status, 200, "{refused}");
+    assert_eq!(refused["trace"]["decision"], "deny");
+    let messages = refused["messages"].as_array().cloned().unwrap_or_default();
+    assert!(
+        messages.iter().all(|m| m["via"] != "card_update"),
+        "the card stays as it was: {messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["pane"] == json!({ "kind": "one_to_one", "id": "demo.staff" })),
+        "the refusal goes to the presser 1:1: {messages:?}"
+    );
 }
 
 /// Whether the browser test can run: Chromium and playwright-core, from
@@ -568,7 +600,7 @@ fn the_page_in_headless_chromium() {
         .filter(|r| r["channel"] == "callback")
         .count();
     assert_eq!(
-        callbacks, 8,
+        callbacks, 10,
         "one callback record per question asked: {:?}",
         main.audit
     );

@@ -230,13 +230,30 @@ try {
   expect(text.includes("don't know you") && text.includes("visitor.unknown"), "the unknown user is told how to get access: " + text);
   expect((await cards("1:1").last().locator("code").count()) === 1, "the user id is a code span");
 
+  step = "a follow-up read from the conversation's context";
+  await page.selectOption('[data-testid="user"]', "demo.manager");
+  await ask("sales last month in Kowloon");
+  await ask("and in Mong Kok?");
+  text = await lastCardText("1:1");
+  expect(text.includes("Mong Kok"), "the follow-up continued the question: " + text);
+  const ctxTrace = pane("1:1").locator('[data-testid="trace"]').last();
+  await ctxTrace.locator("summary").click();
+  expect((await ctxTrace.locator('dd[data-field="source"]').innerText()).trim() === "context", "trace says the context answered");
+  expect((await ctxTrace.locator('dd[data-field="rules_alone"]').count()) === 1, "trace says the rules alone did not read it so");
+  await shot("main-10-context-follow-up");
+
   step = "labels in five languages";
   for (const [lang, label] of [["zh-HK", "發送"], ["zh-CN", "发送"], ["ms", "Hantar"], ["vi", "Gửi"], ["en", "Send"]]) {
     await page.selectOption('[data-testid="lang"]', lang);
     expect((await page.locator('[data-testid="send"]').innerText()).trim() === label, "send button in " + lang);
   }
   await page.selectOption('[data-testid="lang"]', "zh-HK");
-  await shot("main-09-labels-zh-HK");
+  await shot("main-11-labels-zh-HK");
+
+  step = "a wide screen shows both conversations";
+  await page.setViewportSize({ width: 1280, height: 900 });
+  expect(await pane("group").isVisible() && await pane("1:1").isVisible(), "both panes side by side");
+  await shot("main-12-desktop");
 
   step = "no request to another host";
   expect(foreign.length === 0, "the page asked other hosts: " + JSON.stringify(foreign));
