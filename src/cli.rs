@@ -508,7 +508,8 @@ fn print_demo_banner(config: &Config) {
         "askerp demo: the demo ERP (a fictional Hong Kong trading company) and a built-in DingTalk simulator.\n\
          Listening on http://{listen}  (callback: POST /dingtalk/callback, signing secret: {DEMO_APP_SECRET})\n\
          \n\
-         Ask it something from another terminal:\n\
+         Open http://{listen}/ in a browser to chat with it as any demo user, in a group or 1:1.\n\
+         Or ask it something from another terminal:\n\
          \x20 askerp send --url http://{listen} --as demo.staff \"how many iPhone 15 Pro 256GB in stock?\"\n\
          \x20 askerp send --url http://{listen} --as demo.manager --group \"上個月九龍區營業額\"\n\
          \x20 askerp send --url http://{listen} --as demo.staff --group \"how many annual leave days do I have?\"\n\

@@ -35,3 +35,4 @@ pub mod server;
 pub mod setup;
 pub mod spool;
 pub mod telemetry;
+pub mod webchat;

@@ -533,8 +533,10 @@ pub fn audit_record(inbound: &Inbound, answer: &Answer, channel: &str) -> AuditR
     }
 }
 
-/// The application's routes. `simulator` mounts the demo DingTalk under `/demo/dingtalk`.
+/// The application's routes. `simulator` mounts the demo DingTalk under `/demo/dingtalk`
+/// and the web chat at `/` ([`crate::webchat`]).
 pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
+    let webchat_state = state.clone();
     let mut app = Router::new()
         .route("/dingtalk/callback", post(crate::channel::http::callback))
         .route("/dingtalk/card", post(crate::channel::http::card_callback))
@@ -544,6 +546,8 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/charts/{file}", get(crate::chart_store::serve))
         .with_state(state);
     if let Some(sim) = simulator {
+        // The web chat at `/` lives beside the simulator: demo mode only.
+        app = app.merge(crate::webchat::router(webchat_state, sim.clone()));
         app = app.nest("/demo/dingtalk", sim.router());
     }
     app

@@ -38,8 +38,9 @@ pub const MAX_BARS: usize = 6;
 
 /// Latin, Greek, Cyrillic and Vietnamese (Bitstream Vera licence, see assets/fonts/).
 static LATIN_FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-/// CJK: Traditional and Simplified Chinese (Apache-2.0, see assets/fonts/).
-static CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/DroidSansFallbackFull.ttf");
+/// CJK: Traditional and Simplified Chinese (Apache-2.0, see assets/fonts/). The demo's
+/// web chat serves it too, so Chinese shows on machines without CJK fonts.
+pub(crate) static CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/DroidSansFallbackFull.ttf");
 
 /// The two embedded fonts, parsed once.
 struct Fonts {

@@ -20,3 +20,4 @@ mod reports;
 mod sql;
 mod stream;
 mod tryton;
+mod webchat;
