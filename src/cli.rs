@@ -99,6 +99,10 @@ pub enum Command {
         /// matrix.
         #[arg(long)]
         confusion: bool,
+        /// Score noise variants of the set instead (a letter dropped or swapped, full-width
+        /// characters, an emoji, a polite opener; see `intent::noise`).
+        #[arg(long)]
+        noise: bool,
     },
     /// Explain which rule matched a message and why, or why none did.
     Explain {
@@ -340,6 +344,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             file,
             misses,
             confusion,
+            noise,
         } => {
             let config = Config::load(config_path.as_deref())?;
             let resolver = setup::resolver(&config).await?;
@@ -348,7 +353,17 @@ async fn dispatch(cli: Cli) -> Result<()> {
                     .with_context(|| format!("cannot read {}", path.display()))?,
                 None => crate::intent::eval::BUILTIN.to_string(),
             };
-            let cases = crate::intent::eval::parse(&text)?;
+            let mut cases = crate::intent::eval::parse(&text)?;
+            if noise {
+                let variants = crate::intent::noise::variants(&cases);
+                out!(
+                    "noise variants: {} of {} questions ({})",
+                    variants.len(),
+                    cases.len(),
+                    crate::intent::noise::KINDS.join(", ")
+                );
+                cases = variants;
+            }
             let report = crate::intent::eval::evaluate(&resolver, &cases);
             if misses {
                 for miss in &report.misses {

@@ -766,8 +766,8 @@ fn blind_set_does_not_regress() {
     assert!(cases.len() >= 840, "{}", cases.len());
     let report = askerp::intent::eval::evaluate(&resolver(), &cases);
     println!("{report}\n{}", report.confusion_table());
-    assert!(report.total.intent_accuracy() >= 0.955, "{report}");
-    assert!(report.total.slot_accuracy() >= 0.82, "{report}");
+    assert!(report.total.intent_accuracy() >= 0.965, "{report}");
+    assert!(report.total.slot_accuracy() >= 0.93, "{report}");
     assert!(
         report.null_precision() >= 0.93,
         "{}",
@@ -839,4 +839,21 @@ fn periods_in_colloquial_and_mixed_forms() {
         !got.unsupported.contains(&"compare_period".to_string()),
         "{got:?}"
     );
+}
+
+/// Noise variants of the blind set (a letter dropped or swapped in a Latin word,
+/// full-width characters, an emoji, a polite opener): intent at the target of
+/// 93 %, slots held at what they reached (a ratchet; raise it as the engine improves).
+#[test]
+fn noise_variants_of_the_blind_set() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/blind.jsonl"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let cases = askerp::intent::eval::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let variants = askerp::intent::noise::variants(&cases);
+    assert!(variants.len() >= 3 * cases.len(), "{}", variants.len());
+    let report = askerp::intent::eval::evaluate(&resolver(), &variants);
+    println!("{report}");
+    assert!(report.total.intent_accuracy() >= 0.93, "{report}");
+    assert!(report.total.slot_accuracy() >= 0.88, "{report}");
 }

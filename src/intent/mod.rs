@@ -14,6 +14,7 @@ pub mod fold;
 pub mod frame;
 pub mod lexicon;
 pub mod llm;
+pub mod noise;
 pub mod normalize;
 pub mod numbers;
 pub mod period;
