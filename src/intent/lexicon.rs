@@ -584,14 +584,16 @@ impl Lexicon {
             if !word.bytes().all(|b| b.is_ascii_alphabetic()) || self.known.contains(word) {
                 continue;
             }
-            let fix = if word.len() >= 4 {
-                // "reserved", "cancelled", "leaves": an inflected word is not a typo of its
-                // stem; "correcting" it would turn a description into a request.
-                self.nearest(word)
+            // After the first word of a place name, the place's second word is the likely
+            // reading ("Kwun Tonh", "Tsuen Wna"); otherwise the nearest known word.
+            // "reserved", "cancelled", "leaves": an inflected word is not a typo of its
+            // stem; "correcting" it would turn a description into a request.
+            let fix = self.place_second_word(text, &bounds, n).or_else(|| {
+                (word.len() >= 4)
+                    .then(|| self.nearest(word))
+                    .flatten()
                     .filter(|fix| !is_inflection_of(word, fix))
-            } else {
-                self.place_second_word(text, &bounds, n)
-            };
+            });
             let Some(fix) = fix else {
                 continue;
             };
@@ -611,8 +613,8 @@ impl Lexicon {
         corrected
     }
 
-    /// A word shorter than four letters right after the first word of a two-word place
-    /// name, one edit from that name's second word ("tsuen wna", "tsuen wn").
+    /// A word right after the first word of a two-word place name, one edit from that
+    /// name's second word ("tsuen wna", "tsuen wn", "kwun tonh").
     fn place_second_word(&self, text: &str, bounds: &[(usize, usize)], n: usize) -> Option<&str> {
         let (word_start, word_end) = *bounds.get(n)?;
         let (prev_start, prev_end) = *bounds.get(n.checked_sub(1)?)?;

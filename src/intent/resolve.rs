@@ -714,7 +714,9 @@ impl Resolver {
                     }
                 }
                 let cleaned = clean_name(&as_written(&piece));
-                if !cleaned.is_empty() {
+                // "各倉", "all warehouses", "semua gudang": every place of the kind, which
+                // is what no place slot means.
+                if !cleaned.is_empty() && !is_every(&cleaned) {
                     entities.push(Entity {
                         kind: kind_name,
                         text: cleaned,
@@ -1645,6 +1647,31 @@ fn clean_name(raw: &str) -> String {
         .unwrap_or(t);
     let t = t.trim_end_matches(['嘅', '的', '之']);
     t.trim().to_string()
+}
+
+/// Words for "every" that stand where a place name would ("各倉", "all stores").
+fn is_every(name: &str) -> bool {
+    matches!(
+        name.to_lowercase().as_str(),
+        "各" | "各個"
+            | "各个"
+            | "所有"
+            | "全部"
+            | "每個"
+            | "每个"
+            | "全"
+            | "all"
+            | "every"
+            | "each"
+            | "semua"
+            | "setiap"
+            | "tất cả"
+            | "tat ca"
+            | "các"
+            | "cac"
+            | "mọi"
+            | "moi"
+    )
 }
 
 /// Short forms of leave types that are left over next to "leave" ("comp leave balance"):
