@@ -546,6 +546,9 @@ impl Resolver {
                     Meaning::Cue { intent, weight } => {
                         cues.push((*intent, *weight, f.phrase.clone()));
                     }
+                    // "WH-1000XM5": a designator glued to a model number is part of it.
+                    Meaning::Word(class)
+                        if designator_kind(class).is_some() && glued_to_code(ct, &f.span) => {}
                     Meaning::Word(class) => {
                         words.push((class, f.phrase.clone(), f.span.clone()));
                     }
@@ -1647,6 +1650,22 @@ fn clean_name(raw: &str) -> String {
         .unwrap_or(t);
     let t = t.trim_end_matches(['嘅', '的', '之']);
     t.trim().to_string()
+}
+
+/// Whether the Latin word at `span` is joined by a hyphen to letters or digits ("WH-1000XM5",
+/// "XM5-WH"): part of a product code, not a word on its own.
+fn glued_to_code(text: &str, span: &Range<usize>) -> bool {
+    let bytes = text.as_bytes();
+    let after = bytes.get(span.end) == Some(&b'-')
+        && bytes
+            .get(span.end + 1)
+            .is_some_and(u8::is_ascii_alphanumeric);
+    let before = span.start >= 2
+        && bytes.get(span.start - 1) == Some(&b'-')
+        && bytes
+            .get(span.start - 2)
+            .is_some_and(u8::is_ascii_alphanumeric);
+    after || before
 }
 
 /// Words for "every" that stand where a place name would ("各倉", "all stores").
