@@ -625,6 +625,8 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
         // "weekly"; an explicit period in the same message wins (see `scan_in`).
         ("季度|每季".to_string(), ThisQuarter, false),
         ("日報|日报|每日|每天".to_string(), Today, false),
+        ("月度|每月".to_string(), ThisMonth, false),
+        ("週度|周度".to_string(), ThisWeek, false),
         zh(
             Quarter,
             &format!(r"(?:(?P<y>{YEAR})\s*年\s*)?第\s*(?P<q>[一二三四1-4])\s*季度?"),
