@@ -766,10 +766,10 @@ fn blind_set_does_not_regress() {
     assert!(cases.len() >= 840, "{}", cases.len());
     let report = askerp::intent::eval::evaluate(&resolver(), &cases);
     println!("{report}\n{}", report.confusion_table());
-    assert!(report.total.intent_accuracy() >= 0.965, "{report}");
-    assert!(report.total.slot_accuracy() >= 0.93, "{report}");
+    assert!(report.total.intent_accuracy() >= 0.97, "{report}");
+    assert!(report.total.slot_accuracy() >= 0.935, "{report}");
     assert!(
-        report.null_precision() >= 0.93,
+        report.null_precision() >= 0.94,
         "{}",
         report.confusion_table()
     );
@@ -856,4 +856,20 @@ fn noise_variants_of_the_blind_set() {
     println!("{report}");
     assert!(report.total.intent_accuracy() >= 0.93, "{report}");
     assert!(report.total.slot_accuracy() >= 0.88, "{report}");
+}
+
+/// The held-out half of the second independent set (`eval/heldout2.jsonl`), never tuned
+/// on: a floor at what it measured, far below the blind set's figures, because that is
+/// what questions nobody here has read look like. A ratchet, not a target.
+#[test]
+fn held_out_second_set_does_not_regress() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/heldout2.jsonl"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let cases = askerp::intent::eval::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(cases.len() >= 200, "{}", cases.len());
+    let report = askerp::intent::eval::evaluate(&resolver(), &cases);
+    println!("{report}\n{}", report.confusion_table());
+    assert!(report.total.intent_accuracy() >= 0.91, "{report}");
+    assert!(report.total.slot_accuracy() >= 0.85, "{report}");
 }
