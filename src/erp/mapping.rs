@@ -19,6 +19,43 @@ pub fn reorder_level(levels: &BTreeMap<String, Decimal>, default: Decimal, sku: 
     levels.get(sku).copied().unwrap_or(default)
 }
 
+/// Reorder levels per warehouse code, then per SKU (`warehouse_reorder_levels`): a small
+/// warehouse is judged by its own levels, not the big one's.
+pub type WarehouseLevels = BTreeMap<String, BTreeMap<String, Decimal>>;
+
+/// The reorder level of `sku` in `warehouse`: that warehouse's level for the SKU, else the
+/// SKU's level for every warehouse, else the default.
+pub fn reorder_level_in(
+    by_warehouse: &WarehouseLevels,
+    levels: &BTreeMap<String, Decimal>,
+    default: Decimal,
+    sku: &str,
+    warehouse: &str,
+) -> Decimal {
+    by_warehouse
+        .get(warehouse)
+        .and_then(|l| l.get(sku))
+        .copied()
+        .unwrap_or_else(|| reorder_level(levels, default, sku))
+}
+
+/// The SKUs some warehouse or every warehouse watches with a non-zero level: the only ones
+/// a low-stock list needs when the default level is 0.
+pub fn watched_skus(
+    by_warehouse: &WarehouseLevels,
+    levels: &BTreeMap<String, Decimal>,
+) -> Vec<String> {
+    let mut out: Vec<String> = levels
+        .iter()
+        .chain(by_warehouse.values().flatten())
+        .filter(|(_, level)| !level.is_zero())
+        .map(|(sku, _)| sku.clone())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The places the system reported, plus the configured ones it does not have (stores and
 /// regions the ERP knows only as codes, or not at all).
 pub fn with_configured(mut places: Vec<Place>, configured: &[Place]) -> Places {
@@ -122,10 +159,64 @@ pub mod decimal_map {
     }
 }
 
+/// Serde for [`WarehouseLevels`]: `[….warehouse_reorder_levels.TW]` tables of SKU = number.
+pub mod decimal_map_by_warehouse {
+    use std::collections::BTreeMap;
+
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize, Serialize)]
+    struct Levels(#[serde(with = "super::decimal_map")] BTreeMap<String, Decimal>);
+
+    pub fn serialize<S: Serializer>(map: &super::WarehouseLevels, s: S) -> Result<S::Ok, S::Error> {
+        let m: BTreeMap<&String, Levels> =
+            map.iter().map(|(k, v)| (k, Levels(v.clone()))).collect();
+        m.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<super::WarehouseLevels, D::Error> {
+        let m = BTreeMap::<String, Levels>::deserialize(d)?;
+        Ok(m.into_iter().map(|(k, Levels(v))| (k, v)).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::erp::PlaceKind;
+
+    #[test]
+    fn a_warehouse_level_wins_over_the_sku_level_and_the_default() {
+        let levels: BTreeMap<String, Decimal> = [("A".to_string(), Decimal::from(40))].into();
+        let by_wh: WarehouseLevels = [(
+            "TW".to_string(),
+            [("A".to_string(), Decimal::from(4))].into(),
+        )]
+        .into();
+        let five = Decimal::from(5);
+        assert_eq!(
+            reorder_level_in(&by_wh, &levels, five, "A", "TW"),
+            Decimal::from(4)
+        );
+        assert_eq!(
+            reorder_level_in(&by_wh, &levels, five, "A", "KT"),
+            Decimal::from(40)
+        );
+        assert_eq!(reorder_level_in(&by_wh, &levels, five, "B", "TW"), five);
+        let zero_everywhere: WarehouseLevels =
+            [("TW".to_string(), [("C".to_string(), Decimal::ZERO)].into())].into();
+        assert_eq!(
+            watched_skus(&zero_everywhere, &levels),
+            vec!["A".to_string()]
+        );
+        assert_eq!(
+            watched_skus(&by_wh, &BTreeMap::new()),
+            vec!["A".to_string()]
+        );
+    }
 
     fn place(code: &str, kind: PlaceKind, name: &str) -> Place {
         Place {

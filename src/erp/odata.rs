@@ -337,6 +337,9 @@ pub struct ODataConfig {
     /// Reorder level of SKUs not in `reorder_levels`; 0 leaves them out of low-stock lists.
     #[serde(default, with = "super::mapping::decimal")]
     pub default_reorder_level: Decimal,
+    /// Reorder levels of one warehouse (its code), overriding `reorder_levels` there.
+    #[serde(default, with = "super::mapping::decimal_map_by_warehouse")]
+    pub warehouse_reorder_levels: super::mapping::WarehouseLevels,
     /// IANA time zone of the company: date-times the services return are turned into
     /// civil dates there.
     #[serde(default = "default_time_zone")]
@@ -440,6 +443,11 @@ impl ODataConfig {
         }
         if self.default_reorder_level.is_sign_negative()
             || self.reorder_levels.values().any(|l| l.is_sign_negative())
+            || self
+                .warehouse_reorder_levels
+                .values()
+                .flat_map(|l| l.values())
+                .any(|l| l.is_sign_negative())
         {
             problems.push("odata reorder levels must not be negative".into());
         }
@@ -848,11 +856,13 @@ impl ODataConnector {
         super::mapping::unit(&self.cfg.units, unit)
     }
 
-    fn reorder_level(&self, sku: &str) -> Decimal {
-        super::mapping::reorder_level(
+    fn reorder_level(&self, sku: &str, warehouse: &str) -> Decimal {
+        super::mapping::reorder_level_in(
+            &self.cfg.warehouse_reorder_levels,
             &self.cfg.reorder_levels,
             self.cfg.default_reorder_level,
             sku,
+            warehouse,
         )
     }
 
@@ -1066,12 +1076,13 @@ impl ODataConnector {
                 value: value.normalize(),
                 unit: unit.clone(),
             };
+            let warehouse = self.place(&plant, &[PlaceKind::Warehouse]);
             lines.push(StockLine {
-                reorder_level: q(self.reorder_level(&sku)),
+                reorder_level: q(self.reorder_level(&sku, &warehouse.code)),
                 on_hand: q(on_hand),
                 reserved: q(on_hand - available),
                 available: q(available),
-                warehouse: self.place(&plant, &[PlaceKind::Warehouse]),
+                warehouse,
                 item,
             });
         }
@@ -1296,17 +1307,17 @@ impl Connector for ODataConnector {
         let m = &self.cfg.stock;
         let mut parts = Vec::new();
         if self.cfg.default_reorder_level.is_zero() {
-            let watched: Vec<&str> = self
-                .cfg
-                .reorder_levels
-                .iter()
-                .filter(|(_, l)| !l.is_zero())
-                .map(|(sku, _)| sku.as_str())
-                .collect();
+            let watched: Vec<String> = super::mapping::watched_skus(
+                &self.cfg.warehouse_reorder_levels,
+                &self.cfg.reorder_levels,
+            );
             if watched.is_empty() {
                 return Ok(Vec::new());
             }
-            parts.push(format!("({})", any_of(&m.material, watched.into_iter())));
+            parts.push(format!(
+                "({})",
+                any_of(&m.material, watched.iter().map(String::as_str))
+            ));
         }
         if let Some(plant) = warehouse {
             parts.push(format!("{} eq {}", m.plant, literal(plant)));

@@ -92,6 +92,9 @@ pub struct OdooConfig {
     /// Reorder level of SKUs not in `reorder_levels`; 0 leaves them out of low-stock lists.
     #[serde(default, with = "super::mapping::decimal")]
     pub default_reorder_level: Decimal,
+    /// Reorder levels of one warehouse (its code), overriding `reorder_levels` there.
+    #[serde(default, with = "super::mapping::decimal_map_by_warehouse")]
+    pub warehouse_reorder_levels: super::mapping::WarehouseLevels,
     /// IANA time zone of the company; order date-times are UTC in Odoo.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
@@ -152,6 +155,11 @@ impl OdooConfig {
         }
         if self.default_reorder_level.is_sign_negative()
             || self.reorder_levels.values().any(|l| l.is_sign_negative())
+            || self
+                .warehouse_reorder_levels
+                .values()
+                .flat_map(|l| l.values())
+                .any(|l| l.is_sign_negative())
         {
             problems.push("odoo reorder levels must not be negative".into());
         }
@@ -469,11 +477,13 @@ impl OdooConnector {
         super::mapping::unit(&self.cfg.units, unit)
     }
 
-    fn reorder_level(&self, sku: &str) -> Decimal {
-        super::mapping::reorder_level(
+    fn reorder_level(&self, sku: &str, warehouse: &str) -> Decimal {
+        super::mapping::reorder_level_in(
+            &self.cfg.warehouse_reorder_levels,
             &self.cfg.reorder_levels,
             self.cfg.default_reorder_level,
             sku,
+            warehouse,
         )
     }
 
@@ -655,7 +665,7 @@ impl OdooConnector {
                 on_hand: q(on_hand),
                 reserved: q(reserved),
                 available: q(on_hand - reserved),
-                reorder_level: q(self.reorder_level(&sku)),
+                reorder_level: q(self.reorder_level(&sku, &place.code)),
             });
         }
         Ok(lines)
@@ -774,13 +784,10 @@ impl Connector for OdooConnector {
     async fn low_stock(&self, warehouse: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
         let mut domain = Vec::new();
         if self.cfg.default_reorder_level.is_zero() {
-            let watched: Vec<&String> = self
-                .cfg
-                .reorder_levels
-                .iter()
-                .filter(|(_, l)| !l.is_zero())
-                .map(|(s, _)| s)
-                .collect();
+            let watched: Vec<String> = super::mapping::watched_skus(
+                &self.cfg.warehouse_reorder_levels,
+                &self.cfg.reorder_levels,
+            );
             if watched.is_empty() {
                 return Ok(Vec::new());
             }

@@ -77,6 +77,9 @@ pub struct TrytonConfig {
     /// Reorder level of SKUs not listed in `reorder_levels`; 0 leaves them out of low-stock lists.
     #[serde(default, with = "super::mapping::decimal")]
     pub default_reorder_level: Decimal,
+    /// Reorder levels of one warehouse (its code), overriding `reorder_levels` there.
+    #[serde(default, with = "super::mapping::decimal_map_by_warehouse")]
+    pub warehouse_reorder_levels: super::mapping::WarehouseLevels,
     /// Use the server's sales reporting (`sale.reporting.main`, Tryton 7+) for totals
     /// when the question has no customer filter; otherwise orders are summed here.
     #[serde(default = "default_true")]
@@ -132,6 +135,15 @@ impl TrytonConfig {
         for (sku, level) in &self.reorder_levels {
             if level.is_sign_negative() {
                 problems.push(format!("tryton.reorder_levels.{sku} is negative"));
+            }
+        }
+        for (wh, levels) in &self.warehouse_reorder_levels {
+            for (sku, level) in levels {
+                if level.is_sign_negative() {
+                    problems.push(format!(
+                        "tryton.warehouse_reorder_levels.{wh}.{sku} is negative"
+                    ));
+                }
             }
         }
         if self.default_reorder_level.is_sign_negative() {
@@ -487,11 +499,13 @@ impl TrytonConnector {
         super::mapping::unit(&self.cfg.units, symbol)
     }
 
-    fn reorder_level(&self, sku: &str) -> Decimal {
-        super::mapping::reorder_level(
+    fn reorder_level(&self, sku: &str, warehouse: &str) -> Decimal {
+        super::mapping::reorder_level_in(
+            &self.cfg.warehouse_reorder_levels,
             &self.cfg.reorder_levels,
             self.cfg.default_reorder_level,
             sku,
+            warehouse,
         )
     }
 
@@ -560,7 +574,7 @@ impl TrytonConnector {
                     unit: unit.clone(),
                 };
                 lines.push(StockLine {
-                    reorder_level: q(self.reorder_level(&item.sku)),
+                    reorder_level: q(self.reorder_level(&item.sku, &warehouse.code)),
                     on_hand: q(on_hand),
                     reserved: q(reserved),
                     available: q(on_hand - reserved),
@@ -768,13 +782,10 @@ impl Connector for TrytonConnector {
     async fn low_stock(&self, warehouse: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
         let warehouses = self.selected_warehouses(warehouse).await?;
         let domain = if self.cfg.default_reorder_level.is_zero() {
-            let watched: Vec<&String> = self
-                .cfg
-                .reorder_levels
-                .iter()
-                .filter(|(_, level)| !level.is_zero())
-                .map(|(sku, _)| sku)
-                .collect();
+            let watched: Vec<String> = super::mapping::watched_skus(
+                &self.cfg.warehouse_reorder_levels,
+                &self.cfg.reorder_levels,
+            );
             if watched.is_empty() {
                 return Ok(Vec::new());
             }

@@ -431,3 +431,53 @@ async fn tryton_handles_the_6x_path_and_the_login_rate_limit() {
         "{err}"
     );
 }
+
+/// A warehouse judged by its own reorder levels: `warehouse_reorder_levels.WH` lowers
+/// WIDGET-B's level there below what is available, so only GADGET-X stays low in WH, with
+/// the server's own figure; the SKU-wide level still applies in the other warehouses.
+#[tokio::test]
+async fn tryton_low_stock_uses_each_warehouses_own_levels() {
+    let Some(url) = server(
+        "ASKERP_TEST_TRYTON_URL",
+        "tryton_low_stock_uses_each_warehouses_own_levels",
+    ) else {
+        return;
+    };
+    let s = |t: &str| t.to_string();
+    let mut cfg = config(&url);
+    let per_wh: TrytonConfig = toml::from_str(&format!(
+        r#"
+        url = "{url}"
+        database = "erp"
+        username = "admin"
+        password = "admin"
+        [warehouse_reorder_levels.WH]
+        "WIDGET-B" = 30
+        "#
+    ))
+    .expect("tryton config with warehouse levels");
+    cfg.warehouse_reorder_levels = per_wh.warehouse_reorder_levels;
+    let c = TrytonConnector::connect("tryton", &cfg)
+        .await
+        .expect("connect");
+    let low = c.low_stock(Some("WH")).await.expect("low stock");
+    let low: Vec<_> = brief(&low)
+        .into_iter()
+        .map(|(w, sku, _, _, avail, _)| (w, sku, avail))
+        .collect();
+    assert_eq!(low, vec![(s("WH"), s("GADGET-X"), dec("4"))]);
+    let stock = c.stock(&[s("WIDGET-B")], None).await.expect("stock");
+    for line in &stock {
+        let want = if line.warehouse.code == "WH" {
+            "30"
+        } else {
+            "40"
+        };
+        assert_eq!(
+            line.reorder_level.value,
+            dec(want),
+            "{}",
+            line.warehouse.code
+        );
+    }
+}
