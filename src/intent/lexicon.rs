@@ -659,16 +659,30 @@ impl Lexicon {
             for name in &self.place_han {
                 let n = name.len();
                 let Some(w) = window(i, n) else { continue };
-                let wrong: Vec<usize> = (0..n).filter(|&k| w[k].1 != name[k]).collect();
+                // One wrong character, counted without allocating; most windows stop at two.
+                let mut wrong_at = None;
+                let mut wrong = 0;
+                for (k, ((_, a), b)) in w.iter().zip(name).enumerate() {
+                    if a != b {
+                        wrong += 1;
+                        if wrong > 1 {
+                            break;
+                        }
+                        wrong_at = Some(k);
+                    }
+                }
+                let Some(k) = wrong_at.filter(|_| wrong == 1) else {
+                    continue;
+                };
                 let next = chars.get(i + n).map(|(_, ch)| *ch);
                 let designated = next.is_some_and(|ch| "仓店区".contains(ch));
                 // The wrong character inside the name ("銅羅灣"), not at an edge, where the
                 // window would only be overlapping a neighbouring word ("本週港島" is not
                 // a misspelt "香港島"); or any character before a designator.
-                let fits = match wrong[..] {
-                    [k] => (n >= 3 && k > 0 && k + 1 < n) || (n == 2 && designated),
-                    _ => false,
-                };
+                let fits = (n >= 3 && k > 0 && k + 1 < n) || (n == 2 && designated);
+                if !fits || w[k].1.len_utf8() != name[k].len_utf8() {
+                    continue;
+                }
                 // Nor when a place spelt right starts inside the window ("週港島區").
                 let overlaps_exact = (i + 1..i + n).any(|j| {
                     self.place_han.iter().any(|other| {
@@ -676,11 +690,7 @@ impl Lexicon {
                             .is_some_and(|w| w.iter().zip(other).all(|((_, a), b)| a == b))
                     })
                 });
-                let same_len = w
-                    .iter()
-                    .zip(name)
-                    .all(|((_, a), b)| a.len_utf8() == b.len_utf8());
-                if fits && same_len && !overlaps_exact {
+                if !overlaps_exact {
                     let start = w[0].0;
                     let end = w[n - 1].0 + w[n - 1].1.len_utf8();
                     fixes.push((start..end, name.iter().collect()));

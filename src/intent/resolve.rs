@@ -383,7 +383,7 @@ impl Resolver {
         );
         let mut compared_with: Vec<Period> = Vec::new();
         let mut entities_pre: Vec<Entity> = Vec::new();
-        if periods.len() > 1 || !compare_words.is_empty() {
+        if !periods.is_empty() && !compare_words.is_empty() {
             let is_compared = |m: &PeriodMatch| {
                 let span = period_span(ct, m);
                 compare_words.iter().any(|w| {
@@ -396,7 +396,7 @@ impl Resolver {
             let (compared, asked): (Vec<PeriodMatch>, Vec<PeriodMatch>) =
                 periods.into_iter().partition(is_compared);
             compared_with = compared.iter().map(|m| m.period).collect();
-            periods = if asked.is_empty() {
+            periods = if asked.is_empty() && !compared.is_empty() {
                 // Only a compared period is explicit: the period asked about may be a
                 // frequency word ("quarterly report 同上季比").
                 let frequency = period::scan_frequency(ct, today, self.calendar);
