@@ -77,11 +77,26 @@ pub struct Lexicon {
     place_next: HashMap<String, Vec<String>>,
     /// Chinese place names and aliases (matching form), for one-character typos.
     place_han: Vec<Vec<char>>,
+    /// Indices into `place_han` by a name's first and by its second character: a window
+    /// with at most one wrong character shares one of them with the name.
+    place_han_by_first: HashMap<char, Vec<usize>>,
+    place_han_by_second: HashMap<char, Vec<usize>>,
     pub vocab: Vocabulary,
     pub people: Vec<Person>,
     /// Phrases written only in the Malay or only in the Vietnamese lists: evidence of the
     /// language of a short message ("batalkan SO-2026-00123", "xin chào").
     pub phrase_locale: HashMap<String, super::Locale>,
+}
+
+/// Indices of `names` by their character at `at`.
+fn index_by(names: &[Vec<char>], at: usize) -> HashMap<char, Vec<usize>> {
+    let mut out: HashMap<char, Vec<usize>> = HashMap::new();
+    for (i, n) in names.iter().enumerate() {
+        if let Some(c) = n.get(at) {
+            out.entry(*c).or_default().push(i);
+        }
+    }
+    out
 }
 
 /// Whether `word` is `stem` with an English inflection ("reserved", "updates", "moving").
@@ -546,6 +561,8 @@ impl Lexicon {
         }
         Lexicon {
             place_next,
+            place_han_by_first: index_by(&place_han, 0),
+            place_han_by_second: index_by(&place_han, 1),
             place_han,
             ac,
             meanings,
@@ -648,7 +665,20 @@ impl Lexicon {
         let mut i = 0;
         'scan: while i < chars.len() {
             // A place spelt right here wins over any near miss.
-            for name in &self.place_han {
+            let first = chars.get(i).map(|(_, c)| *c);
+            let second = chars.get(i + 1).map(|(_, c)| *c);
+            let exact_candidates = first
+                .and_then(|c| self.place_han_by_first.get(&c))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let near_candidates = second
+                .and_then(|c| self.place_han_by_second.get(&c))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for name in exact_candidates
+                .iter()
+                .filter_map(|&k| self.place_han.get(k))
+            {
                 if let Some(w) = window(i, name.len())
                     && w.iter().zip(name).all(|((_, a), b)| a == b)
                 {
@@ -656,7 +686,11 @@ impl Lexicon {
                     continue 'scan;
                 }
             }
-            for name in &self.place_han {
+            for name in exact_candidates
+                .iter()
+                .chain(near_candidates)
+                .filter_map(|&k| self.place_han.get(k))
+            {
                 let n = name.len();
                 let Some(w) = window(i, n) else { continue };
                 // One wrong character, counted without allocating; most windows stop at two.
@@ -685,10 +719,18 @@ impl Lexicon {
                 }
                 // Nor when a place spelt right starts inside the window ("週港島區").
                 let overlaps_exact = (i + 1..i + n).any(|j| {
-                    self.place_han.iter().any(|other| {
-                        window(j, other.len())
-                            .is_some_and(|w| w.iter().zip(other).all(|((_, a), b)| a == b))
-                    })
+                    let at = chars.get(j).map(|(_, c)| *c);
+                    let others = at
+                        .and_then(|c| self.place_han_by_first.get(&c))
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    others
+                        .iter()
+                        .filter_map(|&k| self.place_han.get(k))
+                        .any(|other| {
+                            window(j, other.len())
+                                .is_some_and(|w| w.iter().zip(other).all(|((_, a), b)| a == b))
+                        })
                 });
                 if !overlaps_exact {
                     let start = w[0].0;
