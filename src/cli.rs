@@ -483,6 +483,8 @@ fn demo_config(path: Option<PathBuf>) -> Result<Config> {
             config.erp.connector
         );
     }
+    // The demo is the one place fake data is what the user asked for.
+    config.erp.allow_demo = true;
     // The demo always has credentials: its simulator checks them like DingTalk does.
     if config.dingtalk.app_key.is_empty() {
         config.dingtalk.app_key = DEMO_APP_KEY.into();
@@ -915,6 +917,11 @@ async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
     out!("✓ configuration");
     for w in config.warnings() {
         out!("! {w}");
+    }
+    if !config.erp.allow_demo && !config.erp.demo_domains().is_empty() {
+        out!(
+            "! the demo ERP answers some domains: askerp serve refuses that unless erp.allow_demo = true (ASKERP_ERP__ALLOW_DEMO=true)"
+        );
     }
     let bot = setup::bot(&config).await?;
     out!("✓ intents, directory, policy, message catalogs");

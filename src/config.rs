@@ -304,6 +304,9 @@ pub struct ErpConfig {
     pub connector: String,
     /// SQLite file of the built-in demo ERP; unset keeps it in memory.
     pub demo_database: Option<PathBuf>,
+    /// `askerp serve` refuses a demo connector (fake data answering real DingTalk users)
+    /// unless this is true; `askerp demo` sets it.
+    pub allow_demo: bool,
     /// Longest wait for one ERP call, retries included, before the user is told the ERP is
     /// not answering.
     pub timeout_secs: u64,
@@ -324,6 +327,7 @@ impl Default for ErpConfig {
         ErpConfig {
             connector: "demo".into(),
             demo_database: None,
+            allow_demo: false,
             timeout_secs: 10,
             cache_ttl_secs: 60,
             cache_ttl: crate::erp::config::CacheTtl::default(),
@@ -340,15 +344,27 @@ impl ErpConfig {
         self.routes.get(domain).unwrap_or(&self.connector)
     }
 
+    /// The domains answered by a demo connector (the built-in one or a named `kind = "demo"`).
+    pub fn demo_domains(&self) -> Vec<crate::erp::config::Domain> {
+        crate::erp::config::Domain::ALL
+            .iter()
+            .copied()
+            .filter(|d| self.is_demo_connector(self.route(*d)))
+            .collect()
+    }
+
+    fn is_demo_connector(&self, name: &str) -> bool {
+        match self.connectors.get(name) {
+            Some(c) => matches!(c.kind, crate::erp::config::ConnectorKind::Demo(_)),
+            None => name == crate::erp::config::BUILTIN_DEMO,
+        }
+    }
+
     /// True when every domain is answered by a demo connector.
     pub fn is_demo_only(&self) -> bool {
-        crate::erp::config::Domain::ALL.iter().all(|d| {
-            let name = self.route(*d);
-            match self.connectors.get(name) {
-                Some(c) => matches!(c.kind, crate::erp::config::ConnectorKind::Demo(_)),
-                None => name == crate::erp::config::BUILTIN_DEMO,
-            }
-        })
+        crate::erp::config::Domain::ALL
+            .iter()
+            .all(|d| self.is_demo_connector(self.route(*d)))
     }
 }
 
@@ -965,6 +981,14 @@ impl Config {
                 "dingtalk.app_key is required to send private answers (ASKERP_DINGTALK__APP_KEY)"
                     .to_string(),
             );
+        }
+        let demo = self.erp.demo_domains();
+        if !demo.is_empty() && !self.erp.allow_demo {
+            let domains: Vec<&str> = demo.iter().map(|d| d.as_str()).collect();
+            problems.push(format!(
+                "the demo ERP (fictional data) answers {}: askerp serve refuses it unless erp.allow_demo = true (ASKERP_ERP__ALLOW_DEMO=true); point erp.connector at your ERP, or use askerp demo to try askerp",
+                domains.join(", ")
+            ));
         }
         if problems.is_empty() {
             Ok(())

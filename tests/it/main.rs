@@ -14,6 +14,7 @@ mod followup;
 mod leaks;
 mod llm;
 mod metrics;
+mod operator;
 mod odata;
 mod odoo;
 mod reports;

@@ -1,0 +1,123 @@
+//! The operator surface: what `askerp serve` and `askerp check` refuse or report before a
+//! single user is answered (issue "run it like a product").
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `askerp` with a clean `ASKERP_*` environment plus `env`, run in `dir`.
+fn askerp(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_askerp"));
+    cmd.args(args).current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ASKERP_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("ASKERP_LOG__COLOR", "never");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs to completion; returns (exit code, stdout, stderr).
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = askerp(dir, args, env).output().expect("run askerp");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A spawned server, killed when dropped.
+pub struct Server {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Server {
+    /// Spawns `args` with stderr to a file and waits until it logs "askerp is ready.";
+    /// returns `Err(log)` when it exits first or not within 60 s.
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Server, String> {
+        let log = dir.join(format!("server-{}.log", std::process::id()));
+        let mut cmd = askerp(dir, args, env);
+        cmd.stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        let mut server = Server {
+            child: cmd.spawn().expect("spawn askerp"),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = server.log();
+            if text.contains("askerp is ready.") {
+                return Ok(server);
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("exited with {status}: {text}"));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("not ready within 60 s: {text}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port (bound and released; good enough for a test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+const SERVE_ENV: [(&str, &str); 2] = [
+    ("ASKERP_DINGTALK__APP_KEY", "k"),
+    ("ASKERP_DINGTALK__APP_SECRET", "s"),
+];
+
+#[test]
+fn serve_refuses_the_demo_erp_unless_allowed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut env = SERVE_ENV.to_vec();
+    env.push(("ASKERP_SERVER__LISTEN", &listen));
+    let (code, _, err) = run(dir.path(), &["serve"], &env);
+    assert_eq!(code, 78, "serve started on the demo ERP: {err}");
+    for needle in [
+        "erp.allow_demo = true",
+        "ASKERP_ERP__ALLOW_DEMO",
+        "inventory, sales, leave",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing: {err}");
+    }
+    // `check` says so too, without failing (the config itself is valid).
+    let (code, out, err) = run(dir.path(), &["check", "--offline"], &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("erp.allow_demo"), "{out}");
+    // Allowed explicitly, it serves.
+    env.push(("ASKERP_ERP__ALLOW_DEMO", "true"));
+    let server = Server::start(dir.path(), &["serve"], &env).expect("serve with allow_demo");
+    drop(server);
+    // `askerp demo` needs no such setting.
+    let demo_env = [("ASKERP_SERVER__LISTEN", listen.as_str())];
+    Server::start(dir.path(), &["demo"], &demo_env).expect("askerp demo");
+}
