@@ -121,3 +121,50 @@ fn serve_refuses_the_demo_erp_unless_allowed() {
     let demo_env = [("ASKERP_SERVER__LISTEN", listen.as_str())];
     Server::start(dir.path(), &["demo"], &demo_env).expect("askerp demo");
 }
+
+/// A directory entry in the file format.
+fn user(id: &str, employee: &str) -> String {
+    format!(
+        "[[user]]\ndingtalk_user_id = \"{id}\"\nemployee_id = \"{employee}\"\nname = \"{id}\"\nroles = [\"admin\"]\n"
+    )
+}
+
+#[test]
+fn check_names_every_duplicate_employee_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users = [
+        user("u.one", "E100"),
+        user("u.two", "E100"),
+        user("u.three", "E200"),
+        user("u.four", "E200"),
+        user("u.five", "E200"),
+        user("u.six", "E300"),
+    ]
+    .concat();
+    std::fs::write(
+        dir.path().join("people.toml"),
+        format!("version = 1\n{users}"),
+    )
+    .expect("directory");
+    let env = [("ASKERP_DATA__DIRECTORY", "people.toml")];
+    let (code, out, err) = run(dir.path(), &["check", "--offline"], &env);
+    assert_eq!(code, 78, "{out}{err}");
+    assert!(
+        err.contains("employee_id E100 is used by 2 users: u.one, u.two"),
+        "{err}"
+    );
+    assert!(
+        err.contains("employee_id E200 is used by 3 users: u.three, u.four, u.five"),
+        "{err}"
+    );
+    assert!(!err.contains("E300"), "{err}");
+    // Fixed, the same file passes.
+    let fixed = [user("u.one", "E100"), user("u.two", "E101")].concat();
+    std::fs::write(
+        dir.path().join("people.toml"),
+        format!("version = 1\n{fixed}"),
+    )
+    .expect("directory");
+    let (code, out, err) = run(dir.path(), &["check", "--offline"], &env);
+    assert_eq!(code, 0, "{out}{err}");
+}
