@@ -679,6 +679,53 @@ fn secrets_in_file(
     }
 }
 
+/// Makes every relative path written in the configuration file relative to that file's
+/// directory, so `askerp --config /etc/askerp/config.toml` finds `policy.toml` beside it
+/// whatever the working directory is. Paths from the environment, the defaults or
+/// `askerp demo` stay relative to the working directory, as a shell user expects.
+fn resolve_file_paths(fig: &Figment, config: &mut Config) {
+    let base_of = |key: &str| -> Option<PathBuf> {
+        match &fig.find_metadata(key)?.source {
+            Some(figment::Source::File(file)) => {
+                Some(file.parent().map(Path::to_path_buf).unwrap_or_default())
+            }
+            _ => None,
+        }
+    };
+    let resolve = |key: &str, path: &mut PathBuf| {
+        if path.is_relative()
+            && !path.as_os_str().is_empty()
+            && let Some(base) = base_of(key)
+        {
+            *path = base.join(&*path);
+        }
+    };
+    let optional = |key: &str, path: &mut Option<PathBuf>| {
+        if let Some(p) = path.as_mut() {
+            resolve(key, p);
+        }
+    };
+    optional("data.intents_dir", &mut config.data.intents_dir);
+    optional("data.directory", &mut config.data.directory);
+    optional("data.policy", &mut config.data.policy);
+    optional("erp.demo_database", &mut config.erp.demo_database);
+    resolve("audit.path", &mut config.audit.path);
+    optional("llm.prompt", &mut config.llm.prompt);
+    optional("directory.output", &mut config.directory.output);
+    optional("directory.overrides", &mut config.directory.overrides);
+    if let Some(csv) = config.directory.csv.as_mut() {
+        resolve("directory.csv.path", &mut csv.path);
+    }
+    for (name, connector) in config.erp.connectors.iter_mut() {
+        if let crate::erp::config::ConnectorKind::Demo(demo) = &mut connector.kind {
+            optional(
+                &format!("erp.connectors.{name}.database"),
+                &mut demo.database,
+            );
+        }
+    }
+}
+
 /// Everything wrong with a configuration, reported together.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -728,10 +775,11 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
-        let config: Config = fig.extract().map_err(|e| {
+        let mut config: Config = fig.extract().map_err(|e| {
             let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
             ConfigError::Parse(all.join("; "))
         })?;
+        resolve_file_paths(&fig, &mut config);
         config.validate()?;
         Ok(config)
     }
@@ -1167,6 +1215,58 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn paths_in_the_file_are_relative_to_it_and_paths_from_the_environment_are_not() {
+        figment::Jail::expect_with(|jail| {
+            std::fs::create_dir_all(jail.directory().join("etc/data"))
+                .map_err(|e| e.to_string())?;
+            jail.create_file("etc/data/policy.toml", askerp_policy())?;
+            jail.create_file(
+                "etc/askerp.toml",
+                "[data]\npolicy = \"data/policy.toml\"\n[audit]\npath = \"audit.jsonl\"\n\
+                 [erp]\ndemo_database = \"/abs/demo.sqlite\"\n\
+                 [erp.connectors.d]\nkind = \"demo\"\ndatabase = \"d.sqlite\"\n",
+            )?;
+            jail.set_env("ASKERP_LLM__PROMPT", "prompts/mine.md");
+            std::fs::create_dir_all(jail.directory().join("prompts")).map_err(|e| e.to_string())?;
+            jail.create_file("prompts/mine.md", "x")?;
+            let c = Config::load(Some(Path::new("etc/askerp.toml"))).map_err(|e| e.to_string())?;
+            let etc = c
+                .data
+                .policy
+                .as_deref()
+                .and_then(Path::parent)
+                .and_then(Path::parent);
+            assert!(
+                c.data
+                    .policy
+                    .as_deref()
+                    .is_some_and(|p| p.ends_with("etc/data/policy.toml")),
+                "{:?}",
+                c.data.policy
+            );
+            assert!(
+                c.audit.path.ends_with("etc/audit.jsonl"),
+                "{:?}",
+                c.audit.path
+            );
+            assert_eq!(c.audit.path.parent(), etc);
+            assert_eq!(
+                c.erp.demo_database.as_deref(),
+                Some(Path::new("/abs/demo.sqlite"))
+            );
+            let d = format!("{:?}", c.erp.connectors.get("d"));
+            assert!(d.contains("etc/d.sqlite"), "{d}");
+            assert_eq!(c.llm.prompt.as_deref(), Some(Path::new("prompts/mine.md")));
+            Ok(())
+        });
+    }
+
+    fn askerp_policy() -> &'static str {
+        include_str!("../config/policy.toml")
     }
 
     #[test]

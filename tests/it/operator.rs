@@ -168,3 +168,41 @@ fn check_names_every_duplicate_employee_id() {
     let (code, out, err) = run(dir.path(), &["check", "--offline"], &env);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn paths_in_the_config_file_are_found_beside_it_from_any_working_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let etc = dir.path().join("etc");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&etc).expect("etc");
+    std::fs::create_dir_all(&elsewhere).expect("elsewhere");
+    std::fs::write(
+        etc.join("people.toml"),
+        format!("version = 1\n{}", user("u.one", "E100")),
+    )
+    .expect("directory");
+    std::fs::write(
+        etc.join("askerp.toml"),
+        "[data]\ndirectory = \"people.toml\"\n",
+    )
+    .expect("config");
+    let config = etc.join("askerp.toml");
+    let config = config.to_str().expect("utf-8 path");
+    let (code, out, err) = run(&elsewhere, &["check", "--offline", "--config", config], &[]);
+    assert_eq!(
+        code, 0,
+        "people.toml beside the config was not found: {out}{err}"
+    );
+    // The same relative path from the environment is relative to the working directory.
+    let env = [("ASKERP_DATA__DIRECTORY", "people.toml")];
+    let (code, _, err) = run(
+        &elsewhere,
+        &["check", "--offline", "--config", config],
+        &env,
+    );
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains("data.directory = people.toml does not exist"),
+        "{err}"
+    );
+}
