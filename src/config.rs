@@ -726,6 +726,194 @@ fn resolve_file_paths(fig: &Figment, config: &mut Config) {
     }
 }
 
+/// The configuration file as figment sees it, after [`recover_toml`] removed the lines
+/// that do not parse. Its metadata names the file, so values written in it are traced back
+/// to it (for error messages and [`resolve_file_paths`]).
+struct FileToml {
+    path: PathBuf,
+    text: String,
+}
+
+impl figment::Provider for FileToml {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::from("TOML file", figment::Source::File(self.path.clone()))
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Toml::string(&self.text).data()
+    }
+}
+
+/// Parses `text` as TOML; each line with a syntax error is reported (with its line
+/// number) and blanked, and parsing goes on, so one run shows every broken line and the
+/// value problems of the rest. Returns the parsable text and the syntax problems.
+fn recover_toml(text: &str, file: &Path) -> (String, Vec<String>) {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut problems = Vec::new();
+    let mut blanked = std::collections::BTreeSet::new();
+    for _ in 0..64 {
+        let joined = lines.join("\n");
+        let Err(e) = toml::from_str::<toml::Table>(&joined) else {
+            return (joined, problems);
+        };
+        let line = e
+            .span()
+            .map(|span| joined[..span.start.min(joined.len())].matches('\n').count());
+        let message = e
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ")
+            .replace('`', "");
+        match line {
+            Some(n) if n < lines.len() && blanked.insert(n) => {
+                problems.push(format!(
+                    "{} line {}: {message} (the line was skipped; the rest of the file is checked)",
+                    file.display(),
+                    n + 1
+                ));
+                lines[n].clear();
+            }
+            _ => {
+                problems.push(format!("{}: {message}", file.display()));
+                return (String::new(), problems);
+            }
+        }
+    }
+    (lines.join("\n"), problems)
+}
+
+/// Deserializes the merged configuration, collecting every value error: a wrong type, an
+/// unknown variant or key is reported with its dotted key, its environment variable and
+/// where it was set, then removed (the default takes its place) and extraction retried.
+/// Returns the configuration built from what is left (`None` when nothing could be
+/// salvaged) and the problems.
+fn extract_all(fig: &Figment) -> (Option<Config>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut dict: figment::value::Dict = match fig.extract() {
+        Ok(d) => d,
+        Err(errors) => {
+            return (
+                None,
+                errors.into_iter().map(|e| describe(fig, &e)).collect(),
+            );
+        }
+    };
+    for _ in 0..64 {
+        match Figment::from(Serialized::defaults(&dict)).extract::<Config>() {
+            Ok(config) => return (Some(config), problems),
+            Err(errors) => {
+                let mut removed = false;
+                for e in errors {
+                    problems.push(describe(fig, &e));
+                    removed |= remove_key(&mut dict, &error_key(&e));
+                }
+                if !removed {
+                    return (None, problems);
+                }
+            }
+        }
+    }
+    (None, problems)
+}
+
+/// The dotted path of the value an error is about (for an unknown key, the key itself).
+fn error_key(e: &figment::Error) -> Vec<String> {
+    let mut path = e.path.clone();
+    match &e.kind {
+        figment::error::Kind::UnknownField(field, _) if path.last() != Some(field) => {
+            path.push(field.clone())
+        }
+        figment::error::Kind::MissingField(field)
+            if path.last().map(String::as_str) != Some(field) =>
+        {
+            path.push(field.to_string())
+        }
+        _ => {}
+    }
+    path
+}
+
+/// Removes `path` from `dict`; for a missing key, its table. True when something went.
+fn remove_key(dict: &mut figment::value::Dict, path: &[String]) -> bool {
+    match path {
+        [] => false,
+        [last] => dict.remove(last).is_some(),
+        [first, rest @ ..] => match dict.get_mut(first) {
+            Some(figment::value::Value::Dict(_, inner)) => {
+                remove_key(inner, rest) || dict.remove(first).is_some()
+            }
+            Some(_) => dict.remove(first).is_some(),
+            None => false,
+        },
+    }
+}
+
+/// A semantic problem that starts with a dotted key (`company.time_zone = …`) and does
+/// not name its environment variable yet gets it appended, so the operator sees both ways
+/// of fixing it.
+fn with_env_name(problem: &str) -> String {
+    let key: String = problem
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '.')
+        .collect();
+    let key = key.trim_end_matches('.');
+    if !key.contains('.') || problem.contains("ASKERP_") {
+        return problem.to_string();
+    }
+    format!("{problem} ({})", env_name(key))
+}
+
+/// One value error as an operator reads it: the dotted key (never figment's profile
+/// prefix), the environment variable that sets it, and where the bad value came from.
+fn describe(fig: &Figment, e: &figment::Error) -> String {
+    let path = error_key(e);
+    let key = path.join(".");
+    let env = env_name(&key);
+    let origin = fig
+        .find_metadata(&key)
+        .map(|m| match &m.source {
+            Some(figment::Source::File(f)) => format!(" in {}", f.display()),
+            _ if m.name.contains("environment") => format!(" from the environment ({env})"),
+            _ => String::new(),
+        })
+        .unwrap_or_default();
+    let plain = |s: String| s.replace('`', "");
+    let also = if origin.contains(&env) {
+        String::new()
+    } else {
+        format!(" (the key can also be set with {env})")
+    };
+    use figment::error::Kind;
+    match &e.kind {
+        Kind::UnknownField(_, known) => format!(
+            "{key}{origin} is not a known key{}",
+            if known.is_empty() {
+                String::new()
+            } else {
+                format!(" (known here: {})", known.join(", "))
+            }
+        ),
+        Kind::UnknownVariant(value, known) => format!(
+            "{key}{origin} = {value:?} is not one of {}{also}",
+            known.join(", ")
+        ),
+        Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => format!(
+            "{key}{origin}: expected {}, found {}{also}",
+            plain(expected.clone()),
+            plain(actual.to_string())
+        ),
+        Kind::MissingField(_) => {
+            format!("{key} is required{origin} (in the file or as {env})")
+        }
+        other => format!("{key}{origin}: {} ({env})", plain(other.to_string())),
+    }
+}
+
 /// Everything wrong with a configuration, reported together.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -754,7 +942,14 @@ impl Config {
                     path.display()
                 )));
             }
-            let toml = Toml::file(path);
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::Parse(format!("cannot read {}: {e}", path.display())))?;
+            let (text, syntax) = recover_toml(&text, path);
+            problems.extend(syntax);
+            let toml = FileToml {
+                path: path.to_path_buf(),
+                text,
+            };
             if let Ok(data) = figment::Provider::data(&toml) {
                 for dict in data.values() {
                     secrets_in_file(dict, "", path, &mut problems);
@@ -772,16 +967,21 @@ impl Config {
         for (key, value) in from_files {
             fig = fig.merge(Serialized::default(&key, value));
         }
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid(problems));
+        // Every value problem, then every semantic one of what remains, in one report.
+        let (config, value_problems) = extract_all(&fig);
+        problems.extend(value_problems);
+        if let Some(mut config) = config {
+            resolve_file_paths(&fig, &mut config);
+            match config.validate() {
+                Ok(()) if problems.is_empty() => return Ok(config),
+                Ok(()) => {}
+                Err(ConfigError::Invalid(more)) => {
+                    problems.extend(more.into_iter().map(|p| with_env_name(&p)))
+                }
+                Err(e) => problems.push(e.to_string()),
+            }
         }
-        let mut config: Config = fig.extract().map_err(|e| {
-            let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
-            ConfigError::Parse(all.join("; "))
-        })?;
-        resolve_file_paths(&fig, &mut config);
-        config.validate()?;
-        Ok(config)
+        Err(ConfigError::Invalid(problems))
     }
 
     /// Parses a TOML string on top of the defaults, without the environment (for tests).
@@ -1261,6 +1461,38 @@ mod tests {
             let d = format!("{:?}", c.erp.connectors.get("d"));
             assert!(d.contains("etc/d.sqlite"), "{d}");
             assert_eq!(c.llm.prompt.as_deref(), Some(Path::new("prompts/mine.md")));
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn syntax_type_and_semantic_errors_are_reported_in_one_round() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "askerp.toml",
+                "[server]\nlisten = \"127.0.0.1:8080\"\ndedupe_ttl_secs = \"five\"\n\
+                 [log]\nformat = \"fancy\"\ncolour = \"auto\"\n\
+                 [company]\ntime_zone = \"Mars/Olympus\"\nname = \"unterminated\n\
+                 currency = HKD\n",
+            )?;
+            jail.set_env("ASKERP_ERP__TIMEOUT_SECS", "soon");
+            let e = Config::load(Some(Path::new("askerp.toml")))
+                .expect_err("must fail")
+                .to_string();
+            for needle in [
+                "askerp.toml line 9:",
+                "askerp.toml line 10:",
+                "server.dedupe_ttl_secs in askerp.toml: expected u64, found string \"five\" (the key can also be set with ASKERP_SERVER__DEDUPE_TTL_SECS)",
+                "log.format in askerp.toml = \"fancy\" is not one of text, json",
+                "log.colour in askerp.toml is not a known key",
+                "company.time_zone = \"Mars/Olympus\" is not a known IANA time zone (ASKERP_COMPANY__TIME_ZONE)",
+                "erp.timeout_secs from the environment (ASKERP_ERP__TIMEOUT_SECS)",
+            ] {
+                assert!(e.contains(needle), "{needle:?} missing from:\n{e}");
+            }
+            assert!(!e.contains("default."), "figment's profile leaked: {e}");
+            assert!(!e.contains("``"), "doubled backticks: {e}");
             Ok(())
         });
     }

@@ -206,3 +206,32 @@ fn paths_in_the_config_file_are_found_beside_it_from_any_working_directory() {
         "{err}"
     );
 }
+
+#[test]
+fn check_reports_syntax_and_value_errors_in_one_run_and_usage_errors_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("askerp.toml"),
+        "[company]\ncurrency = \"dollars\"\nname = \"no closing quote\n[log]\nformat = \"fancy\"\n",
+    )
+    .expect("config");
+    let (code, out, err) = run(
+        dir.path(),
+        &["check", "--offline", "--config", "askerp.toml"],
+        &[],
+    );
+    assert_eq!(code, 78, "{out}{err}");
+    for needle in [
+        "askerp.toml line 3:",
+        "company.currency = \"dollars\" is not an ISO 4217 code such as HKD (ASKERP_COMPANY__CURRENCY)",
+        "log.format in askerp.toml = \"fancy\" is not one of text, json (the key can also be set with ASKERP_LOG__FORMAT)",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
+    }
+    assert!(err.contains("3 problem(s)"), "{err}");
+    // A command-line mistake is a usage error, exit 2, distinct from a config error.
+    let (code, _, err) = run(dir.path(), &["check", "--no-such-flag"], &[]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run(dir.path(), &["no-such-command"], &[]);
+    assert_eq!(code, 2, "{err}");
+}
