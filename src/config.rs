@@ -20,6 +20,9 @@ pub const DEMO_APP_SECRET: &str = "askerp-demo-secret";
 /// The app key (= robot code) of the demo.
 pub const DEMO_APP_KEY: &str = "askerp-demo";
 
+/// The admin listener's default address.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+
 /// DingTalk signs callbacks with a timestamp it allows to be an hour old.
 const MAX_TIMESTAMP_WINDOW_SECS: u64 = 3600;
 /// The window `check` accepts without a warning.
@@ -74,8 +77,12 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Address the HTTP server binds (callback, health, metrics).
+    /// Address the public HTTP server binds (callbacks, charts, health).
     pub listen: String,
+    /// Address of the admin server (`/metrics`, `/healthz`, `/readyz`,
+    /// `POST /admin/reload`). Loopback by default: metrics and reload are for the operator
+    /// and the orchestrator, never for whoever reaches the callback.
+    pub admin_listen: String,
     /// How long shutdown waits for replies still being worked on.
     pub shutdown_grace_secs: u64,
     /// How long, after a stop signal, `/readyz` answers 503 while requests are still
@@ -99,8 +106,9 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
+            admin_listen: DEFAULT_ADMIN_LISTEN.into(),
             shutdown_grace_secs: 30,
-            shutdown_drain_secs: 0,
+            shutdown_drain_secs: 5,
             dedupe_ttl_secs: 300,
             public_url: None,
             chart_link_ttl_secs: 7 * 24 * 3600,
@@ -1016,6 +1024,19 @@ impl Config {
                 "server.listen = {:?} is not an address like 127.0.0.1:8080",
                 self.server.listen
             ));
+        }
+        match self.server.admin_listen.parse::<SocketAddr>() {
+            Err(_) => problems.push(format!(
+                "server.admin_listen = {:?} is not an address like 127.0.0.1:9090",
+                self.server.admin_listen
+            )),
+            Ok(admin) if admin.port() != 0 && Some(admin) == self.server.listen.parse().ok() => {
+                problems.push(format!(
+                    "server.admin_listen = {:?} is the same address as server.listen: metrics and reload must not share the public callback port",
+                    self.server.admin_listen
+                ))
+            }
+            Ok(_) => {}
         }
         let public_url = self
             .server

@@ -17,6 +17,7 @@ mod metrics;
 mod odata;
 mod odoo;
 mod operator;
+mod reload;
 mod reports;
 mod sql;
 mod stream;

@@ -89,10 +89,116 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-const SERVE_ENV: [(&str, &str); 2] = [
+const SERVE_ENV: [(&str, &str); 3] = [
     ("ASKERP_DINGTALK__APP_KEY", "k"),
     ("ASKERP_DINGTALK__APP_SECRET", "s"),
+    ("ASKERP_SERVER__ADMIN_LISTEN", "127.0.0.1:0"),
 ];
+
+/// A plain HTTP/1.0 request to a loopback address; returns (status, body).
+fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let _ = write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+    );
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Waits up to 20 s for `needle` in the server's log.
+fn wait_for_log(server: &Server, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = server.log();
+        if log.contains(needle) || Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sighup_reloads_and_a_bad_file_keeps_the_server_and_the_old_set() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let people = dir.path().join("people.toml");
+    std::fs::write(&people, format!("version = 1\n{}", user("u.one", "E100"))).expect("dir");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let admin = format!("127.0.0.1:{}", free_port());
+    let people_path = people.to_str().expect("utf-8").to_string();
+    let env = [
+        ("ASKERP_DINGTALK__APP_KEY", "k"),
+        ("ASKERP_DINGTALK__APP_SECRET", "s"),
+        ("ASKERP_ERP__ALLOW_DEMO", "true"),
+        ("ASKERP_SERVER__LISTEN", listen.as_str()),
+        ("ASKERP_SERVER__ADMIN_LISTEN", admin.as_str()),
+        ("ASKERP_DATA__DIRECTORY", people_path.as_str()),
+    ];
+    let server = Server::start(dir.path(), &["serve"], &env).expect("serve");
+    let hup = |pid: u32| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -HUP failed");
+    };
+    std::fs::write(
+        &people,
+        format!(
+            "version = 1\n{}{}",
+            user("u.one", "E100"),
+            user("u.two", "E101")
+        ),
+    )
+    .expect("dir");
+    hup(server.pid());
+    let log = wait_for_log(&server, "Reloaded directory");
+    assert!(log.contains("users=2"), "no reload logged: {log}");
+    // A bad file: the server keeps running and logs every problem.
+    std::fs::write(
+        &people,
+        format!(
+            "version = 1\n{}{}",
+            user("u.one", "E100"),
+            user("u.two", "E100")
+        ),
+    )
+    .expect("dir");
+    hup(server.pid());
+    let log = wait_for_log(&server, "Reload refused");
+    assert!(
+        log.contains("employee_id E100 is used by 2 users: u.one, u.two"),
+        "{log}"
+    );
+    let (status, _) = http(&admin, "GET", "/readyz");
+    assert_eq!(status, 200, "the server did not survive: {}", server.log());
+    // The same through the admin endpoint: the problems come back to the caller.
+    let (status, body) = http(&admin, "POST", "/admin/reload");
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("employee_id E100 is used by 2 users"),
+        "{body}"
+    );
+    let (status, _) = http(&listen, "GET", "/metrics");
+    assert_eq!(status, 404, "/metrics on the public port");
+    let (status, body) = http(&admin, "GET", "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("askerp_reloads_ok_total 1"), "{body}");
+    assert!(body.contains("askerp_reloads_failed_total 2"), "{body}");
+}
 
 #[test]
 fn serve_refuses_the_demo_erp_unless_allowed() {
