@@ -8,6 +8,7 @@ mod buttons;
 mod callback;
 mod charts;
 mod cli;
+mod deploy;
 mod directory;
 mod docs;
 mod followup;
