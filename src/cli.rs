@@ -498,6 +498,14 @@ fn demo_config(path: Option<PathBuf>) -> Result<Config> {
             config.erp.connector
         );
     }
+    // The demo is the one place fake data is what the user asked for.
+    config.erp.allow_demo = true;
+    // Several demos (or a demo beside a server) may run on one machine: unless an admin
+    // address is configured, the demo's admin listener takes any free loopback port (the
+    // start-up log says which).
+    if config.server.admin_listen == crate::config::DEFAULT_ADMIN_LISTEN {
+        config.server.admin_listen = "127.0.0.1:0".into();
+    }
     // The demo always has credentials: its simulator checks them like DingTalk does.
     if config.dingtalk.app_key.is_empty() {
         config.dingtalk.app_key = DEMO_APP_KEY.into();
@@ -542,15 +550,31 @@ async fn serve(config: Config, sim: Option<Simulator>) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let admin = tokio::net::TcpListener::bind(&config.server.admin_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on server.admin_listen = {}",
+                config.server.admin_listen
+            )
+        })?;
+    let admin_addr = admin.local_addr()?;
     tracing::info!(
         listen = %config.server.listen,
+        admin = %admin_addr,
         mode = ?config.dingtalk.mode,
         connector = %bot.erp.name(),
         audit = %config.audit.path.display(),
         "askerp is ready."
     );
     let state = AppState::new(Arc::new(config), bot, audit)?;
+    let admin = tokio::spawn(server::serve_admin(admin, state.clone()));
+    #[cfg(unix)]
+    let hangup = tokio::spawn(server::reload_on_hangup(state.clone()));
     server::serve(listener, state, sim, server::shutdown_signal()).await?;
+    #[cfg(unix)]
+    hangup.abort();
+    admin.abort();
     Ok(())
 }
 
@@ -930,6 +954,11 @@ async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
     out!("✓ configuration");
     for w in config.warnings() {
         out!("! {w}");
+    }
+    if !config.erp.allow_demo && !config.erp.demo_domains().is_empty() {
+        out!(
+            "! the demo ERP answers some domains: askerp serve refuses that unless erp.allow_demo = true (ASKERP_ERP__ALLOW_DEMO=true)"
+        );
     }
     let bot = setup::bot(&config).await?;
     out!("✓ intents, directory, policy, message catalogs");

@@ -14,11 +14,17 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod load;
+use load::{FileToml, extract_all, recover_toml, resolve_file_paths, with_env_name};
+
 /// The signing secret `askerp demo` uses when none is configured. It is public on purpose:
 /// the demo server only talks to its own built-in DingTalk simulator.
 pub const DEMO_APP_SECRET: &str = "askerp-demo-secret";
 /// The app key (= robot code) of the demo.
 pub const DEMO_APP_KEY: &str = "askerp-demo";
+
+/// The admin listener's default address.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 
 /// DingTalk signs callbacks with a timestamp it allows to be an hour old.
 const MAX_TIMESTAMP_WINDOW_SECS: u64 = 3600;
@@ -74,8 +80,12 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Address the HTTP server binds (callback, health, metrics).
+    /// Address the public HTTP server binds (callbacks, charts, health).
     pub listen: String,
+    /// Address of the admin server (`/metrics`, `/healthz`, `/readyz`,
+    /// `POST /admin/reload`). Loopback by default: metrics and reload are for the operator
+    /// and the orchestrator, never for whoever reaches the callback.
+    pub admin_listen: String,
     /// How long shutdown waits for replies still being worked on.
     pub shutdown_grace_secs: u64,
     /// How long, after a stop signal, `/readyz` answers 503 while requests are still
@@ -99,8 +109,9 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
+            admin_listen: DEFAULT_ADMIN_LISTEN.into(),
             shutdown_grace_secs: 30,
-            shutdown_drain_secs: 0,
+            shutdown_drain_secs: 5,
             dedupe_ttl_secs: 300,
             public_url: None,
             chart_link_ttl_secs: 7 * 24 * 3600,
@@ -304,6 +315,9 @@ pub struct ErpConfig {
     pub connector: String,
     /// SQLite file of the built-in demo ERP; unset keeps it in memory.
     pub demo_database: Option<PathBuf>,
+    /// `askerp serve` refuses a demo connector (fake data answering real DingTalk users)
+    /// unless this is true; `askerp demo` sets it.
+    pub allow_demo: bool,
     /// Longest wait for one ERP call, retries included, before the user is told the ERP is
     /// not answering.
     pub timeout_secs: u64,
@@ -324,6 +338,7 @@ impl Default for ErpConfig {
         ErpConfig {
             connector: "demo".into(),
             demo_database: None,
+            allow_demo: false,
             timeout_secs: 10,
             cache_ttl_secs: 60,
             cache_ttl: crate::erp::config::CacheTtl::default(),
@@ -340,15 +355,27 @@ impl ErpConfig {
         self.routes.get(domain).unwrap_or(&self.connector)
     }
 
+    /// The domains answered by a demo connector (the built-in one or a named `kind = "demo"`).
+    pub fn demo_domains(&self) -> Vec<crate::erp::config::Domain> {
+        crate::erp::config::Domain::ALL
+            .iter()
+            .copied()
+            .filter(|d| self.is_demo_connector(self.route(*d)))
+            .collect()
+    }
+
+    fn is_demo_connector(&self, name: &str) -> bool {
+        match self.connectors.get(name) {
+            Some(c) => matches!(c.kind, crate::erp::config::ConnectorKind::Demo(_)),
+            None => name == crate::erp::config::BUILTIN_DEMO,
+        }
+    }
+
     /// True when every domain is answered by a demo connector.
     pub fn is_demo_only(&self) -> bool {
-        crate::erp::config::Domain::ALL.iter().all(|d| {
-            let name = self.route(*d);
-            match self.connectors.get(name) {
-                Some(c) => matches!(c.kind, crate::erp::config::ConnectorKind::Demo(_)),
-                None => name == crate::erp::config::BUILTIN_DEMO,
-            }
-        })
+        crate::erp::config::Domain::ALL
+            .iter()
+            .all(|d| self.is_demo_connector(self.route(*d)))
     }
 }
 
@@ -691,7 +718,14 @@ impl Config {
                     path.display()
                 )));
             }
-            let toml = Toml::file(path);
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::Parse(format!("cannot read {}: {e}", path.display())))?;
+            let (text, syntax) = recover_toml(&text, path);
+            problems.extend(syntax);
+            let toml = FileToml {
+                path: path.to_path_buf(),
+                text,
+            };
             if let Ok(data) = figment::Provider::data(&toml) {
                 for dict in data.values() {
                     secrets_in_file(dict, "", path, &mut problems);
@@ -709,15 +743,21 @@ impl Config {
         for (key, value) in from_files {
             fig = fig.merge(Serialized::default(&key, value));
         }
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid(problems));
+        // Every value problem, then every semantic one of what remains, in one report.
+        let (config, value_problems) = extract_all(&fig);
+        problems.extend(value_problems);
+        if let Some(mut config) = config {
+            resolve_file_paths(&fig, &mut config);
+            match config.validate() {
+                Ok(()) if problems.is_empty() => return Ok(config),
+                Ok(()) => {}
+                Err(ConfigError::Invalid(more)) => {
+                    problems.extend(more.into_iter().map(|p| with_env_name(&p)))
+                }
+                Err(e) => problems.push(e.to_string()),
+            }
         }
-        let config: Config = fig.extract().map_err(|e| {
-            let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
-            ConfigError::Parse(all.join("; "))
-        })?;
-        config.validate()?;
-        Ok(config)
+        Err(ConfigError::Invalid(problems))
     }
 
     /// Parses a TOML string on top of the defaults, without the environment (for tests).
@@ -752,6 +792,19 @@ impl Config {
                 "server.listen = {:?} is not an address like 127.0.0.1:8080",
                 self.server.listen
             ));
+        }
+        match self.server.admin_listen.parse::<SocketAddr>() {
+            Err(_) => problems.push(format!(
+                "server.admin_listen = {:?} is not an address like 127.0.0.1:9090",
+                self.server.admin_listen
+            )),
+            Ok(admin) if admin.port() != 0 && Some(admin) == self.server.listen.parse().ok() => {
+                problems.push(format!(
+                    "server.admin_listen = {:?} is the same address as server.listen: metrics and reload must not share the public callback port",
+                    self.server.admin_listen
+                ))
+            }
+            Ok(_) => {}
         }
         let public_url = self
             .server
@@ -966,6 +1019,14 @@ impl Config {
                     .to_string(),
             );
         }
+        let demo = self.erp.demo_domains();
+        if !demo.is_empty() && !self.erp.allow_demo {
+            let domains: Vec<&str> = demo.iter().map(|d| d.as_str()).collect();
+            problems.push(format!(
+                "the demo ERP (fictional data) answers {}: askerp serve refuses it unless erp.allow_demo = true (ASKERP_ERP__ALLOW_DEMO=true); point erp.connector at your ERP, or use askerp demo to try askerp",
+                domains.join(", ")
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -989,6 +1050,26 @@ mod tests {
         assert_eq!(c.dingtalk.api_base, "https://api.dingtalk.com");
         assert_eq!(c.dingtalk.oapi_base, "https://oapi.dingtalk.com");
         assert_eq!(c.company.time_zone, "Asia/Hong_Kong");
+        assert_eq!(c.server.admin_listen, "127.0.0.1:9090", "admin on loopback");
+        assert_eq!(
+            c.server.shutdown_drain_secs, 5,
+            "/readyz turns 503 for a few seconds before the port closes"
+        );
+        assert!(!c.erp.allow_demo);
+    }
+
+    #[test]
+    fn the_admin_listener_must_be_an_address_of_its_own() {
+        let err = Config::from_toml("[server]\nadmin_listen = \"127.0.0.1:8080\"\n")
+            .expect_err("same as listen");
+        assert!(
+            err.to_string().contains("same address as server.listen"),
+            "{err}"
+        );
+        let err =
+            Config::from_toml("[server]\nadmin_listen = \"loopback\"\n").expect_err("no address");
+        assert!(err.to_string().contains("server.admin_listen"), "{err}");
+        Config::from_toml("[server]\nadmin_listen = \"127.0.0.1:0\"\n").expect("any free port");
     }
 
     #[test]
@@ -1143,6 +1224,90 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn paths_in_the_file_are_relative_to_it_and_paths_from_the_environment_are_not() {
+        figment::Jail::expect_with(|jail| {
+            std::fs::create_dir_all(jail.directory().join("etc/data"))
+                .map_err(|e| e.to_string())?;
+            jail.create_file("etc/data/policy.toml", askerp_policy())?;
+            jail.create_file(
+                "etc/askerp.toml",
+                "[data]\npolicy = \"data/policy.toml\"\n[audit]\npath = \"audit.jsonl\"\n\
+                 [erp]\ndemo_database = \"/abs/demo.sqlite\"\n\
+                 [erp.connectors.d]\nkind = \"demo\"\ndatabase = \"d.sqlite\"\n",
+            )?;
+            jail.set_env("ASKERP_LLM__PROMPT", "prompts/mine.md");
+            std::fs::create_dir_all(jail.directory().join("prompts")).map_err(|e| e.to_string())?;
+            jail.create_file("prompts/mine.md", "x")?;
+            let c = Config::load(Some(Path::new("etc/askerp.toml"))).map_err(|e| e.to_string())?;
+            let etc = c
+                .data
+                .policy
+                .as_deref()
+                .and_then(Path::parent)
+                .and_then(Path::parent);
+            assert!(
+                c.data
+                    .policy
+                    .as_deref()
+                    .is_some_and(|p| p.ends_with("etc/data/policy.toml")),
+                "{:?}",
+                c.data.policy
+            );
+            assert!(
+                c.audit.path.ends_with("etc/audit.jsonl"),
+                "{:?}",
+                c.audit.path
+            );
+            assert_eq!(c.audit.path.parent(), etc);
+            assert_eq!(
+                c.erp.demo_database.as_deref(),
+                Some(Path::new("/abs/demo.sqlite"))
+            );
+            let d = format!("{:?}", c.erp.connectors.get("d"));
+            assert!(d.contains("etc/d.sqlite"), "{d}");
+            assert_eq!(c.llm.prompt.as_deref(), Some(Path::new("prompts/mine.md")));
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn syntax_type_and_semantic_errors_are_reported_in_one_round() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "askerp.toml",
+                "[server]\nlisten = \"127.0.0.1:8080\"\ndedupe_ttl_secs = \"five\"\n\
+                 [log]\nformat = \"fancy\"\ncolour = \"auto\"\n\
+                 [company]\ntime_zone = \"Mars/Olympus\"\nname = \"unterminated\n\
+                 currency = HKD\n",
+            )?;
+            jail.set_env("ASKERP_ERP__TIMEOUT_SECS", "soon");
+            let e = Config::load(Some(Path::new("askerp.toml")))
+                .expect_err("must fail")
+                .to_string();
+            for needle in [
+                "askerp.toml line 9:",
+                "askerp.toml line 10:",
+                "server.dedupe_ttl_secs in askerp.toml: expected u64, found string \"five\" (the key can also be set with ASKERP_SERVER__DEDUPE_TTL_SECS)",
+                "log.format in askerp.toml = \"fancy\" is not one of text, json",
+                "log.colour in askerp.toml is not a known key",
+                "company.time_zone = \"Mars/Olympus\" is not a known IANA time zone (ASKERP_COMPANY__TIME_ZONE)",
+                "erp.timeout_secs from the environment (ASKERP_ERP__TIMEOUT_SECS)",
+            ] {
+                assert!(e.contains(needle), "{needle:?} missing from:\n{e}");
+            }
+            assert!(!e.contains("default."), "figment's profile leaked: {e}");
+            assert!(!e.contains("``"), "doubled backticks: {e}");
+            Ok(())
+        });
+    }
+
+    fn askerp_policy() -> &'static str {
+        include_str!("../config/policy.toml")
     }
 
     #[test]

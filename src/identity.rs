@@ -82,6 +82,29 @@ impl Directory {
             ));
         }
         let mut by_user = HashMap::new();
+        // One employee behind two DingTalk accounts would let either act as the other
+        // in the ERP (own leave, own store), so every shared employee id is refused.
+        let mut by_employee: std::collections::BTreeMap<String, Vec<String>> =
+            std::collections::BTreeMap::new();
+        for p in &file.users {
+            by_employee
+                .entry(p.employee_id.trim().to_string())
+                .or_default()
+                .push(p.dingtalk_user_id.clone());
+        }
+        for (employee, users) in &by_employee {
+            if employee.is_empty() {
+                for u in users {
+                    problems.push(format!("user {u} has an empty employee_id"));
+                }
+            } else if users.len() > 1 {
+                problems.push(format!(
+                    "employee_id {employee} is used by {} users: {}",
+                    users.len(),
+                    users.join(", ")
+                ));
+            }
+        }
         for p in file.users {
             if p.dingtalk_user_id.trim().is_empty() {
                 problems.push(format!("user {:?} has an empty dingtalk_user_id", p.name));
@@ -129,6 +152,34 @@ mod tests {
         assert!(d.lookup("demo.hr").is_some());
         assert!(d.lookup("demo.admin").is_some());
         assert!(d.lookup("someone.else").is_none());
+    }
+
+    #[test]
+    fn every_duplicate_employee_id_is_named() {
+        let user = |u: &str, e: &str| {
+            format!(
+                "[[user]]\ndingtalk_user_id = \"{u}\"\nemployee_id = \"{e}\"\nname = \"{u}\"\nroles = [\"admin\"]\n"
+            )
+        };
+        let text = format!(
+            "version = 1\n{}{}{}{}{}",
+            user("u1", "E1"),
+            user("u2", "E1"),
+            user("u3", "E2"),
+            user("u4", " E2"),
+            user("u5", "E3"),
+        );
+        let err = Directory::parse(&text, "dir.toml").expect_err("duplicates");
+        let text = err.to_string();
+        assert!(
+            text.contains("employee_id E1 is used by 2 users: u1, u2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("employee_id E2 is used by 2 users: u3, u4"),
+            "{text}"
+        );
+        assert!(!text.contains("E3"), "{text}");
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The HTTP server: the DingTalk callback, `/healthz`, `/readyz`, `/metrics`, and in demo
-//! mode the built-in DingTalk simulator under `/demo/dingtalk`.
+//! The HTTP servers: the public one (the DingTalk callbacks, charts, `/healthz`,
+//! `/readyz`, and in demo mode the built-in DingTalk simulator under `/demo/dingtalk`) and
+//! the admin one on `server.admin_listen` (`/metrics`, `/healthz`, `/readyz`,
+//! `POST /admin/reload`), which is never exposed with the callback.
 //!
 //! [`AppState::handle`] is the per-message task: pipeline, delivery, audit, all inside
 //! one `tracing` span carrying the message id.
@@ -33,7 +35,15 @@ use crate::telemetry::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
+    /// The bot as started. Reloads do not change it: message handling uses
+    /// [`AppState::bot`], the current one.
     pub bot: Arc<Bot>,
+    /// The bot answering now; a reload swaps it whole, so a message is answered by one
+    /// consistent set of data files. Read once per message (a read lock and an `Arc`
+    /// clone), written only by reloads.
+    live: Arc<std::sync::RwLock<Arc<Bot>>>,
+    /// Serializes reloads (SIGHUP and `POST /admin/reload` may race).
+    reloading: Arc<tokio::sync::Mutex<()>>,
     pub dingtalk: Arc<DingTalkClient>,
     pub dedupe: Deduper,
     pub audit: Arc<AuditLog>,
@@ -70,6 +80,8 @@ impl AppState {
                 &config.dingtalk,
             )),
             config,
+            live: Arc::new(std::sync::RwLock::new(Arc::clone(&bot))),
+            reloading: Arc::default(),
             bot,
             audit,
             metrics: Arc::new(Metrics::default()),
@@ -78,6 +90,43 @@ impl AppState {
             refusals: Arc::default(),
             pending: Arc::default(),
         })
+    }
+
+    /// The bot answering now (the last successful reload, or the one started with).
+    pub fn bot(&self) -> Arc<Bot> {
+        Arc::clone(&self.live.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Reads directory, policy, intents and message catalogs again and, when every file
+    /// is valid, swaps them in at once; otherwise keeps the current set and returns every
+    /// problem (also logged). Messages already being answered finish with the set they
+    /// started with.
+    pub async fn reload(&self) -> Result<ReloadReport, crate::setup::SetupError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let current = self.bot();
+        match crate::setup::reload(&self.config, &current).await {
+            Ok(bot) => {
+                let report = ReloadReport {
+                    users: bot.directory.principals().count(),
+                    intents_hash: bot.resolver.catalog().content_hash().to_string(),
+                };
+                *self.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(bot);
+                self.metrics.count("reloads_ok");
+                tracing::info!(
+                    users = report.users,
+                    intents_hash = %report.intents_hash,
+                    "Reloaded directory, policy, intents and message catalogs."
+                );
+                Ok(report)
+            }
+            Err(e) => {
+                self.metrics.count("reloads_failed");
+                for p in &e.0 {
+                    tracing::error!(problem = %p, "Reload refused; the previous data files stay in use.");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Handles one accepted message end to end: answer, deliver, audit.
@@ -102,6 +151,7 @@ impl AppState {
             );
         async {
             let started = Instant::now();
+            let bot = self.bot();
             let question = Question {
                 text: inbound.text.clone(),
                 msgtype: inbound.msgtype.clone(),
@@ -109,10 +159,10 @@ impl AppState {
                 conversation: inbound.conversation,
                 conversation_id: inbound.conversation_id.clone(),
                 mentioned: inbound.mentioned_staff_ids.clone(),
-                now: jiff::Zoned::now().with_time_zone(self.bot.tz.clone()),
+                now: jiff::Zoned::now().with_time_zone(bot.tz.clone()),
                 reference: reference(&inbound.msg_id),
             };
-            let answer = self.bot.answer(&question).await;
+            let answer = bot.answer(&question).await;
             self.metrics
                 .count(&format!("decisions_{}", answer.decision.as_str()));
             let report = crate::spool::GATE
@@ -228,6 +278,7 @@ impl AppState {
         let span = tracing::info_span!("card_press", reference = %reference(&msg_id));
         async {
             let started = Instant::now();
+            let bot = self.bot();
             let question = Question {
                 text: inbound.text.clone(),
                 msgtype: inbound.msgtype.clone(),
@@ -235,10 +286,10 @@ impl AppState {
                 conversation: inbound.conversation,
                 conversation_id: inbound.conversation_id.clone(),
                 mentioned: Vec::new(),
-                now: jiff::Zoned::now().with_time_zone(self.bot.tz.clone()),
+                now: jiff::Zoned::now().with_time_zone(bot.tz.clone()),
                 reference: reference(&msg_id),
             };
-            let answer = self.bot.answer(&question).await;
+            let answer = bot.answer(&question).await;
             self.metrics
                 .count(&format!("decisions_{}", answer.decision.as_str()));
             let shareable = known_space
@@ -542,7 +593,6 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
         .route("/dingtalk/card", post(crate::channel::http::card_callback))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route("/charts/{file}", get(crate::chart_store::serve))
         .with_state(state);
     if let Some(sim) = simulator {
@@ -553,6 +603,64 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     app
 }
 
+/// The admin routes, for `server.admin_listen`: metrics, probes and reload. They stay
+/// off the public port, so the callback's reverse proxy or Ingress never exposes them.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/admin/reload", post(admin_reload))
+        .with_state(state)
+}
+
+/// Serves [`admin_router`] on `listener` until the task is dropped or aborted.
+pub async fn serve_admin(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+) -> std::io::Result<()> {
+    axum::serve(listener, admin_router(state)).await
+}
+
+/// What a successful reload loaded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadReport {
+    /// People in the directory now.
+    pub users: usize,
+    /// The intent catalog's content hash now (as in `askerp_build_info`).
+    pub intents_hash: String,
+}
+
+/// `POST /admin/reload`: 200 with what was loaded, or 422 with every problem (the old
+/// files stay in use).
+async fn admin_reload(State(state): State<AppState>) -> impl IntoResponse {
+    match state.reload().await {
+        Ok(report) => (
+            StatusCode::OK,
+            axum::Json(
+                serde_json::json!({ "reloaded": true, "users": report.users, "intents_hash": report.intents_hash }),
+            ),
+        ),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(serde_json::json!({ "reloaded": false, "problems": e.0 })),
+        ),
+    }
+}
+
+/// Resolves at every SIGHUP (never elsewhere); the server reloads on each.
+#[cfg(unix)]
+pub async fn reload_on_hangup(state: AppState) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("SIGHUP cannot be handled; reload with POST /admin/reload.");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading.");
+        let _ = state.reload().await;
+    }
+}
+
 /// Ready while not shutting down and every connector answers its health check (an open
 /// circuit answers at once, so a dead ERP does not make the probe hang).
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -560,7 +668,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down".to_string());
     }
     // A probe must not hang on a hung ERP: its own short deadline.
-    let Ok(health) = tokio::time::timeout(Duration::from_secs(3), state.bot.erp.health()).await
+    let Ok(health) = tokio::time::timeout(Duration::from_secs(3), state.bot().erp.health()).await
     else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -582,7 +690,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let stats = state.bot.erp.stats();
+    let bot = state.bot();
+    let stats = bot.erp.stats();
     let mut text = state.metrics.render(
         &[
             (
@@ -619,7 +728,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             ),
         ],
     );
-    if let Some(llm) = &state.bot.llm {
+    if let Some(llm) = &bot.llm {
         text.push_str(&llm.stats.render());
     }
     crate::telemetry::family(
@@ -631,10 +740,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     text.push_str(&format!(
         "askerp_build_info{{version=\"{}\",intents_hash=\"{}\",connector=\"{}\"}} 1\n",
         env!("CARGO_PKG_VERSION"),
-        state.bot.resolver.catalog().content_hash(),
-        crate::telemetry::label_value(&state.bot.erp.name())
+        bot.resolver.catalog().content_hash(),
+        crate::telemetry::label_value(&bot.erp.name())
     ));
-    text.push_str(&state.bot.erp.metrics_text());
+    text.push_str(&bot.erp.metrics_text());
     ([("content-type", "text/plain; version=0.0.4")], text)
 }
 

@@ -37,9 +37,19 @@ pub fn catalog(config: &Config) -> Result<Catalog, String> {
     }
 }
 
-/// Builds the bot for `config`.
-pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
-    let mut problems = Vec::new();
+/// The data files a [`Bot`] answers from, loaded and cross-checked together: what a
+/// reload swaps (the connectors and the follow-up memory stay).
+struct Data {
+    resolver: Resolver,
+    directory: Directory,
+    policy: Policy,
+    messages: Messages,
+    llm: Option<LlmFallback>,
+}
+
+/// Loads intents, directory, policy, message catalogs and the LLM prompt, adding every
+/// problem to `problems`; `None` when any file is unusable.
+fn load_data(config: &Config, problems: &mut Vec<String>) -> Option<Data> {
     let tz = config.time_zone();
     let catalog = catalog(config).map_err(|e| problems.push(e)).ok();
     let directory = match &config.data.directory {
@@ -88,6 +98,23 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
         }
         _ => None,
     };
+    match (resolver, directory, policy, messages) {
+        (Some(resolver), Some(directory), Some(policy), Some(messages)) => Some(Data {
+            resolver,
+            directory,
+            policy,
+            messages,
+            llm,
+        }),
+        _ => None,
+    }
+}
+
+/// Builds the bot for `config`.
+pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
+    let mut problems = Vec::new();
+    let tz = config.time_zone();
+    let data = load_data(config, &mut problems);
     let today = jiff::Zoned::now().with_time_zone(tz.clone()).date();
     let connector = match connectors(config, today).await {
         Ok(router) => Some(router),
@@ -96,24 +123,46 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
             None
         }
     };
-    match (resolver, directory, policy, messages, connector) {
-        (Some(resolver), Some(directory), Some(policy), Some(messages), Some(connector))
-            if problems.is_empty() =>
-        {
-            let erp = connector;
-            load_vocabulary(&resolver, &erp, &directory).await;
+    match (data, connector) {
+        (Some(data), Some(erp)) if problems.is_empty() => {
+            load_vocabulary(&data.resolver, &erp, &data.directory).await;
             Ok(Bot {
-                resolver,
-                directory,
-                policy,
+                resolver: data.resolver,
+                directory: data.directory,
+                policy: data.policy,
                 erp,
-                renderer: Renderer::new(messages, tz.clone()),
+                renderer: Renderer::new(data.messages, tz.clone()),
                 tz,
                 context: Arc::new(MemoryContext::new(
                     Duration::from_secs(config.context.expiry_secs),
                     config.context.max_entries,
                 )),
-                llm,
+                llm: data.llm,
+            })
+        }
+        _ => Err(SetupError(problems)),
+    }
+}
+
+/// A new bot with the data files read again (directory, policy, intents, message
+/// catalogs, LLM prompt) and `current`'s connectors and follow-up memory, so open ERP
+/// connections, caches and conversations survive. Any problem in any file fails the
+/// whole reload with every problem listed; the caller keeps serving `current`.
+pub async fn reload(config: &Config, current: &Bot) -> Result<Bot, SetupError> {
+    let mut problems = Vec::new();
+    let data = load_data(config, &mut problems);
+    match data {
+        Some(data) if problems.is_empty() => {
+            load_vocabulary(&data.resolver, &current.erp, &data.directory).await;
+            Ok(Bot {
+                resolver: data.resolver,
+                directory: data.directory,
+                policy: data.policy,
+                erp: current.erp.clone(),
+                renderer: Renderer::new(data.messages, current.tz.clone()),
+                tz: current.tz.clone(),
+                context: Arc::clone(&current.context),
+                llm: data.llm,
             })
         }
         _ => Err(SetupError(problems)),

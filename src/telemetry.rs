@@ -91,6 +91,14 @@ const KNOWN: &[(&str, &str)] = &[
     ),
     ("replies_delivered", "Answers delivered to DingTalk."),
     (
+        "reloads_ok",
+        "Reloads (SIGHUP, POST /admin/reload) that swapped in new data files.",
+    ),
+    (
+        "reloads_failed",
+        "Reloads refused for a problem in a data file; the previous files stay in use.",
+    ),
+    (
         "replies_failed",
         "Answers that could not be delivered to DingTalk.",
     ),

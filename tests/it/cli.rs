@@ -188,11 +188,14 @@ fn intents_test_reports_every_intent() {
 fn every_connector_kind_is_configurable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("erp.toml");
+    // A relative path in the file would be relative to the file (in the temp dir).
+    let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo-directory.toml");
     std::fs::write(
         &cfg,
-        r#"
+        format!(
+            r#"
 [data]
-directory = "config/demo-directory.toml"
+directory = "{directory}"
 
 [erp]
 connector = "erp"
@@ -218,7 +221,8 @@ username = "askerp"
 [erp.routes]
 sales = "s4"
 leave = "hr"
-"#,
+"#
+        ),
     )
     .expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_askerp"))

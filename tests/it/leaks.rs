@@ -387,7 +387,7 @@ async fn a_flood_of_unsigned_callbacks_cannot_fill_the_audit_disk() {
     assert!(bytes < 16 * 1024, "audit grew by {bytes} bytes");
     let metrics = app
         .http
-        .get(format!("{}/metrics", app.base))
+        .get(format!("{}/metrics", app.admin_base))
         .send()
         .await
         .expect("metrics")

@@ -262,7 +262,7 @@ async fn a_message_no_rule_understands_is_resolved_by_the_model_and_audited_as_l
 
     let metrics = app
         .http
-        .get(format!("{}/metrics", app.base))
+        .get(format!("{}/metrics", app.admin_base))
         .send()
         .await
         .expect("metrics")

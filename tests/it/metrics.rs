@@ -67,7 +67,7 @@ fn family_of<'a>(e: &Exposition, series: &'a str) -> &'a str {
 
 async fn scrape(app: &TestApp) -> String {
     app.http
-        .get(format!("{}/metrics", app.base))
+        .get(format!("{}/metrics", app.admin_base))
         .send()
         .await
         .expect("metrics")

@@ -903,7 +903,7 @@ async fn readyz_and_metrics_show_each_connector() {
     assert_eq!(ready.status().as_u16(), 200);
     let metrics = app
         .http
-        .get(format!("{}/metrics", app.base))
+        .get(format!("{}/metrics", app.admin_base))
         .send()
         .await
         .expect("metrics")

@@ -20,6 +20,8 @@ pub const SECRET: &str = "askerp-test-secret";
 
 pub struct TestApp {
     pub base: String,
+    /// The admin listener (`/metrics`, probes, `POST /admin/reload`).
+    pub admin_base: String,
     pub sim: Simulator,
     pub state: AppState,
     pub audit_path: PathBuf,
@@ -61,6 +63,13 @@ impl TestApp {
         config.dingtalk.oapi_base = sim_base;
         config.erp.demo_database = Some(dir.path().join("demo.sqlite"));
         config.audit.path = dir.path().join("audit.jsonl");
+        // Tests stop servers on purpose; the ones about draining set it themselves.
+        config.server.shutdown_drain_secs = 0;
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind admin");
+        let admin_addr = admin.local_addr().expect("admin addr");
+        config.server.admin_listen = admin_addr.to_string();
         tweak(&mut config);
         config.validate().expect("valid test config");
         let mut bot = askerp::setup::bot(&config).await.expect("bot");
@@ -77,11 +86,13 @@ impl TestApp {
         let state = AppState::new(Arc::new(config), Arc::new(bot), audit).expect("state");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let serving = state.clone();
+        tokio::spawn(server::serve_admin(admin, state.clone()));
         tokio::spawn(async move {
             let _ = server::serve(listener, serving, None, std::future::pending()).await;
         });
         TestApp {
             base,
+            admin_base: format!("http://{admin_addr}"),
             sim,
             state,
             audit_path,
