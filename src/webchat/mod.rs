@@ -159,7 +159,7 @@ async fn cjk_font() -> Response {
 async fn users(State(chat): State<Webchat>) -> Json<Value> {
     let mut users: Vec<Value> = chat
         .app
-        .bot
+        .bot()
         .directory
         .principals()
         .map(|p| {
@@ -257,7 +257,7 @@ async fn ask(
     let mut msg = Incoming::text(&req.user, &req.text);
     let name = chat
         .app
-        .bot
+        .bot()
         .directory
         .lookup(&req.user)
         .map(|p| p.name.clone())
@@ -303,9 +303,9 @@ async fn ask(
     } else {
         None
     };
-    let explanation = chat.app.bot.resolver.explain(
+    let explanation = chat.app.bot().resolver.explain(
         &req.text,
-        &jiff::Zoned::now().with_time_zone(chat.app.bot.tz.clone()),
+        &jiff::Zoned::now().with_time_zone(chat.app.bot().tz.clone()),
     );
     let trace = view::trace(
         &explanation,
@@ -400,9 +400,9 @@ async fn press(
             .wait_for_sent(before.count + 1, Duration::from_secs(2))
             .await;
     }
-    let explanation = chat.app.bot.resolver.explain(
+    let explanation = chat.app.bot().resolver.explain(
         &req.question,
-        &jiff::Zoned::now().with_time_zone(chat.app.bot.tz.clone()),
+        &jiff::Zoned::now().with_time_zone(chat.app.bot().tz.clone()),
     );
     Ok(Json(json!({
         "trace": view::trace(&explanation, record.as_ref(), before.cache_delta(&chat), status),
@@ -496,7 +496,7 @@ struct Before {
 
 impl Before {
     fn take(chat: &Webchat) -> Before {
-        let stats = chat.app.bot.erp.stats();
+        let stats = chat.app.bot().erp.stats();
         Before {
             seq: last_seq(&chat.sim),
             count: chat.sim.sent().len(),
@@ -510,7 +510,7 @@ impl Before {
     }
 
     fn cache_delta(&self, chat: &Webchat) -> view::CacheDelta {
-        let stats = chat.app.bot.erp.stats();
+        let stats = chat.app.bot().erp.stats();
         view::CacheDelta {
             hits: stats.hits.load(Ordering::Relaxed).saturating_sub(self.hits),
             misses: stats
