@@ -443,6 +443,32 @@ fn order_numbers_are_canonical_in_every_form() {
     }
 }
 
+/// Numbers as other ERPs write them are recognised and never reshaped: Tryton's sale
+/// numbers (a prefix, or its default plain sequence with a number marker), Odoo's, and
+/// plain numbers after an order word.
+#[test]
+fn order_numbers_of_other_erps_keep_their_shape() {
+    let r = resolver();
+    for (text, want) in [
+        ("status of SO-00056", "SO-00056"),
+        ("so1001 shipped?", "SO1001"),
+        ("S00042 到咗未", "S00042"),
+        ("order 4500012345 status", "4500012345"),
+        ("status of order #2", "2"),
+        ("訂單號 2 狀態", "2"),
+        ("đơn hàng số 12 thế nào", "12"),
+    ] {
+        let got = r.resolve(text, &now());
+        assert_eq!(got.intent, Some(Intent::SalesOrderStatus), "{text}");
+        assert_eq!(got.slots.order.as_deref(), Some(want), "{text}");
+    }
+    // Without a marker a small number is not an order ("top 5 orders").
+    assert_ne!(
+        r.resolve("top 5 orders last week", &now()).intent,
+        Some(Intent::SalesOrderStatus)
+    );
+}
+
 #[test]
 fn leave_types_in_every_language() {
     let r = resolver();

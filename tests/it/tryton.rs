@@ -481,3 +481,57 @@ async fn tryton_low_stock_uses_each_warehouses_own_levels() {
         );
     }
 }
+
+/// The bot asked by Tryton's own sale number: "order #2" in English and "訂單號 2" in
+/// Cantonese reach the real server's order 2 and show its customer and total.
+#[tokio::test]
+async fn the_bot_answers_by_trytons_own_order_numbers() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use askerp::channel::Conversation;
+    use askerp::config::Config;
+    use askerp::erp::ErpRouter;
+    use askerp::pipeline::{Decision, Question};
+
+    let Some(url) = server(
+        "ASKERP_TEST_TRYTON_URL",
+        "the_bot_answers_by_trytons_own_order_numbers",
+    ) else {
+        return;
+    };
+    let c = TrytonConnector::connect("tryton", &config(&url))
+        .await
+        .expect("connect");
+    let mut bot = askerp::setup::bot(&Config::default()).await.expect("bot");
+    bot.erp = ErpRouter::from_connector(
+        Arc::new(c),
+        Duration::from_secs(60),
+        Duration::from_secs(10),
+    );
+    let tz = jiff::tz::TimeZone::get("Asia/Hong_Kong").expect("tz");
+    for text in ["status of order #2", "訂單號 2 到咗未?"] {
+        let q = Question {
+            text: Some(text.to_string()),
+            msgtype: "text".into(),
+            user_id: Some("demo.admin".into()),
+            conversation: Conversation::OneToOne,
+            conversation_id: format!("tryton-{text}"),
+            mentioned: vec![],
+            now: jiff::Zoned::now().with_time_zone(tz.clone()),
+            reference: "tryton".into(),
+        };
+        let a = bot.answer(&q).await;
+        assert_eq!(a.decision, Decision::Allow, "{text}: {:?}", a.reason);
+        assert!(
+            a.card.markdown.contains("Initech"),
+            "{text}: {}",
+            a.card.markdown
+        );
+        assert!(
+            a.card.markdown.contains("150.99"),
+            "{text}: {}",
+            a.card.markdown
+        );
+    }
+}
