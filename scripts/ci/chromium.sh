@@ -30,11 +30,18 @@ _chromium_main() {
       echo "chromium: chromium or npm not installed and not root; the web chat browser test will skip"
       return 0
     fi
-    { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium nodejs npm ||
+    # Only what is missing: a machine whose Node.js came from elsewhere (with its own npm)
+    # must not get Debian's npm on top, which would conflict with it.
+    local pkgs=""
+    [ -z "$browser" ] && pkgs="chromium"
+    command -v npm >/dev/null || pkgs="$pkgs nodejs npm"
+    # shellcheck disable=SC2086
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs ||
       { apt-get update -q &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium nodejs npm; }; } \
-      >>"$log" 2>&1 || { _chromium_fail "apt-get install chromium nodejs npm"; return 1; }
-    browser=$(command -v chromium)
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs; }; } \
+      >>"$log" 2>&1 || { _chromium_fail "apt-get install$pkgs"; return 1; }
+    browser=$(command -v chromium || command -v chromium-browser || true)
+    [ -n "$browser" ] || { _chromium_fail "no chromium after apt-get install"; return 1; }
   fi
 
   # The fixture's package.json is copied so node_modules never lands in the source tree.
