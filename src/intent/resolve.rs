@@ -358,14 +358,7 @@ impl Resolver {
 
         // "vs last year", "同比", "比去年同期": a comparison, whose "last year" is not the
         // period asked about; it owns its words before the periods are read.
-        let compare_spans = phrase_spans(
-            ct,
-            self.catalog
-                .words
-                .get("last_year")
-                .map(Vec::as_slice)
-                .unwrap_or_default(),
-        );
+        let compare_spans = phrase_spans(ct, self.catalog.words("last_year"));
         // Periods first: they own their words ("1 Nov to 15 Nov" is not a place).
         let mut periods = period::scan_in(ct, today, self.calendar);
         periods.retain(|m| !overlaps(&compare_spans, &period_span(ct, m)));
@@ -373,14 +366,7 @@ impl Resolver {
         // word is what the figure is compared with. The card always compares with the period
         // just before, so such a period is dropped; one that is not just before is named
         // on the card as not honoured.
-        let compare_words = phrase_spans(
-            ct,
-            self.catalog
-                .words
-                .get("compare_to")
-                .map(Vec::as_slice)
-                .unwrap_or_default(),
-        );
+        let compare_words = phrase_spans(ct, self.catalog.words("compare_to"));
         let mut compared_with: Vec<Period> = Vec::new();
         let mut entities_pre: Vec<Entity> = Vec::new();
         if !periods.is_empty() && !compare_words.is_empty() {
@@ -519,8 +505,11 @@ impl Resolver {
                 let Some(whole) = caps.get(0) else { break };
                 let span = g.start()..g.end();
                 at = g.end().max(at + 1);
-                while !ct.is_char_boundary(at) {
+                while at < ct.len() && !ct.is_char_boundary(at) {
                     at += 1;
+                }
+                if at > ct.len() {
+                    break;
                 }
                 if overlaps_any(&entities, &span) {
                     continue;

@@ -10,65 +10,17 @@
 //! one question back allowed is "which of these items?", whose buttons are pressed too.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::Duration;
 
-use askerp::channel::Conversation;
-use askerp::config::Config;
-use askerp::erp::ErpRouter;
-use askerp::erp::demo::DemoErp;
-use askerp::pipeline::{Answer, Bot, Decision, Question};
+use askerp::pipeline::{Answer, Decision};
 use jiff::civil::{Date, date};
-use jiff::tz::TimeZone;
 
-struct Fixed {
-    bot: Bot,
-    today: Date,
-    db: sqlx::SqlitePool,
-    _dir: tempfile::TempDir,
-}
+use crate::support::DemoBot as Fixed;
 
 async fn on(today: Date) -> Fixed {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("demo.sqlite");
-    let mut bot = askerp::setup::bot(&Config::default()).await.expect("bot");
-    let demo = DemoErp::open(Some(&path), today).await.expect("demo");
-    bot.erp = ErpRouter::from_connector(
-        Arc::new(demo),
-        Duration::from_secs(60),
-        Duration::from_secs(10),
-    );
-    let url = format!("sqlite://{}?mode=ro", path.display());
-    let db = sqlx::SqlitePool::connect(&url).await.expect("demo db");
-    Fixed {
-        bot,
-        today,
-        db,
-        _dir: dir,
-    }
+    Fixed::on(today).await
 }
 
 impl Fixed {
-    async fn ask(&self, user: &str, conversation: &str, text: &str) -> Answer {
-        let tz = TimeZone::get("Asia/Hong_Kong").expect("tz");
-        let now = self
-            .today
-            .at(10, 0, 0, 0)
-            .to_zoned(tz)
-            .expect("a time in Hong Kong");
-        let q = Question {
-            text: Some(text.to_string()),
-            msgtype: "text".into(),
-            user_id: Some(user.to_string()),
-            conversation: Conversation::OneToOne,
-            conversation_id: conversation.to_string(),
-            mentioned: vec![],
-            now,
-            reference: "buttons".into(),
-        };
-        self.bot.answer(&q).await
-    }
-
     /// An order of a Kowloon store (the manager's scope) that exists in the demo data.
     async fn kowloon_order(&self) -> String {
         sqlx::query_scalar(
@@ -196,14 +148,14 @@ async fn every_button_of_every_card_is_understood_two_levels_deep() {
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     for (n, (user, text)) in starts.iter().enumerate() {
         let conversation = format!("buttons-{n}");
-        let first = f.ask(user, &conversation, text).await;
+        let first = f.ask_in(user, &conversation, text).await;
         if let Some(why) = failure(&first) {
             failures.push(format!("start [{user}] {text:?}: {why}"));
             continue;
         }
         for level_one in presses(&first) {
             pressed += 1;
-            let answer = f.ask(user, &conversation, &level_one).await;
+            let answer = f.ask_in(user, &conversation, &level_one).await;
             if let Some(why) = failure(&answer) {
                 failures.push(format!("[{user}] {text:?} → button {level_one:?}: {why}"));
                 continue;
@@ -213,7 +165,7 @@ async fn every_button_of_every_card_is_understood_two_levels_deep() {
                     continue;
                 }
                 pressed += 1;
-                let second = f.ask(user, &conversation, &level_two).await;
+                let second = f.ask_in(user, &conversation, &level_two).await;
                 if let Some(why) = failure(&second) {
                     failures.push(format!(
                         "[{user}] {text:?} → {level_one:?} → button {level_two:?}: {why}"

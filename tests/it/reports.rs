@@ -4,70 +4,26 @@
 //! "to date" labels are written out here by hand; totals are recomputed with independent
 //! SQL over the demo database.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use askerp::card::{Card, Messages, format};
-use askerp::channel::Conversation;
-use askerp::config::Config;
-use askerp::erp::demo::DemoErp;
-use askerp::erp::{ErpRouter, Money};
+use askerp::erp::Money;
 use askerp::intent::frame::frame;
 use askerp::intent::{Locale, Period};
-use askerp::pipeline::{Answer, Bot, Question};
+use askerp::pipeline::Answer;
 use jiff::civil::{Date, date};
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 use sqlx::Row;
 
-struct Fixed {
-    bot: Bot,
-    today: Date,
-    db: sqlx::SqlitePool,
-    _dir: tempfile::TempDir,
-}
+use crate::support::DemoBot as Fixed;
 
 /// The bot with the demo ERP seeded for `today`, kept in a file the test reads too.
 async fn on(today: Date) -> Fixed {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("demo.sqlite");
-    let config = Config::default();
-    let mut bot = askerp::setup::bot(&config).await.expect("bot");
-    let demo = DemoErp::open(Some(&path), today).await.expect("demo");
-    bot.erp = ErpRouter::from_connector(
-        Arc::new(demo),
-        Duration::from_secs(60),
-        Duration::from_secs(10),
-    );
-    let url = format!("sqlite://{}?mode=ro", path.display());
-    let db = sqlx::SqlitePool::connect(&url).await.expect("demo db");
-    Fixed {
-        bot,
-        today,
-        db,
-        _dir: dir,
-    }
+    Fixed::on(today).await
 }
 
 impl Fixed {
     async fn ask(&self, user: &str, text: &str) -> Answer {
-        let tz = TimeZone::get("Asia/Hong_Kong").expect("tz");
-        let now = self
-            .today
-            .at(10, 0, 0, 0)
-            .to_zoned(tz)
-            .expect("a time in Hong Kong");
-        let q = Question {
-            text: Some(text.to_string()),
-            msgtype: "text".into(),
-            user_id: Some(user.to_string()),
-            conversation: Conversation::OneToOne,
-            conversation_id: format!("cid-{user}-{text}"),
-            mentioned: vec![],
-            now,
-            reference: "test".into(),
-        };
-        self.bot.answer(&q).await
+        self.ask_in(user, &format!("cid-{user}-{text}"), text).await
     }
 
     /// Counted sales of the whole company in `p`, in cents.

@@ -172,3 +172,62 @@ impl TestApp {
 pub fn has_digit(text: &str) -> bool {
     text.chars().any(|c| c.is_ascii_digit())
 }
+
+/// A bot answering in-process (no server), over the demo ERP seeded for `today` in a
+/// temporary SQLite file that the test may query too (read-only) for expected figures.
+pub struct DemoBot {
+    pub bot: askerp::pipeline::Bot,
+    pub today: jiff::civil::Date,
+    pub db: sqlx::SqlitePool,
+    _dir: tempfile::TempDir,
+}
+
+impl DemoBot {
+    pub async fn on(today: jiff::civil::Date) -> DemoBot {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("demo.sqlite");
+        let mut bot = askerp::setup::bot(&Config::default()).await.expect("bot");
+        let demo = askerp::erp::demo::DemoErp::open(Some(&path), today)
+            .await
+            .expect("demo");
+        bot.erp = ErpRouter::from_connector(
+            Arc::new(demo),
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+        );
+        let url = format!("sqlite://{}?mode=ro", path.display());
+        let db = sqlx::SqlitePool::connect(&url).await.expect("demo db");
+        DemoBot {
+            bot,
+            today,
+            db,
+            _dir: dir,
+        }
+    }
+
+    /// `text` asked by `user` 1:1 in `conversation` at 10:00 Hong Kong time on `today`.
+    pub async fn ask_in(
+        &self,
+        user: &str,
+        conversation: &str,
+        text: &str,
+    ) -> askerp::pipeline::Answer {
+        let tz = jiff::tz::TimeZone::get("Asia/Hong_Kong").expect("tz");
+        let now = self
+            .today
+            .at(10, 0, 0, 0)
+            .to_zoned(tz)
+            .expect("a time in Hong Kong");
+        let q = askerp::pipeline::Question {
+            text: Some(text.to_string()),
+            msgtype: "text".into(),
+            user_id: Some(user.to_string()),
+            conversation: askerp::channel::Conversation::OneToOne,
+            conversation_id: conversation.to_string(),
+            mentioned: vec![],
+            now,
+            reference: "test".into(),
+        };
+        self.bot.answer(&q).await
+    }
+}
