@@ -75,6 +75,8 @@ pub struct Config {
     pub llm: LlmConfig,
     /// Where `askerp directory sync` builds the directory from.
     pub directory: crate::directory::config::DirectoryConfig,
+    /// Where state that replicas must share lives (dedupe, follow-ups, budgets, ...).
+    pub state: StateConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -478,6 +480,48 @@ impl Default for ContextConfig {
     }
 }
 
+/// Where the state that several replicas must agree on lives: message dedupe (two-phase:
+/// in flight, then done), follow-up context, per-conversation send budgets, where each
+/// card was delivered, the LLM fallback's cache and per-user limits, and the shutdown
+/// spool. `memory` is one process; `redis` lets any number of replicas share it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    pub backend: StateBackend,
+    /// `redis://host:6379/0` or `rediss://…` (secret: environment only, as it may carry a
+    /// password: `ASKERP_STATE__URL` or `ASKERP_STATE__URL_FILE`).
+    pub url: Secret,
+    /// Prepended to every key, so several deployments can share one Redis.
+    pub key_prefix: String,
+    /// How long one Redis command may take before the replica falls back (see
+    /// [`crate::state`] for what each part does then).
+    pub timeout_ms: u64,
+    /// How long a message claimed by a replica stays "in flight" without a heartbeat: when
+    /// the replica dies mid-answer, a redelivery is answered after this long.
+    pub in_flight_secs: u64,
+}
+
+/// The state backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    #[default]
+    Memory,
+    Redis,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            backend: StateBackend::Memory,
+            url: Secret::default(),
+            key_prefix: "askerp:".into(),
+            timeout_ms: 500,
+            in_flight_secs: 30,
+        }
+    }
+}
+
 /// How the fallback asks the model for structured output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -596,6 +640,7 @@ fn is_secret_key(key: &str) -> bool {
         "dingtalk.app_secret"
             | "dingtalk.card_callback_token"
             | "audit.postgres_url"
+            | "state.url"
             | "llm.api_key"
     ) || (key.starts_with("erp.connectors.")
         && key
@@ -940,6 +985,24 @@ impl Config {
                 problems.push(format!(
                     "audit.postgres_table = {t:?} must be a lower-case SQL identifier"
                 ));
+            }
+        }
+        if self.state.backend == StateBackend::Redis {
+            let url = self.state.url.expose();
+            if url.is_empty() {
+                problems.push(
+                    "state.backend = \"redis\" needs state.url (ASKERP_STATE__URL or ASKERP_STATE__URL_FILE)".into(),
+                );
+            } else if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                problems.push(
+                    "state.url must start with redis:// or rediss:// (the value is not shown: it may carry a password)".into(),
+                );
+            }
+            if self.state.timeout_ms == 0 {
+                problems.push("state.timeout_ms must be at least 1".into());
+            }
+            if self.state.in_flight_secs == 0 {
+                problems.push("state.in_flight_secs must be at least 1".into());
             }
         }
         if self.audit.max_bytes > 0 && self.audit.keep == 0 {

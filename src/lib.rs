@@ -34,5 +34,6 @@ pub mod policy;
 pub mod server;
 pub mod setup;
 pub mod spool;
+pub mod state;
 pub mod telemetry;
 pub mod webchat;

@@ -159,6 +159,9 @@ pub struct Bot {
     pub context: Arc<dyn ContextStore>,
     /// The LLM fallback, when `llm.enabled`.
     pub llm: Option<LlmFallback>,
+    /// Shared state on Redis, when `state.backend = "redis"` (the server's dedupe, send
+    /// budgets and spool use the same connection).
+    pub shared: Option<crate::state::RedisStore>,
 }
 
 impl Bot {

@@ -24,7 +24,6 @@ use tracing::Instrument;
 use crate::audit::{AuditLog, AuditRecord};
 use crate::channel::{Conversation, Inbound};
 use crate::config::Config;
-use crate::dedupe::Deduper;
 use crate::deliver;
 use crate::dingtalk::DingTalkClient;
 use crate::dingtalk::sim::Simulator;
@@ -45,7 +44,8 @@ pub struct AppState {
     /// Serializes reloads (SIGHUP and `POST /admin/reload` may race).
     reloading: Arc<tokio::sync::Mutex<()>>,
     pub dingtalk: Arc<DingTalkClient>,
-    pub dedupe: Deduper,
+    /// Message dedupe, two-phase and shared across replicas with Redis ([`crate::state::claims`]).
+    pub claims: crate::state::claims::MessageClaims,
     pub audit: Arc<AuditLog>,
     pub metrics: Arc<Metrics>,
     /// Message tasks in flight; shutdown waits for them.
@@ -70,12 +70,18 @@ impl AppState {
     ) -> Result<AppState, crate::dingtalk::SendError> {
         Ok(AppState {
             dingtalk: Arc::new(
-                DingTalkClient::new(&config.dingtalk)?.with_chart_store(
-                    crate::chart_store::ChartStore::from_config(&config.server)
-                        .map_err(|e| crate::dingtalk::SendError::Transport(e.to_string()))?,
-                ),
+                DingTalkClient::new(&config.dingtalk)?
+                    .with_chart_store(
+                        crate::chart_store::ChartStore::from_config(&config.server)
+                            .map_err(|e| crate::dingtalk::SendError::Transport(e.to_string()))?,
+                    )
+                    .with_shared_state(bot.shared.clone()),
             ),
-            dedupe: Deduper::new(Duration::from_secs(config.server.dedupe_ttl_secs)),
+            claims: crate::state::claims::MessageClaims::new(
+                Duration::from_secs(config.server.dedupe_ttl_secs),
+                Duration::from_secs(config.state.in_flight_secs),
+                bot.shared.clone(),
+            ),
             sources: Arc::new(crate::channel::sources::CallbackSources::from_config(
                 &config.dingtalk,
             )),
@@ -131,6 +137,45 @@ impl AppState {
 
     /// Handles one accepted message end to end: answer, deliver, audit.
     pub async fn handle(&self, inbound: Inbound, channel: &'static str) {
+        self.handle_claimed(inbound, channel, false).await;
+    }
+
+    /// Decides whether this replica answers `inbound` (see [`crate::state::claims`]) and
+    /// answers it in a task; returns false for a redelivery that is dropped.
+    pub async fn accept(&self, inbound: Inbound, channel: &'static str) -> bool {
+        use crate::state::claims::Claim;
+        match self.claims.claim(&inbound.msg_id).await {
+            Claim::Answer { degraded } => {
+                let worker = self.clone();
+                self.tasks
+                    .spawn(async move { worker.handle_claimed(inbound, channel, degraded).await });
+                true
+            }
+            Claim::Duplicate => false,
+            Claim::InFlightElsewhere => {
+                // Acknowledged now; answered here only if the replica holding it dies.
+                let worker = self.clone();
+                self.tasks.spawn(async move {
+                    match worker.claims.wait(&inbound.msg_id).await {
+                        Claim::Answer { degraded } => {
+                            tracing::info!(msg_id = %inbound.msg_id, "The replica answering this message stopped; answering it here.");
+                            worker.handle_claimed(inbound, channel, degraded).await
+                        }
+                        _ => {
+                            worker.metrics.count("redeliveries_other_replica");
+                            tracing::info!(msg_id = %inbound.msg_id, "Answered by another replica.");
+                        }
+                    }
+                });
+                true
+            }
+        }
+    }
+
+    /// [`Self::handle`] for a message this replica has claimed; `degraded` when only its
+    /// own memory deduped it (shared state unavailable), which the audit record says.
+    async fn handle_claimed(&self, inbound: Inbound, channel: &'static str, degraded: bool) {
+        let _holding = self.claims.hold(&inbound.msg_id);
         let span = tracing::info_span!(
             "message",
             msg_id = %inbound.msg_id,
@@ -173,6 +218,8 @@ impl AppState {
                 .await;
             if gate.withdrawn() {
                 // Spooled at shutdown, with its own audit record; the next start answers.
+                // Marked done here: the spool, not a redelivery, answers it.
+                self.claims.done(&inbound.msg_id).await;
                 return;
             }
             self.metrics.observe_answer(started.elapsed());
@@ -207,9 +254,13 @@ impl AppState {
                     record.reason.map(|r| format!("; {r}")).unwrap_or_default()
                 ));
             }
+            if degraded {
+                record.state = Some("degraded".into());
+            }
             if let Err(e) = self.audit.append(&record) {
                 tracing::error!(error = %e, "Audit record could not be written.");
             }
+            self.claims.done(&inbound.msg_id).await;
             tracing::info!(
                 decision = answer.decision.as_str(),
                 delivered = report.delivered,
@@ -382,7 +433,7 @@ impl AppState {
     /// Writes an audit record for every accepted message still unanswered, and forgets
     /// them; returns how many. A message whose task finishes later is audited again as
     /// answered, so the log never claims an answer that was not sent.
-    pub fn record_unanswered(&self, reason: &str) -> usize {
+    pub async fn record_unanswered(&self, reason: &str) -> usize {
         let left: Vec<PendingMessage> = self
             .pending
             .lock()
@@ -418,10 +469,24 @@ impl AppState {
                 tracing::error!(error = %e, "Audit record could not be written.");
             }
             if withdrawn {
+                // The spool answers it, not a redelivery.
+                self.claims.done(&inbound.msg_id).await;
                 spooled.push(crate::spool::Spooled {
                     inbound: inbound.clone(),
                     channel: m.channel.to_string(),
                 });
+            }
+        }
+        if let Some(store) = &self.bot.shared {
+            match store
+                .push_json(&store.key("spool", "messages"), &spooled)
+                .await
+            {
+                Ok(()) => return left.len(),
+                Err(e) => {
+                    store.stats.fallback("spool");
+                    tracing::error!(error = %e, "Shared spool unavailable; spooling to this replica's file instead.");
+                }
             }
         }
         let path = crate::spool::path_for(self.audit.path());
@@ -431,23 +496,41 @@ impl AppState {
         left.len()
     }
 
-    /// Answers what the previous run spooled at shutdown (see [`crate::spool`]).
-    pub fn resume_spooled(&self) -> usize {
+    /// Answers what the previous run spooled at shutdown (see [`crate::spool`]): this
+    /// replica's file and, with Redis, what any replica spooled (each message is taken by
+    /// one replica only).
+    pub async fn resume_spooled(&self) -> usize {
         let path = crate::spool::path_for(self.audit.path());
-        let (taken, bad) = match crate::spool::take(&path) {
+        let (mut taken, mut bad) = match crate::spool::take(&path) {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(error = %e, spool = %path.display(), "Spool could not be read.");
-                return 0;
+                (Vec::new(), Vec::new())
             }
         };
+        if let Some(store) = &self.bot.shared {
+            match store
+                .pop_json::<crate::spool::Spooled>(&store.key("spool", "messages"), 10_000)
+                .await
+            {
+                Ok((mut t, mut b)) => {
+                    taken.append(&mut t);
+                    bad.append(&mut b);
+                }
+                Err(e) => {
+                    store.stats.fallback("spool");
+                    tracing::warn!(error = %e, "Shared spool unavailable; will look again in a minute.");
+                }
+            }
+        }
         for problem in bad {
             tracing::error!(problem = %problem, "Spooled message unreadable; not answered.");
         }
         let n = taken.len();
         for m in taken {
-            // Registered as seen, so a late redelivery is not answered a second time.
-            self.dedupe.first_time(&m.inbound.msg_id);
+            // Registered as seen, so a late redelivery is not answered a second time
+            // (with Redis the stopping replica marked it done already).
+            self.claims.local().first_time(&m.inbound.msg_id);
             let worker = self.clone();
             self.tasks
                 .spawn(async move { worker.handle(m.inbound, "spool").await });
@@ -690,6 +773,12 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let text = metrics_text(&state);
+    ([("content-type", "text/plain; version=0.0.4")], text)
+}
+
+/// The Prometheus text of `/metrics`.
+pub fn metrics_text(state: &AppState) -> String {
     let bot = state.bot();
     let stats = bot.erp.stats();
     let mut text = state.metrics.render(
@@ -719,17 +808,21 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             (
                 "dedupe_ids",
                 "Message ids remembered to drop redeliveries (the dedupe window).",
-                state.dedupe.len() as u64,
+                state.claims.local().len() as u64,
             ),
             (
                 "dedupe_bytes",
                 "Memory the remembered message ids take, in bytes.",
-                state.dedupe.approx_bytes() as u64,
+                state.claims.local().approx_bytes() as u64,
             ),
         ],
     );
     if let Some(llm) = &bot.llm {
         text.push_str(&llm.stats.render());
+    }
+    match &state.bot.shared {
+        Some(store) => text.push_str(&store.stats.render("redis")),
+        None => text.push_str(&crate::state::StateStats::default().render("memory")),
     }
     crate::telemetry::family(
         &mut text,
@@ -744,7 +837,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         crate::telemetry::label_value(&bot.erp.name())
     ));
     text.push_str(&bot.erp.metrics_text());
-    ([("content-type", "text/plain; version=0.0.4")], text)
+    text
 }
 
 /// Serves until `shutdown` completes, then stops accepting, waits up to the configured
@@ -768,7 +861,7 @@ pub async fn serve(
         ))
     });
     let stopping = stop_stream.clone();
-    state.resume_spooled();
+    state.resume_spooled().await;
     let state_after = state.clone();
     // Once a minute: refusals beyond the sampled ones are summarized even when no new
     // refusal arrives to trigger it, and aged-out dedupe ids are dropped even when no new
@@ -779,7 +872,12 @@ pub async fn serve(
         loop {
             every.tick().await;
             ticker_state.flush_refusals(false);
-            ticker_state.dedupe.purge();
+            ticker_state.claims.local().purge();
+            // What another replica spooled when it stopped (a rolling update) is answered
+            // by one that is still running.
+            if ticker_state.bot.shared.is_some() {
+                ticker_state.resume_spooled().await;
+            }
         }
     });
     let app = router(state, simulator);
@@ -811,7 +909,8 @@ pub async fn serve(
     tasks.close();
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
         let dropped = state_after
-            .record_unanswered("shutdown grace period over before the answer was delivered");
+            .record_unanswered("shutdown grace period over before the answer was delivered")
+            .await;
         tracing::warn!(
             left = dropped,
             "Shutdown grace period over; unanswered messages recorded in the audit."

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::card::{Messages, Renderer};
 use crate::config::Config;
+use crate::config::StateBackend;
 use crate::erp::config::{BUILTIN_DEMO, ConnectorKind, DemoConfig, Domain};
 use crate::erp::demo::DemoErp;
 use crate::erp::odata::ODataConnector;
@@ -18,12 +19,14 @@ use crate::erp::sql::SqlConnector;
 use crate::erp::tryton::TrytonConnector;
 use crate::erp::{Connector, ErpRouter};
 use crate::identity::Directory;
-use crate::intent::context::MemoryContext;
+use crate::intent::context::{ContextStore, MemoryContext};
 use crate::intent::lexicon::Person;
 use crate::intent::llm::{LlmFallback, PromptTemplate};
 use crate::intent::{Catalog, Resolver};
 use crate::pipeline::Bot;
 use crate::policy::Policy;
+use crate::state::RedisStore;
+use crate::state::context::RedisContext;
 
 #[derive(Debug, thiserror::Error)]
 #[error("askerp cannot start:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -49,7 +52,11 @@ struct Data {
 
 /// Loads intents, directory, policy, message catalogs and the LLM prompt, adding every
 /// problem to `problems`; `None` when any file is unusable.
-fn load_data(config: &Config, problems: &mut Vec<String>) -> Option<Data> {
+fn load_data(
+    config: &Config,
+    shared: Option<&RedisStore>,
+    problems: &mut Vec<String>,
+) -> Option<Data> {
     let tz = config.time_zone();
     let catalog = catalog(config).map_err(|e| problems.push(e)).ok();
     let directory = match &config.data.directory {
@@ -93,6 +100,7 @@ fn load_data(config: &Config, problems: &mut Vec<String>) -> Option<Data> {
     let llm = match (&prompt, &resolver) {
         (Some(prompt), Some(resolver)) if config.llm.enabled => {
             LlmFallback::new(&config.llm, prompt.clone(), resolver.catalog())
+                .map(|f| f.with_shared_state(shared.cloned()))
                 .map_err(|e| problems.push(e.to_string()))
                 .ok()
         }
@@ -114,7 +122,17 @@ fn load_data(config: &Config, problems: &mut Vec<String>) -> Option<Data> {
 pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
     let mut problems = Vec::new();
     let tz = config.time_zone();
-    let data = load_data(config, &mut problems);
+    let shared = match config.state.backend {
+        StateBackend::Memory => None,
+        StateBackend::Redis => match RedisStore::connect(&config.state) {
+            Ok(store) => Some(store),
+            Err(e) => {
+                problems.push(format!("state.url: {e}"));
+                None
+            }
+        },
+    };
+    let data = load_data(config, shared.as_ref(), &mut problems);
     let today = jiff::Zoned::now().with_time_zone(tz.clone()).date();
     let connector = match connectors(config, today).await {
         Ok(router) => Some(router),
@@ -133,14 +151,26 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
                 erp,
                 renderer: Renderer::new(data.messages, tz.clone()),
                 tz,
-                context: Arc::new(MemoryContext::new(
-                    Duration::from_secs(config.context.expiry_secs),
-                    config.context.max_entries,
-                )),
+                context: context_store(config, shared.as_ref()),
                 llm: data.llm,
+                shared,
             })
         }
         _ => Err(SetupError(problems)),
+    }
+}
+
+/// Follow-up memory: Redis when configured (a follow-up may reach another replica),
+/// otherwise this process.
+fn context_store(config: &Config, shared: Option<&RedisStore>) -> Arc<dyn ContextStore> {
+    let expiry = Duration::from_secs(config.context.expiry_secs);
+    match shared {
+        Some(store) => Arc::new(RedisContext::new(
+            store.clone(),
+            expiry,
+            config.context.max_entries,
+        )),
+        None => Arc::new(MemoryContext::new(expiry, config.context.max_entries)),
     }
 }
 
@@ -150,7 +180,7 @@ pub async fn bot(config: &Config) -> Result<Bot, SetupError> {
 /// whole reload with every problem listed; the caller keeps serving `current`.
 pub async fn reload(config: &Config, current: &Bot) -> Result<Bot, SetupError> {
     let mut problems = Vec::new();
-    let data = load_data(config, &mut problems);
+    let data = load_data(config, current.shared.as_ref(), &mut problems);
     match data {
         Some(data) if problems.is_empty() => {
             load_vocabulary(&data.resolver, &current.erp, &data.directory).await;
@@ -163,6 +193,7 @@ pub async fn reload(config: &Config, current: &Bot) -> Result<Bot, SetupError> {
                 tz: current.tz.clone(),
                 context: Arc::clone(&current.context),
                 llm: data.llm,
+                shared: current.shared.clone(),
             })
         }
         _ => Err(SetupError(problems)),

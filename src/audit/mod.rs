@@ -65,6 +65,10 @@ pub struct AuditRecord {
     pub outcome: String,
     /// Total handling time.
     pub latency_ms: Option<u64>,
+    /// `degraded` when shared state (Redis) did not answer and this replica alone deduped
+    /// the message: should it also have reached another replica, both records show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -64,16 +64,13 @@ pub async fn callback(
         return (StatusCode::FORBIDDEN, "unknown robot").into_response();
     }
     let inbound = message.into_inbound();
-    if !state.dedupe.first_time(&inbound.msg_id) {
+    let msg_id = inbound.msg_id.clone();
+    if state.accept(inbound, "callback").await {
+        state.metrics.count("callback_accepted");
+    } else {
         state.metrics.count("callback_duplicates");
-        tracing::info!(msg_id = %inbound.msg_id, "Redelivery ignored.");
-        return (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response();
+        tracing::info!(msg_id = %msg_id, "Redelivery ignored.");
     }
-    state.metrics.count("callback_accepted");
-    let worker = state.clone();
-    state
-        .tasks
-        .spawn(async move { worker.handle(inbound, "callback").await });
     (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
 }
 

@@ -54,16 +54,13 @@ impl StreamHandler for Handler {
             return AckReply::error(403, "unknown robot");
         }
         let inbound = message.into_inbound();
-        if !state.dedupe.first_time(&inbound.msg_id) {
+        let msg_id = inbound.msg_id.clone();
+        if state.accept(inbound, "stream").await {
+            state.metrics.count("stream_accepted");
+        } else {
             state.metrics.count("stream_duplicates");
-            tracing::info!(msg_id = %inbound.msg_id, "Redelivery ignored.");
-            return AckReply::ok(serde_json::Value::Null);
+            tracing::info!(msg_id = %msg_id, "Redelivery ignored.");
         }
-        state.metrics.count("stream_accepted");
-        let worker = state.clone();
-        state
-            .tasks
-            .spawn(async move { worker.handle(inbound, "stream").await });
         AckReply::ok(serde_json::Value::Null)
     }
 

@@ -104,8 +104,8 @@ const DELIVERED_CARD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// DingTalk keeps an uploaded image.
 const PLACED_CHART_TTL: Duration = Duration::from_secs(3600);
 
-/// Where an interactive card goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where an interactive card goes (serializable: replicas share it through Redis).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CardSpace {
     /// A group chat (`openConversationId`); `at` is the user to @-mention with their nick.
     Group {
@@ -150,6 +150,12 @@ enum Attempt {
     Fail(SendError),
 }
 
+/// Why a shared send slot was not taken.
+enum SlotError {
+    Withdrawn,
+    State(crate::state::StateError),
+}
+
 /// The DingTalk client. One per process; cheap to share behind an `Arc`.
 pub struct DingTalkClient {
     http: reqwest::Client,
@@ -180,6 +186,8 @@ pub struct DingTalkClient {
     /// show: the same report asked again draws and uploads nothing (a PNG costs a few
     /// milliseconds of CPU and ~100 KB of upload, a cached answer microseconds).
     placed_charts: Cache<[u8; 32], String>,
+    /// Redis, when replicas share send budgets and delivered cards ([`crate::state`]).
+    shared: Option<crate::state::RedisStore>,
 }
 
 impl std::fmt::Debug for DingTalkClient {
@@ -231,7 +239,14 @@ impl DingTalkClient {
                 .time_to_live(PLACED_CHART_TTL)
                 .build(),
             chart_store: None,
+            shared: None,
         })
+    }
+
+    /// The same client, sharing send budgets and delivered cards with other replicas.
+    pub fn with_shared_state(mut self, shared: Option<crate::state::RedisStore>) -> Self {
+        self.shared = shared;
+        self
     }
 
     /// The same client, showing report charts through signed links from `store`.
@@ -341,7 +356,22 @@ impl DingTalkClient {
     /// Where this process delivered the card `out_track_id`, if it did (within the last
     /// [`DELIVERED_CARD_TTL`]).
     pub async fn delivered_to(&self, out_track_id: &str) -> Option<CardSpace> {
-        self.delivered_cards.get(out_track_id).await
+        if let Some(space) = self.delivered_cards.get(out_track_id).await {
+            return Some(space);
+        }
+        let store = self.shared.as_ref()?;
+        match store
+            .get_json::<CardSpace>(&store.key("card", out_track_id))
+            .await
+        {
+            Ok(space) => space,
+            Err(e) => {
+                // Unknown counts as "a group of unknown members": answered privately.
+                store.stats.fallback("cards");
+                tracing::warn!(error = %e, "Shared card memory unavailable.");
+                None
+            }
+        }
     }
 
     /// The shared HTTP client (timeouts set), for the Stream gateway registration.
@@ -383,6 +413,16 @@ impl DingTalkClient {
     /// Waits until `key` may send another message: at most `send_per_minute` in any
     /// sliding minute. Waiting rather than dropping keeps every answer.
     pub async fn take_send_slot(&self, key: &str) -> Result<(), SendError> {
+        if let Some(store) = &self.shared {
+            match self.take_shared_slot(store, key).await {
+                Ok(()) => return Ok(()),
+                Err(SlotError::Withdrawn) => return Err(SendError::Withdrawn),
+                Err(SlotError::State(e)) => {
+                    store.stats.fallback("budget");
+                    tracing::warn!(error = %e, "Shared send budget unavailable; this replica counts alone.");
+                }
+            }
+        }
         let window = Duration::from_secs(60);
         let slots = self
             .budget
@@ -415,6 +455,38 @@ impl DingTalkClient {
                 "Send budget of the conversation used up; waiting."
             );
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The send budget shared by every replica: the same sliding minute, on Redis' clock.
+    async fn take_shared_slot(
+        &self,
+        store: &crate::state::RedisStore,
+        key: &str,
+    ) -> Result<(), SlotError> {
+        let budget = store.key("budget", key);
+        loop {
+            match store
+                .take_send_slot(&budget, self.per_minute)
+                .await
+                .map_err(SlotError::State)?
+            {
+                None => {
+                    // The last moment a queued answer can still be withdrawn for the spool.
+                    return if crate::spool::may_send() {
+                        Ok(())
+                    } else {
+                        Err(SlotError::Withdrawn)
+                    };
+                }
+                Some(wait) => {
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        "Send budget of the conversation used up (all replicas); waiting."
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
         }
     }
 
@@ -598,6 +670,14 @@ impl DingTalkClient {
         self.delivered_cards
             .insert(out_track_id.to_string(), space.clone())
             .await;
+        if let Some(store) = &self.shared
+            && let Err(e) = store
+                .put_json(&store.key("card", out_track_id), space, DELIVERED_CARD_TTL)
+                .await
+        {
+            store.stats.fallback("cards");
+            tracing::warn!(error = %e, "Card's space kept in this replica only; a press through another replica is answered privately.");
+        }
         let mut body = json!({
             "cardTemplateId": self.card_template_id,
             "outTrackId": out_track_id,

@@ -192,6 +192,31 @@ impl Simulator {
         self.push_callback(BOT_MESSAGE_TOPIC, body.to_string(), 3)
     }
 
+    /// Pushes the same robot message (one `msgId`) to every live connection, each in its
+    /// own frame — what two replicas see when DingTalk delivers a message again to
+    /// another connection of the app. Returns the frames' `messageId`s.
+    pub fn push_message_to_each(&self, msg: &Incoming) -> Vec<String> {
+        let body = self.callback(msg, Timestamp::now()).body.to_string();
+        let Ok(conns) = self.gw().conns.lock() else {
+            return Vec::new();
+        };
+        let mut ids = Vec::new();
+        for c in conns
+            .iter()
+            .filter(|c| !c.frozen.load(Ordering::Relaxed) && !c.leaving.load(Ordering::Relaxed))
+        {
+            let id = self.next_id("cb");
+            let frame = json!({ "specVersion": "1.0", "type": "CALLBACK",
+                "headers": { "appId": "sim-app", "contentType": "application/json", "messageId": id,
+                             "time": now_ms(), "topic": BOT_MESSAGE_TOPIC },
+                "data": body });
+            if c.tx.send(Message::Text(frame.to_string().into())).is_ok() {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
     /// Pushes a card button press (as `user`, in `space_type`/`space_id`) asking
     /// `question`; returns the frame's `messageId`.
     pub fn push_card_press(

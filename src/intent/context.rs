@@ -24,8 +24,9 @@ pub struct ContextKey {
     pub user_id: String,
 }
 
-/// The last question a user asked in a conversation, as understood.
-#[derive(Debug, Clone, PartialEq)]
+/// The last question a user asked in a conversation, as understood (serializable: the
+/// Redis store keeps it as JSON).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Turn {
     pub intent: Intent,
     pub slots: Slots,

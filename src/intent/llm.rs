@@ -567,6 +567,8 @@ pub struct LlmFallback {
     rates: Mutex<HashMap<String, (Instant, u32)>>,
     breaker: Mutex<Breaker>,
     pub stats: LlmStats,
+    /// Redis, when replicas share the cache and the per-user limit.
+    shared: Option<crate::state::RedisStore>,
 }
 
 impl LlmFallback {
@@ -593,8 +595,25 @@ impl LlmFallback {
             rates: Mutex::new(HashMap::new()),
             breaker: Mutex::new(Breaker::default()),
             stats: LlmStats::default(),
+            shared: None,
             config: config.clone(),
         })
+    }
+
+    /// Shares the answer cache and the per-user limit with the other replicas through
+    /// Redis (each replica keeps its own copy of what it read, too).
+    pub fn with_shared_state(mut self, shared: Option<crate::state::RedisStore>) -> LlmFallback {
+        self.shared = shared;
+        self
+    }
+
+    /// The Redis key of a cache key: hashed, so no question text sits in Redis keys.
+    fn shared_key(store: &crate::state::RedisStore, key: &str) -> String {
+        use sha2::Digest;
+        store.key(
+            "llm",
+            &hex::encode(&sha2::Sha256::digest(key.as_bytes())[..16]),
+        )
     }
 
     /// The configured model name, for the audit record.
@@ -616,10 +635,39 @@ impl LlmFallback {
             bump(&self.stats.cache_hits);
             return outcome(cached);
         }
+        if let Some(store) = &self.shared {
+            match store
+                .get_json::<Option<(Intent, Slots)>>(&Self::shared_key(store, &key))
+                .await
+            {
+                Ok(Some(found)) => {
+                    bump(&self.stats.cache_hits);
+                    self.cache.insert(key, found.clone()).await;
+                    return outcome(found);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    store.stats.fallback("llm_cache");
+                    tracing::warn!(error = %e, "Shared LLM cache unavailable.");
+                }
+            }
+        }
         // Identical messages arriving together (the 9 a.m. burst) wait for one call.
         let fresh = self.fresh(catalog, &redacted, user, now);
-        match self.cache.try_get_with(key, fresh).await {
-            Ok(found) => outcome(found),
+        match self.cache.try_get_with(key.clone(), fresh).await {
+            Ok(found) => {
+                if let Some(store) = &self.shared {
+                    let ttl = Duration::from_secs(self.config.cache_ttl_secs.max(1));
+                    if let Err(e) = store
+                        .put_json(&Self::shared_key(store, &key), &found, ttl)
+                        .await
+                    {
+                        store.stats.fallback("llm_cache");
+                        tracing::warn!(error = %e, "LLM answer not shared with the other replicas.");
+                    }
+                }
+                outcome(found)
+            }
             Err(refused) => Outcome::NotUnderstood(*refused),
         }
     }
@@ -634,7 +682,7 @@ impl LlmFallback {
         user: &str,
         now: &Zoned,
     ) -> Result<Option<(Intent, Slots)>, &'static str> {
-        if !self.within_rate(user) {
+        if !self.within_shared_rate(user).await {
             bump(&self.stats.rate_limited);
             return Err("fallback rate limit");
         }
@@ -695,6 +743,22 @@ impl LlmFallback {
                 Ok(None)
             }
         }
+    }
+
+    /// The per-user limit across replicas (Redis), or this replica's when there is no
+    /// Redis or it does not answer.
+    async fn within_shared_rate(&self, user: &str) -> bool {
+        if let Some(store) = &self.shared {
+            let key = store.key("llmrate", user);
+            match store.count_in_window(&key, Duration::from_secs(60)).await {
+                Ok(n) => return n <= u64::from(self.config.rate_per_user_per_minute),
+                Err(e) => {
+                    store.stats.fallback("llm_rate");
+                    tracing::warn!(error = %e, "Shared LLM limit unavailable; this replica counts alone.");
+                }
+            }
+        }
+        self.within_rate(user)
     }
 
     /// Counts a call against the user's budget for the current minute.

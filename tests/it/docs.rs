@@ -8,7 +8,11 @@ use askerp::config::Config;
 
 /// (file, heading above the block, first line number, the block's text).
 fn toml_blocks(file: &str) -> Vec<(String, String, usize, String)> {
-    let path = format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = if file == "README.md" {
+        format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))
+    } else {
+        format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"))
+    };
     let text = std::fs::read_to_string(&path).expect("docs file");
     let mut out = Vec::new();
     let mut heading = String::new();
@@ -134,6 +138,41 @@ fn every_documented_toml_snippet_loads_through_the_real_loader() {
         }
     }
     assert!(checked >= 6, "only {checked} snippets found");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The configuration snippets of README, `docs/charts.md` and `docs/deploy.md` (the
+/// directory and policy files they show are other formats, loaded by their own tests;
+/// the directory-sync snippets by `tests/it/directory.rs`), with the secrets they leave to
+/// the environment supplied as if set there.
+#[test]
+fn readme_and_operations_snippets_load_through_the_real_loader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in ["README.md", "charts.md", "deploy.md"] {
+        for (file, heading, line, body) in toml_blocks(file) {
+            if body.trim_start().starts_with("version =") || body.contains("[directory") {
+                continue;
+            }
+            let path = dir
+                .path()
+                .join(format!("{}-{line}.toml", file.replace('.', "-")));
+            std::fs::write(&path, &body).expect("write");
+            let mut env = figment::Figment::new();
+            if body.contains("backend = \"redis\"") {
+                env = env.merge(figment::providers::Serialized::default(
+                    "state.url",
+                    "redis://127.0.0.1:6379/0",
+                ));
+            }
+            checked += 1;
+            if let Err(e) = Config::load_with(Some(&path), env) {
+                failures.push(format!("{file}:{line} ({heading}): {e}\n{body}"));
+            }
+        }
+    }
+    assert!(checked >= 3, "only {checked} snippets found");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

@@ -19,6 +19,7 @@ mod odata;
 mod odoo;
 mod operator;
 mod reload;
+mod replicas;
 mod reports;
 mod sql;
 mod stream;
