@@ -69,7 +69,9 @@ struct Args {
     #[arg(long, default_value = "load-app")]
     app_key: String,
     /// A bot to measure: `name,callback_url,pid[,audit_file]`. Repeat for several bots;
-    /// their rounds are interleaved. `stream` as the URL: the bot connects in Stream mode
+    /// their rounds are interleaved. Replicas of one bot are joined with `+` in each field
+    /// (`askerp2,http://a/cb+http://b/cb,111+222,a.jsonl+b.jsonl`): the round's messages
+    /// go to them in turn, and CPU, RSS and audit records are their sums. `stream` as the URL: the bot connects in Stream mode
     /// (to `connections/open` on --listen) and gets frames on its WebSocket instead.
     #[arg(long = "target", required = true)]
     targets: Vec<String>,
@@ -110,9 +112,12 @@ const STREAM: &str = "stream";
 #[derive(Debug, Clone)]
 struct Target {
     name: String,
+    /// The first replica's URL (`stream` for a Stream-mode bot).
     url: String,
-    pid: u32,
-    audit: Option<PathBuf>,
+    /// Every replica's URL, `url` first.
+    urls: Vec<String>,
+    pids: Vec<u32>,
+    audits: Vec<PathBuf>,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -122,27 +127,45 @@ fn parse_target(s: &str) -> Result<Target, String> {
             "--target {s:?}: expected name,url,pid[,audit_file]"
         ));
     }
-    let loopback = parts[1] == STREAM
-        || match url::Url::parse(parts[1])
-            .map_err(|e| format!("--target {s:?}: {e}"))?
-            .host()
-        {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        };
-    if !loopback {
-        return Err(format!("--target {s:?}: only loopback bots are allowed"));
+    let urls: Vec<String> = parts[1].split('+').map(str::to_string).collect();
+    for u in &urls {
+        let loopback = u == STREAM
+            || match url::Url::parse(u)
+                .map_err(|e| format!("--target {s:?}: {e}"))?
+                .host()
+            {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            };
+        if !loopback {
+            return Err(format!("--target {s:?}: only loopback bots are allowed"));
+        }
     }
-    let pid = parts[2]
-        .parse()
+    if urls.len() > 1 && urls.iter().any(|u| u == STREAM) {
+        return Err(format!("--target {s:?}: replicas are HTTP targets"));
+    }
+    let pids = parts[2]
+        .split('+')
+        .map(|p| p.parse())
+        .collect::<Result<Vec<u32>, _>>()
         .map_err(|_| format!("--target {s:?}: pid is not a number"))?;
+    let audits: Vec<PathBuf> = parts
+        .get(3)
+        .map(|a| a.split('+').map(PathBuf::from).collect())
+        .unwrap_or_default();
+    if pids.len() != urls.len() || (!audits.is_empty() && audits.len() != urls.len()) {
+        return Err(format!(
+            "--target {s:?}: as many pids (and audit files) as URLs"
+        ));
+    }
     Ok(Target {
         name: parts[0].to_string(),
-        url: parts[1].to_string(),
-        pid,
-        audit: parts.get(3).map(PathBuf::from),
+        url: urls[0].clone(),
+        urls,
+        pids,
+        audits,
     })
 }
 
@@ -482,6 +505,20 @@ fn clock_ticks_per_sec() -> u64 {
         .unwrap_or(100)
 }
 
+/// The summed usage of a bot's replicas.
+fn usage_of(pids: &[u32], ticks: u64) -> Result<Usage, String> {
+    let mut sum = Usage {
+        cpu_us: 0,
+        rss_kib: 0,
+    };
+    for &pid in pids {
+        let u = usage(pid, ticks)?;
+        sum.cpu_us += u.cpu_us;
+        sum.rss_kib += u.rss_kib;
+    }
+    Ok(sum)
+}
+
 fn usage(pid: u32, ticks: u64) -> Result<Usage, String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
@@ -609,14 +646,14 @@ impl Runner {
         concurrency: usize,
         duration: Duration,
         max: u64,
-        audit_offset: &mut u64,
+        audit_offsets: &mut [u64],
     ) -> Result<Round, String> {
-        let before = usage(target.pid, self.ticks)?;
+        let before = usage_of(&target.pids, self.ticks)?;
         let gen_before = usage(std::process::id(), self.ticks)?;
         let machine_before = cpu_jiffies();
-        if let Some(path) = &target.audit {
+        for (path, offset) in target.audits.iter().zip(audit_offsets.iter_mut()) {
             // Anything a previous round left settles before this one counts.
-            *audit_offset = audit_lines_since(path, *audit_offset)?.1;
+            *offset = audit_lines_since(path, *offset)?.1;
         }
         let private_before = self.fake.private_sends.load(Ordering::Relaxed);
         let late_before = self.fake.late.load(Ordering::Relaxed);
@@ -624,11 +661,12 @@ impl Runner {
         let started = Instant::now();
         let deadline = started + duration;
         let mut workers = Vec::with_capacity(concurrency);
-        for _ in 0..concurrency {
+        for worker in 0..concurrency {
             let fake = Arc::clone(&self.fake);
             let client = self.client.clone();
             let secret = self.secret.clone();
-            let url = target.url.clone();
+            // Replicas take the workers in turn, as a round-robin load balancer would.
+            let url = target.urls[worker % target.urls.len()].clone();
             let next_id = Arc::clone(&self.next_id);
             let issued = Arc::clone(&issued);
             let (timeout, groups) = (self.reply_timeout, self.groups);
@@ -695,17 +733,21 @@ impl Runner {
         // The audit record is written after the reply is posted: let the last ones land
         // (and count their CPU) before reading.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let after = usage(target.pid, self.ticks)?;
+        let after = usage_of(&target.pids, self.ticks)?;
         round.cpu_busy_percent = busy_percent(&machine_before, &cpu_jiffies());
         round.cpu_us = after.cpu_us.saturating_sub(before.cpu_us);
         round.generator_cpu_us = usage(std::process::id(), self.ticks)?
             .cpu_us
             .saturating_sub(gen_before.cpu_us);
         round.rss_kib_after = after.rss_kib;
-        if let Some(path) = &target.audit {
-            let (lines, offset) = audit_lines_since(path, *audit_offset)?;
-            *audit_offset = offset;
-            round.audit_records = Some(lines);
+        if !target.audits.is_empty() {
+            let mut total = 0;
+            for (path, offset) in target.audits.iter().zip(audit_offsets.iter_mut()) {
+                let (lines, next) = audit_lines_since(path, *offset)?;
+                *offset = next;
+                total += lines;
+            }
+            round.audit_records = Some(total);
         }
         round.private_sends = self.fake.private_sends.load(Ordering::Relaxed) - private_before;
         round.late_replies = self.fake.late.load(Ordering::Relaxed) - late_before;
@@ -832,20 +874,23 @@ async fn wait_until_listening(
         }
         return Err(format!("{} did not connect to the gateway", target.name));
     }
-    let url = url::Url::parse(&target.url).map_err(|e| e.to_string())?;
-    let addr = url
-        .socket_addrs(|| Some(80))
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .next()
-        .ok_or("no address")?;
-    while Instant::now() < until {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Ok(());
+    'replicas: for u in &target.urls {
+        let url = url::Url::parse(u).map_err(|e| e.to_string())?;
+        let addr = url
+            .socket_addrs(|| Some(80))
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next()
+            .ok_or("no address")?;
+        while Instant::now() < until {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                continue 'replicas;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        return Err(format!("{} is not listening at {addr}", target.name));
     }
-    Err(format!("{} is not listening at {addr}", target.name))
+    Ok(())
 }
 
 #[tokio::main]
@@ -914,7 +959,7 @@ async fn run(args: Args) -> Result<i32, String> {
         groups: args.groups,
         ticks: clock_ticks_per_sec(),
     };
-    let mut offsets = vec![0u64; targets.len()];
+    let mut offsets: Vec<Vec<u64>> = targets.iter().map(|t| vec![0u64; t.audits.len()]).collect();
     let mut json_out = match &args.json {
         Some(p) => Some(std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?),
         None => None,
