@@ -880,6 +880,7 @@ pub async fn serve(
             }
         }
     });
+    let syncing = directory_sync_task(&state);
     let app = router(state, simulator);
     axum::serve(
         listener,
@@ -903,6 +904,9 @@ pub async fn serve(
     .await?;
     stop_stream.cancel();
     ticker.abort();
+    if let Some(t) = syncing {
+        t.abort();
+    }
     if let Some(stream) = stream {
         let _ = tokio::time::timeout(grace, stream).await;
     }
@@ -921,6 +925,41 @@ pub async fn serve(
         tracing::warn!(error = %e, "Audit log could not be closed cleanly.");
     }
     Ok(())
+}
+
+/// With `directory.sync_every_secs`: syncs the directory from its sources on that
+/// interval (changes audited in the server's log) and reloads when anything changed, so
+/// a leaver loses access within one interval. A failed sync keeps the current directory
+/// and is logged and counted; the next interval tries again.
+fn directory_sync_task(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let every = state.config.directory.sync_every_secs;
+    if every == 0 || !state.config.directory.has_sources() {
+        return None;
+    }
+    let state = state.clone();
+    Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(every));
+        ticks.tick().await; // the first tick is now: the file was just loaded
+        loop {
+            ticks.tick().await;
+            match crate::directory::sync_into(&state.config, &state.audit).await {
+                Ok(report) => {
+                    state.metrics.count("directory_syncs_ok");
+                    if !report.changes.is_empty() {
+                        tracing::info!(
+                            changes = report.changes.len(),
+                            "Directory changed at the scheduled sync; reloading."
+                        );
+                        let _ = state.reload().await;
+                    }
+                }
+                Err(e) => {
+                    state.metrics.count("directory_syncs_failed");
+                    tracing::error!(error = %e, "Scheduled directory sync failed; the current directory stays in use.");
+                }
+            }
+        }
+    }))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -50,6 +50,10 @@ pub struct DirectoryConfig {
     /// DingTalk departments and the departments above them).
     #[serde(rename = "department_rule")]
     pub department_rules: Vec<DepartmentRule>,
+    /// While `serve` runs: sync from the sources this often (seconds; 0 = only when
+    /// `askerp directory sync` runs) and, when anything changed, reload the directory, so
+    /// a leaver loses access within one interval without a restart.
+    pub sync_every_secs: u64,
 }
 
 /// A CSV export and how its columns map to the directory.
@@ -150,6 +154,9 @@ impl DirectoryConfig {
     /// which reads them, so a configuration can be validated before the first export.
     pub fn problems(&self, data_directory: Option<&std::path::Path>) -> Vec<String> {
         let mut p = Vec::new();
+        if self.sync_every_secs > 0 && !self.has_sources() {
+            p.push("directory.sync_every_secs is set but [directory.csv] and [directory.dingtalk] are not: there is nothing to sync from".to_string());
+        }
         if let Some(csv) = &self.csv {
             if csv.path.as_os_str().is_empty() {
                 p.push("directory.csv.path must be set".to_string());

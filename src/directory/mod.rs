@@ -713,8 +713,21 @@ pub async fn check(config: &Config) -> Result<Report, SyncError> {
 /// `askerp directory sync`: merges the sources, writes the directory file (unless
 /// `print_only` or no output is configured) and audits every change it made.
 pub async fn sync(config: &Config, print_only: bool) -> Result<Report, SyncError> {
+    if print_only || output_path(config).is_none() {
+        return check(config).await;
+    }
+    // Opened first: a change that cannot be audited is not made.
+    let log = AuditLog::open(&config.audit.path)?;
+    let report = sync_into(config, &log).await?;
+    let _ = log.checkpoint();
+    Ok(report)
+}
+
+/// Sync into the directory file, auditing every change in `log` (the server's own log
+/// when `serve` syncs on `directory.sync_every_secs`).
+pub async fn sync_into(config: &Config, log: &AuditLog) -> Result<Report, SyncError> {
     let mut report = check(config).await?;
-    let Some(path) = output_path(config).filter(|_| !print_only) else {
+    let Some(path) = output_path(config) else {
         return Ok(report);
     };
     // An export cut short or a lost contacts permission looks like everyone leaving at
@@ -729,12 +742,9 @@ pub async fn sync(config: &Config, print_only: bool) -> Result<Report, SyncError
             return Err(SyncError::Empty { previous });
         }
     }
-    // Opened first: a change that cannot be audited is not made.
-    let log = AuditLog::open(&config.audit.path)?;
     write(path, &render(&report.merged.principals))?;
     let sync_id = format!("directory-sync-{}", jiff::Timestamp::now().as_millisecond());
-    audit(&log, &sync_id, &report.changes)?;
-    let _ = log.checkpoint();
+    audit(log, &sync_id, &report.changes)?;
     report.written = Some(path.to_path_buf());
     Ok(report)
 }

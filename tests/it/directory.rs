@@ -2,6 +2,7 @@
 //! the simulator in DingTalk's wire format, merged, written, audited and checked.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use askerp::config::Config;
 use askerp::dingtalk::sim::Simulator;
@@ -650,4 +651,81 @@ async fn the_simulated_contacts_answer_in_dingtalks_wire_format_and_errors_reach
         .await
         .expect_err("unknown department");
     assert!(err.to_string().contains("60003"), "{err}");
+}
+
+/// While `serve` runs, `directory.sync_every_secs` syncs from the HR export and reloads:
+/// a leaver loses access, and a joiner gains it, without a restart; the changes are in
+/// the server's audit log. Asked in English and Cantonese.
+#[tokio::test]
+async fn the_running_server_syncs_on_its_schedule_and_a_leaver_loses_access() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("hr.csv");
+    let export = std::fs::read_to_string(fixture("hr-export.csv")).expect("fixture");
+    std::fs::write(&csv, &export).expect("csv");
+    let synced = Config::from_toml(&csv_config(dir.path(), &csv)).expect("config");
+    directory::sync(&synced, false).await.expect("first sync");
+    let directory_file = dir.path().join("directory.toml");
+    let app = crate::support::TestApp::start_with(
+        |c| {
+            c.data.directory = Some(directory_file.clone());
+            c.directory = synced.directory.clone();
+            c.directory.output = Some(directory_file.clone());
+            c.directory.sync_every_secs = 1;
+        },
+        None,
+    )
+    .await;
+    let reply = app
+        .ask("0101", "how many annual leave days do I have?")
+        .await;
+    assert!(
+        reply.text.contains("leave") || reply.text.contains("Leave"),
+        "{}",
+        reply.text
+    );
+    let first = app.audit(1).await.last().cloned().expect("record");
+    assert_eq!(first["decision"], "allow", "{first}");
+
+    // 0101 leaves: the next export no longer lists them.
+    let without: String = export
+        .lines()
+        .filter(|l| !l.starts_with("0101,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&csv, without).expect("csv");
+    let mut gone = None;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let answered = app
+            .audit_lines()
+            .iter()
+            .filter(|r| r["channel"] == "callback")
+            .count();
+        let reply = app.ask("0101", "我仲有幾多日年假?").await;
+        let _ = app.audit(app.audit_lines().len().max(answered + 1)).await;
+        let record = app
+            .audit_lines()
+            .into_iter()
+            .rev()
+            .find(|r| r["channel"] == "callback")
+            .expect("record");
+        if record["decision"] == "unknown_user" {
+            gone = Some(reply);
+            break;
+        }
+    }
+    let reply = gone.expect("the leaver kept access after the scheduled sync");
+    assert!(!reply.text.contains("陳大文"), "{}", reply.text);
+    let removed: Vec<Value> = app
+        .audit_lines()
+        .into_iter()
+        .filter(|r| r["channel"] == "directory" && r["user"] == "0101")
+        .collect();
+    assert_eq!(removed.len(), 1, "{removed:#?}");
+    assert_eq!(
+        removed[0]["reason"],
+        "removed: no longer in the sources, access ends"
+    );
+    assert!(app.state.metrics.get("directory_syncs_ok") >= 1);
+    assert!(askerp::audit::verify(&app.audit_path, None).is_ok());
 }

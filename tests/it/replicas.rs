@@ -623,3 +623,76 @@ async fn redis_stopping_mid_run_degrades_to_local_memory_and_says_so() {
     assert!(back.is_some(), "never went back to Redis");
     assert!(askerp::audit::verify(&a.audit_path, None).is_ok());
 }
+
+fn interactive_cards(c: &mut Config) {
+    c.dingtalk.card_template_id = "tpl-askerp.schema".into();
+    c.dingtalk.card_callback_route_key = "askerp".into();
+    c.dingtalk.card_callback_token = Secret::new("card-token");
+}
+
+/// A card one replica delivered into a group, pressed through the other replica: the
+/// other replica knows the card's real space from Redis, so a question anyone in the group
+/// may see updates the card in place, and a personal one goes to the presser privately
+/// — whatever the callback claims about the space.
+#[tokio::test]
+async fn a_card_press_through_the_other_replica_knows_where_the_card_is() {
+    use askerp::dingtalk::sim::Destination;
+    let Some(redis) = redis_url() else { return };
+    let ding = Ding::new().await;
+    let prefix = unique_prefix();
+    let a = Replica::start(&ding, &redis, &prefix, interactive_cards).await;
+    let b = Replica::start(&ding, &redis, &prefix, interactive_cards).await;
+    let msg = Incoming::text("demo.manager", "how many iPhone 15 Pro 256GB in stock?")
+        .in_group("cidCardShared==");
+    assert_eq!(a.post(&ding, &msg, Timestamp::now()).await, 200);
+    let sent = ding.sim.wait_for_sent(1, WAIT).await;
+    let Destination::Card { out_track_id, .. } = sent[0].to.clone() else {
+        panic!("not a card: {:?}", sent[0].to);
+    };
+    let press = |question: &str| {
+        serde_json::json!({ "type": "actionCallback", "outTrackId": out_track_id,
+            "userId": "demo.staff", "userIdType": 1, "spaceType": "IM_ROBOT", "spaceId": "demo.staff",
+            "content": serde_json::json!({"cardPrivateData": {"params": {"question": question}}}).to_string() })
+    };
+    let url = format!("{}/dingtalk/card?token=card-token", b.base);
+    // Personal, in English and Cantonese: private, the group's card untouched.
+    let mut expected = 1;
+    for q in ["how many annual leave days do I have?", "我仲有幾多日年假?"] {
+        let ok = b
+            .http
+            .post(&url)
+            .json(&press(q))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(ok.status(), 200);
+        expected += 1;
+        let sent = ding.sim.wait_for_sent(expected, WAIT).await;
+        assert_eq!(
+            sent[expected - 1].to,
+            Destination::Private {
+                user_ids: vec!["demo.staff".into()]
+            },
+            "{:?}",
+            sent[expected - 1]
+        );
+    }
+    // Shareable (stock in another warehouse): B updates the group's card in place, which
+    // it could only do knowing the card is A's group card.
+    let ok = b
+        .http
+        .post(&url)
+        .json(&press("iPhone 15 Pro 256GB 荃灣倉仲有幾多?"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(ok.status(), 200);
+    let sent = ding.sim.wait_for_sent(expected + 1, WAIT).await;
+    assert!(
+        matches!(&sent[expected].to, Destination::CardUpdate { out_track_id: id } if *id == out_track_id),
+        "{:?}",
+        sent[expected]
+    );
+    let card = ding.sim.card(&out_track_id).expect("card");
+    assert!(card.to_string().contains("荃灣"), "{card}");
+}
