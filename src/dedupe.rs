@@ -123,6 +123,16 @@ impl Deduper {
         }
     }
 
+    /// Forgets `msg_id`, so its next delivery is answered: for a message whose answer
+    /// failed before anything was sent.
+    pub fn forget(&self, msg_id: &str) {
+        let key = digest(msg_id);
+        let mut w = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, ids) in w.buckets.iter_mut() {
+            ids.remove(&key);
+        }
+    }
+
     /// How many ids are remembered now (for metrics and memory tests).
     pub fn len(&self) -> usize {
         let w = self.inner.lock().unwrap_or_else(|p| p.into_inner());

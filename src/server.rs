@@ -148,7 +148,7 @@ impl AppState {
             Claim::Answer { degraded } => {
                 let worker = self.clone();
                 self.tasks
-                    .spawn(async move { worker.handle_claimed(inbound, channel, degraded).await });
+                    .spawn(async move { worker.handle_guarded(inbound, channel, degraded).await });
                 true
             }
             Claim::Duplicate => false,
@@ -159,7 +159,7 @@ impl AppState {
                     match worker.claims.wait(&inbound.msg_id).await {
                         Claim::Answer { degraded } => {
                             tracing::info!(msg_id = %inbound.msg_id, "The replica answering this message stopped; answering it here.");
-                            worker.handle_claimed(inbound, channel, degraded).await
+                            worker.handle_guarded(inbound, channel, degraded).await
                         }
                         _ => {
                             worker.metrics.count("redeliveries_other_replica");
@@ -169,6 +169,45 @@ impl AppState {
                 });
                 true
             }
+        }
+    }
+
+    /// [`Self::handle_claimed`], surviving a panic anywhere in answering (a connector's
+    /// bug, say): the message gets an audit record saying it failed, and when nothing was
+    /// sent for it yet, its claim is forgotten so a redelivery is answered — never lost
+    /// silently, never answered twice.
+    async fn handle_guarded(&self, inbound: Inbound, channel: &'static str, degraded: bool) {
+        use futures_util::FutureExt;
+        let msg_id = inbound.msg_id.clone();
+        let keep = inbound.clone();
+        let outcome = std::panic::AssertUnwindSafe(self.handle_claimed(inbound, channel, degraded))
+            .catch_unwind()
+            .await;
+        if outcome.is_ok() {
+            return;
+        }
+        self.metrics.count("answers_panicked");
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&msg_id);
+        // Nothing sent yet when the gate can still be withdrawn.
+        let nothing_sent = pending.as_ref().is_none_or(|p| p.gate.withdraw());
+        tracing::error!(msg_id = %msg_id, nothing_sent, "Answering the message failed unexpectedly.");
+        let mut record = audit_record_unanswered(&keep, channel);
+        record.reason = Some(if nothing_sent {
+            "internal failure while answering; nothing sent, a redelivery will be answered".into()
+        } else {
+            "internal failure while answering, after part of the answer was sent".into()
+        });
+        if let Err(e) = self.audit.append(&record) {
+            tracing::error!(error = %e, "Audit record could not be written.");
+        }
+        if nothing_sent {
+            self.claims.forget(&msg_id).await;
+        } else {
+            self.claims.done(&msg_id).await;
         }
     }
 
@@ -615,6 +654,25 @@ impl RefusalWindow {
 
     fn take(&mut self) -> Option<std::collections::BTreeMap<String, u64>> {
         (!self.sampled_out.is_empty()).then(|| std::mem::take(&mut self.sampled_out))
+    }
+}
+
+/// The record of a message that was accepted and not answered.
+fn audit_record_unanswered(inbound: &Inbound, channel: &'static str) -> AuditRecord {
+    AuditRecord {
+        time: Some(Timestamp::now()),
+        channel: channel.to_string(),
+        msg_id: inbound.msg_id.clone(),
+        conversation_id: inbound.conversation_id.clone(),
+        conversation_type: match inbound.conversation {
+            Conversation::OneToOne => "1:1".into(),
+            Conversation::Group => "group".into(),
+        },
+        user: inbound.sender_staff_id.clone(),
+        text: inbound.text.clone(),
+        decision: "error".into(),
+        outcome: "not_answered".into(),
+        ..AuditRecord::default()
     }
 }
 

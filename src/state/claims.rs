@@ -143,6 +143,13 @@ impl MessageClaims {
         }
     }
 
+    /// Forgets the message everywhere (this replica's memory and its Redis claim), so a
+    /// redelivery is answered: the answer failed before anything was sent.
+    pub async fn forget(&self, msg_id: &str) {
+        self.local.forget(msg_id);
+        self.release(msg_id).await;
+    }
+
     /// Gives the claim back, so a redelivery is answered (nothing was sent for it).
     pub async fn release(&self, msg_id: &str) {
         if let Some(store) = &self.shared

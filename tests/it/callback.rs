@@ -491,3 +491,113 @@ async fn shutdown_accounts_for_every_acknowledged_message() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.sim.sent().len(), delivered + held, "answered twice");
 }
+
+/// The demo ERP with a bug: its leave lookup panics the first `panics` times.
+struct PanickyDemo {
+    inner: askerp::erp::demo::DemoErp,
+    panics: Arc<std::sync::atomic::AtomicU32>,
+}
+
+#[async_trait]
+impl Connector for PanickyDemo {
+    fn name(&self) -> &str {
+        "panicky-demo"
+    }
+    async fn places(&self) -> Result<Places, ErpError> {
+        self.inner.places().await
+    }
+    async fn vocabulary(&self) -> Result<Vocabulary, ErpError> {
+        self.inner.vocabulary().await
+    }
+    async fn find_items(&self, t: &str) -> Result<Vec<Item>, ErpError> {
+        self.inner.find_items(t).await
+    }
+    async fn stock(&self, s: &[String], w: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
+        self.inner.stock(s, w).await
+    }
+    async fn low_stock(&self, w: Option<&str>) -> Result<Vec<StockLine>, ErpError> {
+        self.inner.low_stock(w).await
+    }
+    async fn sales_summary(&self, f: &SalesFilter) -> Result<SalesSummary, ErpError> {
+        self.inner.sales_summary(f).await
+    }
+    async fn top_items(&self, f: &SalesFilter, n: u32) -> Result<Vec<TopItem>, ErpError> {
+        self.inner.top_items(f, n).await
+    }
+    async fn order(&self, n: &str) -> Result<Option<Order>, ErpError> {
+        self.inner.order(n).await
+    }
+    async fn find_employees(&self, t: &str) -> Result<Vec<Employee>, ErpError> {
+        self.inner.find_employees(t).await
+    }
+    async fn leave_balance(&self, e: &str, d: Date) -> Result<Option<LeaveBalance>, ErpError> {
+        use std::sync::atomic::Ordering;
+        if self
+            .panics
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            panic!("a connector bug");
+        }
+        self.inner.leave_balance(e, d).await
+    }
+}
+
+/// A panic while answering (a connector's bug) loses nothing silently: the message gets
+/// an audit record saying it failed, and since nothing was sent, DingTalk's redelivery
+/// of it is answered — once. In English and Cantonese.
+#[tokio::test]
+async fn a_message_whose_answer_died_is_recorded_and_answered_when_redelivered() {
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Asia/Hong_Kong").expect("tz"))
+        .date();
+    let panics = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let erp = PanickyDemo {
+        inner: askerp::erp::demo::DemoErp::open(None, today)
+            .await
+            .expect("demo ERP"),
+        panics: Arc::clone(&panics),
+    };
+    let app = TestApp::start_with(|_| {}, Some(Arc::new(erp))).await;
+    let mut answered = 0;
+    // Two people: a second question of the same person would come from the ERP cache.
+    for (user, text) in [
+        ("demo.staff", "how many annual leave days do I have?"),
+        ("demo.manager", "我仲有幾多日年假?"),
+    ] {
+        panics.store(1, std::sync::atomic::Ordering::SeqCst);
+        let cb = app
+            .sim
+            .callback(&Incoming::text(user, text), Timestamp::now());
+        let records = app.audit_lines().len();
+        assert_eq!(app.post(&cb).await, 200);
+        let lines = app.audit(records + 1).await;
+        let failed = &lines[records];
+        assert_eq!(failed["decision"], "error", "{failed}");
+        assert_eq!(failed["outcome"], "not_answered");
+        assert!(
+            failed["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("redelivery will be answered")),
+            "{failed}"
+        );
+        assert_eq!(app.sim.sent().len(), answered, "something was sent");
+        // DingTalk sends it again: now it is answered, once.
+        assert_eq!(app.post(&cb).await, 200);
+        answered += 1;
+        let sent = app
+            .sim
+            .wait_for_sent(answered, Duration::from_secs(10))
+            .await;
+        assert!(
+            has_digit(&sent[answered - 1].text),
+            "{}",
+            sent[answered - 1].text
+        );
+        assert_eq!(app.post(&cb).await, 200);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(app.sim.sent().len(), answered, "answered twice");
+    }
+    assert_eq!(app.state.metrics.get("answers_panicked"), 2);
+    assert!(askerp::audit::verify(&app.audit_path, None).is_ok());
+}
