@@ -7,7 +7,8 @@
 //! bounded run); for a longer run raise it, e.g.
 //! `PROPTEST_CASES=200000 cargo test --release --test fuzz`.
 //! These are random, not coverage-guided, inputs; the generators are shaped after the
-//! real payloads so most cases reach past the first parse.
+//! real payloads so most cases reach past the first parse. The coverage-guided targets
+//! of the same boundaries are in `fuzz/` (AFL++, `scripts/fuzz`).
 
 use std::time::{Duration, Instant};
 
