@@ -25,6 +25,8 @@ pub struct PushConfig {
     pub working_days: Vec<String>,
     /// How often the scheduler looks for runs that are due.
     pub tick_secs: u64,
+    /// How often the low-stock list is polled for `[[alert_route]]`s of kind `low_stock`.
+    pub low_stock_poll_secs: u64,
     /// Where the push state (last runs, alert readings, chat subscriptions) is kept;
     /// unset: `<audit.path>.push.json`.
     pub state: Option<PathBuf>,
@@ -42,6 +44,7 @@ impl Default for PushConfig {
                 .map(String::from)
                 .to_vec(),
             tick_secs: 30,
+            low_stock_poll_secs: 300,
             state: None,
             groups: Vec::new(),
         }
@@ -134,6 +137,9 @@ pub fn validate(
     }
     if push.tick_secs == 0 {
         problems.push("push.tick_secs must be at least 1".into());
+    }
+    if push.low_stock_poll_secs == 0 {
+        problems.push("push.low_stock_poll_secs must be at least 1".into());
     }
     if let Some(path) = &push.holidays
         && !path.is_file()

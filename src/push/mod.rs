@@ -6,12 +6,14 @@
 //! - [`subscriptions`]: the gate every subscription passes (who, what, where).
 //! - [`scheduler`]: runs due subscriptions through [`crate::pipeline::Bot::answer`] as the
 //!   subscriber, delivers, audits (channel `push`), and persists the last run.
+//! - [`alerts`]: low stock by polling: one message per crossing, re-armed on recovery.
 //! - [`routing`]: which alerts go to whom.
 //! - [`store`]: the state kept between runs, behind a trait (a JSON file by default).
 //!
 //! A push is a question the subscriber asked: the same pipeline, the same policy, the
 //! same audit, every time it runs.
 
+pub mod alerts;
 pub mod config;
 pub mod holidays;
 pub mod routing;
@@ -178,6 +180,45 @@ pub fn spawn(
     stop: tokio_util::sync::CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let scheduler = state.push.clone()?;
+    let alerts = alerts::LowStockAlerts::new(
+        state.config.alert_routes.clone(),
+        state.config.push.groups.clone(),
+    );
+    if !alerts.is_empty() {
+        let state = state.clone();
+        let scheduler = Arc::clone(&scheduler);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(
+                state.config.push.low_stock_poll_secs.max(1),
+            ));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = every.tick() => {}
+                }
+                let bot = state.bot();
+                let now = Zoned::now().with_time_zone(bot.tz.clone());
+                let deps = scheduler::Deps {
+                    bot: &bot,
+                    client: &state.dingtalk,
+                    audit: &state.audit,
+                };
+                match alerts.poll(&deps, scheduler.store.as_ref(), &now).await {
+                    Ok(r) => {
+                        for _ in 0..r.delivered {
+                            state.metrics.count("alerts_delivered");
+                        }
+                        for _ in 0..(r.failed.len() + r.refused.len()) {
+                            state.metrics.count("alerts_not_delivered");
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "Alert state could not be written."),
+                }
+            }
+        });
+    }
     Some(tokio::spawn(async move {
         {
             let bot = state.bot();

@@ -78,6 +78,11 @@ pub trait PushStore: Send + Sync {
 
     async fn alert(&self, key: &str) -> Result<Option<AlertMark>, StoreError>;
     async fn set_alert(&self, key: &str, mark: AlertMark) -> Result<(), StoreError>;
+    /// Every alert reading whose key starts with `prefix`.
+    async fn alerts_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, AlertMark)>, StoreError>;
 
     async fn muted_until(&self, user: &str) -> Result<Option<Timestamp>, StoreError>;
     /// Mutes `user` until `until`; `None` lifts the mute.
@@ -247,6 +252,19 @@ impl PushStore for FileStore {
     async fn set_alert(&self, key: &str, mark: AlertMark) -> Result<(), StoreError> {
         self.change(|s| {
             s.alerts.insert(key.to_string(), mark);
+        })
+    }
+
+    async fn alerts_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, AlertMark)>, StoreError> {
+        self.read(|s| {
+            s.alerts
+                .range(prefix.to_string()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .map(|(k, m)| (k.clone(), m.clone()))
+                .collect()
         })
     }
 

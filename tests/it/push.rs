@@ -34,6 +34,20 @@ pub struct Rig {
 
 impl Rig {
     pub async fn new() -> Rig {
+        Rig::build(false).await
+    }
+
+    /// A rig whose demo ERP lives in `<dir>/demo.sqlite`, read without caching between
+    /// polls, so a test can change the stock between two polls.
+    pub async fn with_demo_file() -> Rig {
+        Rig::build(true).await
+    }
+
+    pub fn demo_path(&self) -> PathBuf {
+        self._dir.path().join("demo.sqlite")
+    }
+
+    async fn build(demo_file: bool) -> Rig {
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = Simulator::new(APP_KEY, SECRET);
         let base = sim.serve_on_loopback().await.expect("simulator");
@@ -43,7 +57,20 @@ impl Rig {
         config.dingtalk.api_base = base.clone();
         config.dingtalk.oapi_base = base;
         let client = DingTalkClient::new(&config.dingtalk).expect("client");
-        let bot = Arc::new(askerp::setup::bot(&config).await.expect("bot"));
+        let mut bot = askerp::setup::bot(&config).await.expect("bot");
+        if demo_file {
+            let today = jiff::Zoned::now().with_time_zone(hk()).date();
+            let demo =
+                askerp::erp::demo::DemoErp::open(Some(&dir.path().join("demo.sqlite")), today)
+                    .await
+                    .expect("demo");
+            bot.erp = askerp::erp::ErpRouter::from_connector(
+                Arc::new(demo),
+                std::time::Duration::from_millis(1),
+                std::time::Duration::from_secs(10),
+            );
+        }
+        let bot = Arc::new(bot);
         let audit_path = dir.path().join("audit.jsonl");
         let audit = AuditLog::open(&audit_path).expect("audit");
         let state_path = askerp::push::store::path_for(&audit_path);
@@ -590,18 +617,25 @@ async fn the_server_sends_a_due_run_on_its_first_tick() {
                 holidays: HolidayRule::Ignore,
             });
             let yesterday = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(48);
-            let state = format!(
-                "{{\"runs\": {{\"daily-low\": {{\"after\": \"{yesterday}\"}}}}}}"
-            );
+            let state = format!("{{\"runs\": {{\"daily-low\": {{\"after\": \"{yesterday}\"}}}}}}");
             std::fs::write(askerp::push::store::path_for(&c.audit.path), state).expect("state");
         },
         None,
     )
     .await;
-    let sent = app.sim.wait_for_sent(1, std::time::Duration::from_secs(10)).await;
+    let sent = app
+        .sim
+        .wait_for_sent(1, std::time::Duration::from_secs(10))
+        .await;
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert!(matches!(&sent[0].to, Destination::Private { user_ids } if user_ids == &["demo.staff".to_string()]));
-    assert!(sent[0].text.contains("低") || sent[0].title.contains("低"), "in the question's language: {}", sent[0].title);
+    assert!(
+        matches!(&sent[0].to, Destination::Private { user_ids } if user_ids == &["demo.staff".to_string()])
+    );
+    assert!(
+        sent[0].text.contains("低") || sent[0].title.contains("低"),
+        "in the question's language: {}",
+        sent[0].title
+    );
     // Two days down: the older run is recorded as superseded, the latest one sent.
     let audit = app.audit(2).await;
     let push: Vec<&Value> = audit.iter().filter(|r| r["channel"] == "push").collect();
@@ -613,4 +647,184 @@ async fn the_server_sends_a_due_run_on_its_first_tick() {
     // Later ticks send nothing more (the run is recorded).
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(app.sim.sent().len(), 1);
+}
+
+/// A stock line of the demo ERP that is watched (a reorder level) and not low now.
+async fn watched_line(db: &sqlx::SqlitePool) -> (String, String, i64, i64) {
+    sqlx::query_as(
+        "SELECT s.sku, s.warehouse, s.reserved, s.reorder_level FROM stock s \
+         WHERE s.reorder_level > 0 AND s.on_hand - s.reserved > s.reorder_level \
+         ORDER BY s.sku, s.warehouse LIMIT 1",
+    )
+    .fetch_one(db)
+    .await
+    .expect("a watched line")
+}
+
+async fn set_on_hand(db: &sqlx::SqlitePool, sku: &str, warehouse: &str, on_hand: i64) {
+    sqlx::query("UPDATE stock SET on_hand = ? WHERE sku = ? AND warehouse = ?")
+        .bind(on_hand)
+        .bind(sku)
+        .bind(warehouse)
+        .execute(db)
+        .await
+        .expect("update");
+}
+
+async fn settle() {
+    // The ERP cache of the rig keeps answers for a millisecond.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+}
+
+#[tokio::test]
+async fn a_low_stock_crossing_is_one_message_per_recipient_re_arms_on_recovery_and_survives_restart()
+ {
+    use askerp::push::alerts::LowStockAlerts;
+    use askerp::push::routing::{AlertKind, AlertRouteConfig};
+
+    let rig = Rig::with_demo_file().await;
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", rig.demo_path().display()))
+        .await
+        .expect("demo db");
+    let (sku, warehouse, reserved, level) = watched_line(&db).await;
+    let routes = vec![
+        AlertRouteConfig {
+            kind: AlertKind::LowStock,
+            warehouses: vec![warehouse.clone()],
+            regions: vec![],
+            users: vec!["demo.staff".into(), "demo.hr".into()],
+            groups: vec!["cid-shop-floor".into()],
+            locale: "zh-HK".into(),
+        },
+        // Covers no warehouse of the demo: its recipient hears nothing.
+        AlertRouteConfig {
+            kind: AlertKind::LowStock,
+            warehouses: vec![],
+            regions: vec!["NOWHERE".into()],
+            users: vec!["demo.manager".into()],
+            groups: vec![],
+            locale: "en".into(),
+        },
+    ];
+    let alerts = LowStockAlerts::new(routes, rig.push.groups.clone());
+    let store = FileStore::open(&rig.state_path).expect("state");
+    let clock = std::cell::RefCell::new(at("2026-12-04T10:00:00"));
+    let tick = || {
+        let next = clock
+            .borrow()
+            .checked_add(jiff::SignedDuration::from_mins(5))
+            .expect("time");
+        *clock.borrow_mut() = next.clone();
+        next
+    };
+    // The first poll records what is already low; nothing is sent.
+    let r = alerts
+        .poll(&rig.deps(), &store, &tick())
+        .await
+        .expect("poll");
+    assert!(r.baseline && r.fired.is_empty(), "{r:?}");
+    assert!(rig.sim.sent().is_empty());
+    // The stock drops to nothing available: polled ten times, one message per recipient.
+    set_on_hand(&db, &sku, &warehouse, reserved).await;
+    for _ in 0..10 {
+        settle().await;
+        alerts
+            .poll(&rig.deps(), &store, &tick())
+            .await
+            .expect("poll");
+    }
+    let sent = rig.sim.sent();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent.iter().any(|s| matches!(&s.to, Destination::Private { user_ids } if user_ids == &["demo.staff".to_string()])));
+    assert!(sent.iter().any(|s| matches!(&s.to, Destination::Group { conversation_id } if conversation_id == "cid-shop-floor")));
+    // In the route's language, with the ERP's figures and the next question as a button.
+    let card = &sent[0];
+    assert!(card.title.contains("低於安全存量"), "{}", card.title);
+    assert!(
+        card.text.contains(&format!("{level}")),
+        "the reorder level: {}",
+        card.text
+    );
+    let next = askerp::card::Button {
+        title: card.buttons[0].0.clone(),
+        url: card.buttons[0].1.clone(),
+    }
+    .follow_up_text()
+    .expect("a question button");
+    let asked = rig
+        .bot
+        .resolver
+        .explain(&next, &at("2026-12-04T10:00:00"))
+        .resolution;
+    assert_eq!(
+        asked.intent.map(|i| i.name()),
+        Some("inventory.stock"),
+        "{next}"
+    );
+    assert!(
+        asked.slots.warehouse.is_none(),
+        "stock in all warehouses: {next}"
+    );
+    // The HR officer may not see low stock: refused and recorded, nothing sent.
+    let audit = rig.audit_lines();
+    let denied: Vec<&Value> = audit.iter().filter(|r| r["decision"] == "deny").collect();
+    assert_eq!(denied.len(), 1, "{audit:#?}");
+    assert_eq!(denied[0]["channel"], "alert");
+    assert!(
+        denied[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("demo.hr")
+    );
+    let delivered = audit
+        .iter()
+        .filter(|r| r["channel"] == "alert" && r["outcome"] == "delivered")
+        .count();
+    assert_eq!(delivered, 2);
+
+    // A restart while it is still low: not sent again.
+    drop(store);
+    let store = FileStore::open(&rig.state_path).expect("state");
+    settle().await;
+    let r = alerts
+        .poll(&rig.deps(), &store, &tick())
+        .await
+        .expect("poll");
+    assert!(r.fired.is_empty(), "{r:?}");
+    assert_eq!(rig.sim.sent().len(), 2);
+    // Still at the level exactly is still low (at or below): nothing re-arms.
+    set_on_hand(&db, &sku, &warehouse, reserved + level).await;
+    settle().await;
+    let r = alerts
+        .poll(&rig.deps(), &store, &tick())
+        .await
+        .expect("poll");
+    assert!(r.rearmed.is_empty(), "{r:?}");
+    // It recovers above the level: re-armed, nothing sent.
+    set_on_hand(&db, &sku, &warehouse, reserved + level + 10).await;
+    settle().await;
+    let r = alerts
+        .poll(&rig.deps(), &store, &tick())
+        .await
+        .expect("poll");
+    assert_eq!(r.rearmed, [format!("{warehouse}:{sku}")]);
+    assert_eq!(rig.sim.sent().len(), 2);
+    // The staff member mutes alerts for a day; it falls again: only the group hears.
+    let until = clock.borrow().timestamp() + jiff::SignedDuration::from_hours(24);
+    store
+        .set_mute("demo.staff", Some(until))
+        .await
+        .expect("mute");
+    set_on_hand(&db, &sku, &warehouse, reserved).await;
+    settle().await;
+    let r = alerts
+        .poll(&rig.deps(), &store, &tick())
+        .await
+        .expect("poll");
+    assert_eq!(r.fired, [format!("{warehouse}:{sku}")]);
+    let sent = rig.sim.sent();
+    assert_eq!(sent.len(), 3);
+    assert!(matches!(&sent[2].to, Destination::Group { .. }));
+    assert!(r.refused.iter().any(|x| x.contains("muted")), "{r:?}");
+    askerp::audit::verify(&rig.audit_path, None).expect("the chain holds");
 }
