@@ -132,6 +132,20 @@ pub enum Command {
         #[command(subcommand)]
         command: DirectoryCommand,
     },
+    /// Scheduled reports: list them, or remove one.
+    Subscriptions {
+        #[command(subcommand)]
+        command: SubscriptionsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionsCommand {
+    /// Every subscription (configured and made by chat): who, what, when, last and next run.
+    List,
+    /// Stops a subscription: one made by chat is deleted; a configured one is switched
+    /// off in the push state (remove it from the configuration file too).
+    Remove { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -381,6 +395,10 @@ async fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check { offline } => check(config_path, offline).await,
+        Command::Subscriptions { command } => {
+            let config = Config::load(config_path.as_deref())?;
+            subscriptions(&config, command).await
+        }
         Command::Directory { command } => {
             let config = Config::load(config_path.as_deref())?;
             directory(&config, command).await
@@ -962,6 +980,17 @@ async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
     }
     let bot = setup::bot(&config).await?;
     out!("✓ intents, directory, policy, message catalogs");
+    let now = jiff::Zoned::now().with_time_zone(config.time_zone());
+    let (fine, push_problems) = crate::push::check(&config, &bot, &now).await;
+    for line in fine {
+        out!("✓ {line}");
+    }
+    for p in &push_problems {
+        out!("✗ {p}");
+    }
+    if !push_problems.is_empty() {
+        return Err(setup::SetupError(push_problems).into());
+    }
     if offline {
         out!("- connector {} not tried (--offline)", bot.erp.name());
         return Ok(());
@@ -992,4 +1021,70 @@ async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
         anyhow::bail!("connector(s) did not answer: {}", failed.join(", "));
     }
     Ok(())
+}
+
+async fn subscriptions(config: &Config, command: SubscriptionsCommand) -> Result<()> {
+    let scheduler = crate::push::scheduler(config).map_err(|e| setup::SetupError(vec![e]))?;
+    match command {
+        SubscriptionsCommand::List => {
+            let bot = setup::bot(config).await?;
+            let tz = config.time_zone();
+            let now = jiff::Zoned::now().with_time_zone(tz.clone());
+            let subs = scheduler.subscriptions().await?;
+            if subs.is_empty() {
+                out!("no subscriptions");
+            }
+            for (sub, origin) in subs {
+                let to = sub
+                    .group
+                    .as_deref()
+                    .map(|g| format!("group {g}"))
+                    .unwrap_or_else(|| "1:1".into());
+                let last = scheduler
+                    .store
+                    .run(&sub.id)
+                    .await?
+                    .map(|m| {
+                        m.after
+                            .to_zoned(tz.clone())
+                            .strftime("%Y-%m-%d %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_else(|| "never".into());
+                let next = crate::push::schedule::Schedule::parse(&sub.schedule)
+                    .ok()
+                    .and_then(|s| s.next_after(now.timestamp(), &tz))
+                    .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "never".into());
+                let status =
+                    match crate::push::subscriptions::check(&sub, &bot, &config.push, &now).await {
+                        Ok(c) => format!("ok ({})", c.intent),
+                        Err(e) => format!("refused: {e}"),
+                    };
+                out!(
+                    "{}\t{}\t{} -> {}\t{:?}\t{}\tholidays={:?}\tlast={last}\tnext={next}\t{status}",
+                    sub.id,
+                    origin.as_str(),
+                    sub.user,
+                    to,
+                    sub.question,
+                    sub.schedule,
+                    sub.holidays,
+                );
+            }
+            Ok(())
+        }
+        SubscriptionsCommand::Remove { id } => {
+            let configured = scheduler.is_configured(&id);
+            if !scheduler.store.remove_subscription(&id, configured).await? {
+                bail!("no subscription {id:?}");
+            }
+            if configured {
+                out!("subscription {id:?} switched off; remove it from the configuration file too");
+            } else {
+                out!("subscription {id:?} removed");
+            }
+            Ok(())
+        }
+    }
 }

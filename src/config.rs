@@ -77,6 +77,14 @@ pub struct Config {
     pub directory: crate::directory::config::DirectoryConfig,
     /// Where state that replicas must share lives (dedupe, follow-ups, budgets, ...).
     pub state: StateConfig,
+    /// Scheduled reports and alerts: holidays, groups and their audiences.
+    pub push: crate::push::config::PushConfig,
+    /// `[[subscription]]`: scheduled questions.
+    #[serde(rename = "subscription", skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<crate::push::config::SubscriptionConfig>,
+    /// `[[alert_route]]`: who gets which alerts.
+    #[serde(rename = "alert_route", skip_serializing_if = "Vec::is_empty")]
+    pub alert_routes: Vec<crate::push::routing::AlertRouteConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -832,6 +840,12 @@ impl Config {
     /// Checks every value that parsing cannot, collecting all problems.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
+        crate::push::config::validate(
+            &self.push,
+            &self.subscriptions,
+            &self.alert_routes,
+            &mut problems,
+        );
         if self.server.listen.parse::<SocketAddr>().is_err() {
             problems.push(format!(
                 "server.listen = {:?} is not an address like 127.0.0.1:8080",

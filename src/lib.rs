@@ -13,6 +13,7 @@
 //! - [`dingtalk`]: the DingTalk wire formats, signing, the outbound client, the simulator.
 //! - [`audit`]: one hash-chained JSON line per handled message.
 //! - [`spool`]: messages accepted but unanswered at shutdown, answered by the next start.
+//! - [`push`]: the bot speaks first: scheduled reports and ERP alerts.
 //!
 //! [`pipeline`] strings the stages together; [`server`] and [`cli`] are the two ways in.
 
@@ -31,6 +32,7 @@ pub mod identity;
 pub mod intent;
 pub mod pipeline;
 pub mod policy;
+pub mod push;
 pub mod server;
 pub mod setup;
 pub mod spool;

@@ -60,6 +60,9 @@ pub struct AppState {
     pub pending: Arc<std::sync::Mutex<std::collections::HashMap<String, PendingMessage>>>,
     /// Where HTTP callbacks may come from.
     pub sources: Arc<crate::channel::sources::CallbackSources>,
+    /// Scheduled reports and alerts (`None` when `push.enabled` is off or its state
+    /// cannot be opened, which is logged).
+    pub push: Option<Arc<crate::push::scheduler::Scheduler>>,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
         bot: Arc<Bot>,
         audit: Arc<AuditLog>,
     ) -> Result<AppState, crate::dingtalk::SendError> {
+        let push = crate::push::open(&config);
         Ok(AppState {
             dingtalk: Arc::new(
                 DingTalkClient::new(&config.dingtalk)?
@@ -95,6 +99,7 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(true)),
             refusals: Arc::default(),
             pending: Arc::default(),
+            push,
         })
     }
 
@@ -939,6 +944,8 @@ pub async fn serve(
         }
     });
     let syncing = directory_sync_task(&state);
+    let stop_push = tokio_util::sync::CancellationToken::new();
+    let pushing = crate::push::spawn(state.clone(), stop_push.clone());
     let app = router(state, simulator);
     axum::serve(
         listener,
@@ -964,6 +971,11 @@ pub async fn serve(
     ticker.abort();
     if let Some(t) = syncing {
         t.abort();
+    }
+    stop_push.cancel();
+    if let Some(pushing) = pushing {
+        // A run in progress finishes (or is recorded as interrupted by the next start).
+        let _ = tokio::time::timeout(grace, pushing).await;
     }
     if let Some(stream) = stream {
         let _ = tokio::time::timeout(grace, stream).await;

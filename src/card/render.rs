@@ -122,6 +122,31 @@ impl Renderer {
         Some(out)
     }
 
+    /// The catalog text for `key` in `locale`, with `{name}` placeholders filled.
+    pub fn text(&self, locale: Locale, key: &str, args: &[(&str, &str)]) -> String {
+        self.messages.fill(locale, key, args)
+    }
+
+    /// An item's name as cards show it in `locale`.
+    pub fn item_name(&self, locale: Locale, item: &crate::erp::Item) -> String {
+        let r = Ctx {
+            m: &self.messages,
+            tz: &self.tz,
+            locale,
+        };
+        r.item_name(item).to_string()
+    }
+
+    /// A place's name as cards show it in `locale`.
+    pub fn place_name(&self, locale: Locale, place: &Place) -> String {
+        let r = Ctx {
+            m: &self.messages,
+            tz: &self.tz,
+            locale,
+        };
+        r.place_name(place).into_owned()
+    }
+
     /// Renders `content` as a card in `locale`. Total: every variant and every value
     /// (empty lists, zero totals, missing names) yields a card, never a panic.
     pub fn render(&self, locale: Locale, content: &Content) -> Card {

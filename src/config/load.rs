@@ -43,6 +43,8 @@ pub(super) fn resolve_file_paths(fig: &Figment, config: &mut Config) {
     optional("llm.prompt", &mut config.llm.prompt);
     optional("directory.output", &mut config.directory.output);
     optional("directory.overrides", &mut config.directory.overrides);
+    optional("push.holidays", &mut config.push.holidays);
+    optional("push.state", &mut config.push.state);
     if let Some(csv) = config.directory.csv.as_mut() {
         resolve("directory.csv.path", &mut csv.path);
     }

@@ -210,3 +210,45 @@ default_reorder_level = 0
     assert_eq!(t.reorder_levels["BOLT-M4"], Decimal::new(225, 2));
     assert_eq!(t.default_reorder_level, Decimal::ZERO);
 }
+
+/// The README's "Scheduled reports and alerts" examples load through the real loader and
+/// pass every check `askerp check` makes of subscriptions and routes.
+#[tokio::test]
+async fn the_push_examples_in_the_readme_load_and_pass_the_checks() {
+    let text = std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR")))
+        .expect("README");
+    let section = text
+        .split("## Scheduled reports and alerts")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README section");
+    let mut blocks = Vec::new();
+    let mut block: Option<String> = None;
+    for line in section.lines() {
+        match &mut block {
+            Some(b) if line.trim_start().starts_with("```") => {
+                blocks.push(std::mem::take(b));
+                block = None;
+            }
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None if line.trim_start().starts_with("```toml") => block = Some(String::new()),
+            None => {}
+        }
+    }
+    assert!(!blocks.is_empty(), "no TOML example in the section");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (n, body) in blocks.iter().enumerate() {
+        let path = dir.path().join(format!("push-{n}.toml"));
+        std::fs::write(&path, body).expect("write");
+        let config = Config::load(Some(&path)).unwrap_or_else(|e| panic!("{e}\n{body}"));
+        assert!(!config.subscriptions.is_empty() || !config.alert_routes.is_empty());
+        let bot = askerp::setup::bot(&config).await.expect("bot");
+        let now = jiff::Zoned::now().with_time_zone(config.time_zone());
+        let (fine, problems) = askerp::push::check(&config, &bot, &now).await;
+        assert!(problems.is_empty(), "{problems:?}\n{body}");
+        assert!(fine.len() > config.subscriptions.len(), "{fine:?}");
+    }
+}

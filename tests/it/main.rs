@@ -18,6 +18,7 @@ mod metrics;
 mod odata;
 mod odoo;
 mod operator;
+mod push;
 mod reload;
 mod replicas;
 mod reports;

@@ -1051,3 +1051,160 @@ async fn users_hear_at_once_while_the_database_is_down_and_get_answers_after_it_
     );
     assert!(a.card.markdown.contains("Harbour Cafe"), "{:?}", a.card);
 }
+
+/// Runs one statement on `t` (a test's own connection, not the read-only connector's).
+async fn exec_on(t: &Target, stmt: &str) {
+    let password = t.password.as_deref().unwrap_or_default();
+    match t.kind {
+        Kind::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&t.url).await.expect("sqlite");
+            exec_all!(&pool, [stmt.to_string()]);
+            pool.close().await;
+        }
+        Kind::Postgres => {
+            let opts: sqlx::postgres::PgConnectOptions = t.url.parse().expect("pg url");
+            let pool = sqlx::PgPool::connect_with(opts.password(password))
+                .await
+                .expect("postgres");
+            exec_all!(&pool, [stmt.to_string()]);
+            pool.close().await;
+        }
+        Kind::MariaDb => {
+            let opts: sqlx::mysql::MySqlConnectOptions = t.url.parse().expect("mysql url");
+            let pool = sqlx::MySqlPool::connect_with(opts.password(password))
+                .await
+                .expect("mariadb");
+            exec_all!(&pool, [stmt.to_string()]);
+            pool.close().await;
+        }
+    }
+}
+
+async fn poll_alerts<'a>(
+    alerts: &'a askerp::push::alerts::LowStockAlerts,
+    deps: &'a askerp::push::scheduler::Deps<'a>,
+    store: &'a askerp::push::store::FileStore,
+) -> askerp::push::alerts::PollReport {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let now =
+        jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Asia/Hong_Kong").expect("tz"));
+    alerts.poll(deps, store, &now).await.expect("poll")
+}
+
+/// Issue 10: low-stock alerts over the `sql` connector, with the stock changed by an
+/// `UPDATE` between polls: one message per crossing however often it is polled, re-armed
+/// only after the stock recovers above the reorder level, and a restart does not re-fire.
+#[tokio::test]
+async fn low_stock_alerts_follow_updates_between_polls_in_every_database() {
+    use askerp::push::alerts::LowStockAlerts;
+    use askerp::push::routing::{AlertKind, AlertRouteConfig};
+    use askerp::push::scheduler::Deps;
+    use askerp::push::store::FileStore;
+
+    for t in targets("push_alerts").await {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut bot = bot_for(&t, dir.path()).await;
+        let connector = SqlConnector::connect("legacy", &sql_config(&t), "HKD").expect("connect");
+        // Read afresh at every poll (the server polls less often than its cache lives).
+        bot.erp = ErpRouter::from_connector(
+            Arc::new(connector),
+            Duration::from_millis(1),
+            Duration::from_secs(10),
+        );
+        let sim =
+            askerp::dingtalk::sim::Simulator::new(crate::support::APP_KEY, crate::support::SECRET);
+        let base = sim.serve_on_loopback().await.expect("simulator");
+        let mut config = Config::default();
+        config.dingtalk.app_key = crate::support::APP_KEY.into();
+        config.dingtalk.app_secret = askerp::config::Secret::new(crate::support::SECRET);
+        config.dingtalk.api_base = base.clone();
+        config.dingtalk.oapi_base = base;
+        let client = askerp::dingtalk::DingTalkClient::new(&config.dingtalk).expect("client");
+        let audit_path = dir.path().join("audit.jsonl");
+        let audit = askerp::audit::AuditLog::open(&audit_path).expect("audit");
+        let deps = Deps {
+            bot: &bot,
+            client: &client,
+            audit: &audit,
+        };
+        let alerts = LowStockAlerts::new(
+            vec![AlertRouteConfig {
+                kind: AlertKind::LowStock,
+                warehouses: vec![],
+                regions: vec!["KLN".into()],
+                users: vec!["u-chan".into()],
+                groups: vec![],
+                locale: "en".into(),
+            }],
+            vec![],
+        );
+        let state = dir.path().join("audit.jsonl.push.json");
+        let store = FileStore::open(&state).expect("state");
+        // iPhone 15 Pro at Tsuen Wan is already low: the starting point, not an alert.
+        let r = poll_alerts(&alerts, &deps, &store).await;
+        assert!(r.baseline, "{:?}: {r:?}", t.kind);
+        assert!(sim.sent().is_empty());
+        // Kwun Tong's iPhones: 120 on hand, 12 reserved, reorder level 20. 25 on hand
+        // leaves 13 available: below the level.
+        let p = &t.prefix;
+        exec_on(
+            &t,
+            &format!("UPDATE {p}INVBAL SET QOH = '25' WHERE ITMNO = 'IPH15P-256' AND WHCD = 'KT'"),
+        )
+        .await;
+        let mut fired = Vec::new();
+        for _ in 0..10 {
+            fired.extend(poll_alerts(&alerts, &deps, &store).await.fired);
+        }
+        assert_eq!(fired, ["KT:IPH15P-256"], "{:?}", t.kind);
+        let sent = sim.sent();
+        assert_eq!(sent.len(), 1, "{:?}: {sent:#?}", t.kind);
+        assert!(
+            sent[0].text.contains("13"),
+            "{:?}: the available quantity: {}",
+            t.kind,
+            sent[0].text
+        );
+        assert!(sent[0].title.contains("iPhone 15 Pro"), "{}", sent[0].title);
+        // A restart while still low does not re-fire.
+        drop(store);
+        let store = FileStore::open(&state).expect("state");
+        assert!(poll_alerts(&alerts, &deps, &store).await.fired.is_empty());
+        // Recovers above the level: re-armed; drops again: one more message.
+        exec_on(
+            &t,
+            &format!("UPDATE {p}INVBAL SET QOH = '120' WHERE ITMNO = 'IPH15P-256' AND WHCD = 'KT'"),
+        )
+        .await;
+        assert_eq!(
+            poll_alerts(&alerts, &deps, &store).await.rearmed,
+            ["KT:IPH15P-256"],
+            "{:?}",
+            t.kind
+        );
+        exec_on(
+            &t,
+            &format!("UPDATE {p}INVBAL SET QOH = '20' WHERE ITMNO = 'IPH15P-256' AND WHCD = 'KT'"),
+        )
+        .await;
+        assert_eq!(
+            poll_alerts(&alerts, &deps, &store).await.fired,
+            ["KT:IPH15P-256"],
+            "{:?}",
+            t.kind
+        );
+        assert!(poll_alerts(&alerts, &deps, &store).await.fired.is_empty());
+        assert_eq!(sim.sent().len(), 2, "{:?}", t.kind);
+        let records: Vec<serde_json::Value> = std::fs::read_to_string(&audit_path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let delivered = records
+            .iter()
+            .filter(|r| r["channel"] == "alert" && r["outcome"] == "delivered")
+            .count();
+        assert_eq!(delivered, 2, "{:?}", t.kind);
+        eprintln!("{:?}: low-stock alert crossings checked", t.kind);
+    }
+}
