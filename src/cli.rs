@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `send`, `ask`, `chat`, `resolve`, `explain`, `check`
+//! The command line: `serve`, `demo`, `send`, `ask`, `chat` (in `cli/chat.rs`), `resolve`, `explain`, `check`
 //! and `audit verify`. This is the edge of the program, so errors are `anyhow` here.
 
 use std::io::{BufRead, Write};
@@ -40,6 +40,8 @@ macro_rules! out_part {
     }};
 }
 
+mod chat;
+
 /// Exit code for configuration and data-file errors (`EX_CONFIG`).
 pub const EXIT_CONFIG: i32 = 78;
 
@@ -63,11 +65,19 @@ pub enum Command {
     Send(SendArgs),
     /// Answer one question through the whole pipeline and print the card.
     Ask(AskArgs),
-    /// Talk to the bot in the terminal.
+    /// Talk to the bot in the terminal, with line editing and history (/help lists the
+    /// commands).
     Chat {
         /// The DingTalk user id to speak as.
         #[arg(long = "as", default_value = "demo.staff")]
         user: String,
+        /// The history file [default: $XDG_DATA_HOME/askerp/chat_history, else
+        /// ~/.local/share/askerp/chat_history].
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+        /// Keep no history file.
+        #[arg(long, conflicts_with = "history")]
+        no_history: bool,
     },
     /// Show how a message is understood (intent and slots).
     Resolve {
@@ -116,9 +126,10 @@ pub enum Command {
         #[command(subcommand)]
         command: IntentsCommand,
     },
-    /// Validate the configuration and data files, then try the ERP connector.
+    /// Validate the configuration and data files, then try the ERP connectors and fetch a
+    /// DingTalk access token with the configured credentials.
     Check {
-        /// Skip the live connector query.
+        /// Skip the live connector query and the DingTalk token.
         #[arg(long)]
         offline: bool,
     },
@@ -300,10 +311,15 @@ async fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Chat { user } => {
+        Command::Chat {
+            user,
+            history,
+            no_history,
+        } => {
             let config = Config::load(config_path.as_deref())?;
             let bot = setup::bot(&config).await?;
-            chat(&bot, &config, user).await
+            let history = chat::history_path(history.as_deref(), no_history);
+            chat::run(&bot, &config, user, history).await
         }
         Command::Resolve {
             json,
@@ -737,65 +753,6 @@ pub fn render_terminal(card: &Card) -> String {
     out
 }
 
-async fn chat(bot: &Bot, config: &Config, mut user: String) -> Result<()> {
-    let mut group = false;
-    out!(
-        "askerp chat: talking to {} as {user}. Type a question, a button number, /as USER, /group, /1on1, or /quit.",
-        bot.erp.name()
-    );
-    let mut last: Option<Card> = None;
-    let stdin = std::io::stdin();
-    loop {
-        out_part!("{}{}> ", user, if group { " (group)" } else { "" });
-        std::io::stdout().flush()?;
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let line = line.trim();
-        let text = match line {
-            "" => continue,
-            "/quit" | "/exit" => return Ok(()),
-            "/group" => {
-                group = true;
-                continue;
-            }
-            "/1on1" => {
-                group = false;
-                continue;
-            }
-            _ if line.starts_with("/as ") => {
-                user = line.trim_start_matches("/as ").trim().to_string();
-                continue;
-            }
-            _ => match line.parse::<usize>().ok().and_then(|n| {
-                last.as_ref()
-                    .and_then(|c| c.buttons.get(n.wrapping_sub(1)))
-                    .and_then(|b| b.follow_up_text())
-            }) {
-                Some(q) => {
-                    out!("» {q}");
-                    q
-                }
-                None => line.to_string(),
-            },
-        };
-        let conversation = if group {
-            Conversation::Group
-        } else {
-            Conversation::OneToOne
-        };
-        let now = Zoned::now().with_time_zone(bot.tz.clone());
-        let answer = ask(bot, config, &user, conversation, &text, now).await;
-        if let Some(note) = &answer.group_note {
-            out!("(in the group)\n{}", render_terminal(note));
-            out!("(privately to {user})");
-        }
-        out_part!("{}", render_terminal(&answer.card));
-        last = Some(answer.card);
-    }
-}
-
 /// Signs and posts a callback like DingTalk, then waits for the reply on the demo
 /// simulator.
 async fn send(args: SendArgs) -> Result<()> {
@@ -993,10 +950,43 @@ async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
     }
     if offline {
         out!("- connector {} not tried (--offline)", bot.erp.name());
+        out!("- DingTalk credentials not tried (--offline)");
         return Ok(());
     }
-    // Each connector live: reachability, credentials, one harmless read.
     let mut failed = Vec::new();
+    // The credentials, as `serve` will use them: one access token from DingTalk.
+    if config.dingtalk.app_key.is_empty() || config.dingtalk.app_secret.is_empty() {
+        out!(
+            "- DingTalk credentials not set (dingtalk.app_key, ASKERP_DINGTALK__APP_SECRET): no access token tried"
+        );
+    } else {
+        let client = crate::dingtalk::client::DingTalkClient::new(&config.dingtalk)
+            .context("cannot build the DingTalk client")?;
+        let base = &config.dingtalk.api_base;
+        match client.access_token().await {
+            Ok(_) => out!(
+                "✓ DingTalk credentials: access token obtained from {base} for app key {}",
+                config.dingtalk.app_key
+            ),
+            Err(e) => {
+                let hint = match &e {
+                    crate::dingtalk::client::SendError::Api { .. } => {
+                        " (DingTalk refused dingtalk.app_key / dingtalk.app_secret: copy both from the app's credentials page)"
+                    }
+                    crate::dingtalk::client::SendError::Transport(_) => {
+                        " (is dingtalk.api_base reachable from here?)"
+                    }
+                    _ => "",
+                };
+                out!(
+                    "✗ DingTalk credentials for app key {}: {e}{hint}",
+                    config.dingtalk.app_key
+                );
+                failed.push("DingTalk".to_string());
+            }
+        }
+    }
+    // Each connector live: reachability, credentials, one harmless read.
     for (name, result) in bot.erp.health().await {
         match result {
             Ok(()) => out!("✓ connector {name}: answered"),
@@ -1018,7 +1008,7 @@ async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
         }
     }
     if !failed.is_empty() {
-        anyhow::bail!("connector(s) did not answer: {}", failed.join(", "));
+        anyhow::bail!("did not answer as they should: {}", failed.join(", "));
     }
     Ok(())
 }

@@ -7,6 +7,8 @@ mod audit;
 mod buttons;
 mod callback;
 mod charts;
+mod chat;
+mod check;
 mod cli;
 mod deploy;
 mod directory;
