@@ -253,6 +253,20 @@ fn zero_limit_is_not_a_top_list() {
     assert_ne!(res.slots.limit, Some(0));
 }
 
+/// "门店" is the everyday word for a shop: a two-character place one character away
+/// ("屯门") before "店" must not be read into it, while a real misspelling before a
+/// designator still is.
+#[test]
+fn the_word_for_shop_is_not_a_misspelt_place() {
+    let r = resolver();
+    let res = r.resolve("客户在门店等着，蓝牙耳机TW100还有吗", &now());
+    assert_eq!(res.intent, Some(Intent::InventoryStock), "{res:?}");
+    assert_eq!(res.slots.warehouse, None, "{res:?}");
+    assert_eq!(res.slots.store, None, "{res:?}");
+    let res = r.resolve("客人喺門店等緊，iPhone 15 Pro 仲有冇", &now());
+    assert_eq!(res.slots.store, None, "{res:?}");
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("{e}"));
 }

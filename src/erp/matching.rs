@@ -342,6 +342,16 @@ fn words(text: &str) -> Vec<String> {
         }
         out.push(run[start..].to_string());
     }
+    // "512G" / "1T" as people write storage sizes: the catalog spells them "512GB" / "1TB".
+    for w in &mut out {
+        let digits = w.trim_end_matches(['g', 't', 'G', 'T']);
+        if w.len() == digits.len() + 1
+            && !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            w.push('b');
+        }
+    }
     out
 }
 

@@ -455,8 +455,12 @@ impl Lexicon {
                 let m = matching_form(name);
                 add(m.clone(), Meaning::Item(i));
                 for w in latin_words(&m) {
-                    if seen.insert(w.to_string()) {
-                        *item_words.entry(w.to_string()).or_default() += 1;
+                    // "512G" is how people write "512GB": the short form is an item word too.
+                    let short = storage_short_form(w);
+                    for w in std::iter::once(w.to_string()).chain(short) {
+                        if seen.insert(w.clone()) {
+                            *item_words.entry(w).or_default() += 1;
+                        }
                     }
                 }
                 for run in han_runs(&m) {
@@ -713,7 +717,10 @@ impl Lexicon {
                 // The wrong character inside the name ("銅羅灣"), not at an edge, where the
                 // window would only be overlapping a neighbouring word ("本週港島" is not
                 // a misspelt "香港島"); or any character before a designator.
-                let fits = (n >= 3 && k > 0 && k + 1 < n) || (n == 2 && designated);
+                // "门店" / "門店" is the everyday word for a shop, not a designator after a
+                // misspelt "屯门": "客户在门店等着" names no place.
+                let shop_word = matches!((w[n - 1].1, next), ('门' | '門', Some('店')));
+                let fits = (n >= 3 && k > 0 && k + 1 < n) || (n == 2 && designated && !shop_word);
                 if !fits || w[k].1.len_utf8() != name[k].len_utf8() {
                     continue;
                 }
@@ -926,6 +933,16 @@ impl Lexicon {
             .map(|(r, _, _, _)| r)
             .collect()
     }
+}
+
+/// "512g" for "512gb", "1t" for "1tb": the storage sizes people write without the "B".
+fn storage_short_form(word: &str) -> Option<String> {
+    let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &word[digits.len()..];
+    (!digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && matches!(unit, "gb" | "tb"))
+    .then(|| format!("{digits}{}", &unit[..1]))
 }
 
 /// A phrase of the lexicon found in a message.

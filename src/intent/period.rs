@@ -416,8 +416,8 @@ fn rule_sources() -> Vec<(String, Kind, bool)> {
     let year = r"(?:year|yr|yeat)";
     let to_date = r"[\s-]+to[\s-]+date";
     let so_far = r"so\s+far";
-    let zh_so_far =
-        "(?:至今|至今日|到今日|到今天|到而家|到依家|到宜家|到现在|到現在|到目前为止|到目前為止)";
+    let zh_so_far = "(?:至今|至今日|到今日|到今天|到而家|到依家|到宜家|到现在|到現在|到目前为止|到目前為止|\
+         截至目前|截至今天|截至今日|截至现在|截至現在|截止目前|截止到现在|截止到現在)";
     let zh_week = "(?:禮拜|礼拜|星期|週|周)";
     let zh_this = "(?:今|呢|這|这|本)一?(?:個|个)?";
     let vi_so_far = r"(?:\s+(?:tinh\s+)?(?:den|toi)\s+(?:nay|gio|hien\s+tai|bay\s+gio))?";
@@ -1927,7 +1927,7 @@ mod tests {
         let mtd = p((2026, 12, 1), WED);
         let qtd = p((2026, 10, 1), WED);
         let ytd = p((2026, 1, 1), WED);
-        let cases: [(&str, Option<Period>); 33] = [
+        let cases: [(&str, Option<Period>); 34] = [
             ("week to date", wtd),
             ("WTD", wtd),
             ("week-to-date", wtd),
@@ -1941,6 +1941,7 @@ mod tests {
             ("so far this month", mtd),
             ("this month so far", mtd),
             ("本月至今", mtd),
+            ("本月截至目前", mtd),
             ("今個月到而家", mtd),
             ("这个月到现在", mtd),
             ("bulan ini setakat ini", mtd),

@@ -239,11 +239,24 @@ impl fmt::Display for ExampleReport {
 }
 
 /// Counts next to a "top" word: "top 5", "5 best", "前五", "頭5位", "5大", "10 mặt hàng".
+/// A short word written with Vietnamese diacritics that folds into another language's
+/// word: "sếp" (boss) is not "sep" (September), "liệu" (data) is not "lieu" (time off in
+/// lieu). Folding lets "thang truoc" match "tháng trước"; it must not let a Vietnamese
+/// word match an English or Malay abbreviation.
+fn diacritic_lookalike(written: &str) -> bool {
+    let word = written.trim();
+    !word.contains(char::is_whitespace)
+        && word.chars().count() <= 5
+        && word
+            .chars()
+            .any(|c| c.is_alphabetic() && !c.is_ascii() && !super::is_han(c))
+}
+
 static LIMIT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let num = r"(\d{1,4}|[零〇一二两三四五六七八九十百]{1,4}|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|fifty|hundred|satu|dua|tiga|empat|lima|enam|tujuh|lapan|sembilan|sepuluh|muoi)";
     let before =
         r"(?:top|best|first|teratas|top-|前|头|首|最好卖的|最好卖嘅|卖得最好的|卖得最好嘅)";
-    let after = r"(?:大|个最|樣|样|款|种|種|件|位|名|項|项|items?|products?|skus?|best|top|bestsellers?|best-sellers?|barang|produk|item|mat hang|san pham|sp|mon)";
+    let after = r"(?:大|个最|个商品|個商品|个产品|個產品|个货品|個貨品|樣|样|款|种|種|件|位|名|項|项|items?|products?|skus?|best|top|bestsellers?|best-sellers?|barang|produk|item|mat hang|san pham|sp|mon)";
     Regex::new(&format!(r"(?i)(?:{before}\s*{num})|(?:{num}\s*{after})")).ok()
 });
 
@@ -361,7 +374,10 @@ impl Resolver {
         let compare_spans = phrase_spans(ct, self.catalog.words("last_year"));
         // Periods first: they own their words ("1 Nov to 15 Nov" is not a place).
         let mut periods = period::scan_in(ct, today, self.calendar);
-        periods.retain(|m| !overlaps(&compare_spans, &period_span(ct, m)));
+        periods.retain(|m| {
+            let span = period_span(ct, m);
+            !overlaps(&compare_spans, &span) && !diacritic_lookalike(&as_written(&span))
+        });
         // "vs last month", "同上季比", "so với tuần trước": a period right after a comparison
         // word is what the figure is compared with. The card always compares with the period
         // just before, so such a period is dropped; one that is not just before is named
@@ -614,7 +630,9 @@ impl Resolver {
                         }
                     }
                     Meaning::LeaveType(t) => {
-                        if !entities.iter().any(|e| e.kind == "leave_type") {
+                        let foreign = lexicon.phrase_locale.get(&f.phrase) != Some(&Locale::Vi)
+                            && diacritic_lookalike(&as_written(&f.span));
+                        if !foreign && !entities.iter().any(|e| e.kind == "leave_type") {
                             entities.push(Entity {
                                 kind: "leave_type",
                                 text: as_written(&f.span),
@@ -1584,8 +1602,13 @@ fn adjacent_leftover(
                 | "kawasan"
                 | "wilayah"
         );
+    // A Chinese designator follows its name ("元朗倉"); what comes after it is the rest of
+    // the sentence ("在门店等着" names no store called 等着).
+    let han_designator = !word.is_empty() && word.chars().all(super::is_han);
     let pick = if designator_first {
         after.or(before)
+    } else if han_designator {
+        before
     } else {
         before.or(after)
     }?;
