@@ -398,8 +398,8 @@ async fn a_throttled_or_failing_webhook_falls_back_to_the_openapi() {
         audit[1]
     );
     assert!(audit.iter().all(|r| r["outcome"] == "delivered"));
-    assert_eq!(app.state.metrics.get("sends_webhook_failed"), 2);
-    assert_eq!(app.state.metrics.get("sends_group_api_ok"), 2);
+    assert_eq!(app.state.metrics.sends("webhook", "failed"), 2);
+    assert_eq!(app.state.metrics.sends("group_api", "ok"), 2);
 }
 
 #[tokio::test]
