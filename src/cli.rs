@@ -951,9 +951,26 @@ async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
     if offline {
         out!("- connector {} not tried (--offline)", bot.erp.name());
         out!("- DingTalk credentials not tried (--offline)");
+        if bot.shared.is_some() {
+            out!("- shared state (Redis) not tried (--offline)");
+        }
         return Ok(());
     }
     let mut failed = Vec::new();
+    // Shared state, as every replica will reach it: one PING. `serve` starts without
+    // Redis (and falls back to memory), so only `check` says it is unreachable.
+    if let Some(store) = &bot.shared {
+        let at = redis_address(config.state.url.expose());
+        match store.ping().await {
+            Ok(()) => out!("✓ shared state: Redis at {at} answered PING"),
+            Err(e) => {
+                out!(
+                    "✗ shared state: Redis at {at} did not answer PING: {e} (is it running, and is state.url / ASKERP_STATE__URL right?)"
+                );
+                failed.push("Redis".to_string());
+            }
+        }
+    }
     // The credentials, as `serve` will use them: one access token from DingTalk.
     if config.dingtalk.app_key.is_empty() || config.dingtalk.app_secret.is_empty() {
         out!(
@@ -1011,6 +1028,21 @@ async fn check(config_path: Option<PathBuf>, offline: bool) -> Result<()> {
         anyhow::bail!("did not answer as they should: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// A Redis URL fit to print: scheme, host, port and database, without the user name
+/// and password it may carry.
+fn redis_address(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}:{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or("?"),
+            u.port().unwrap_or(6379),
+            u.path()
+        ),
+        Err(_) => "(state.url is not a URL)".into(),
+    }
 }
 
 async fn subscriptions(config: &Config, command: SubscriptionsCommand) -> Result<()> {

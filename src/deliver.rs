@@ -35,6 +35,9 @@ pub struct Report {
     pub sends: Vec<String>,
     /// Whether the user received the answer (for a private answer: the 1:1 message).
     pub delivered: bool,
+    /// How long each attempt that made a request to DingTalk took, by index into
+    /// `sends` (refusals and local failures made none).
+    pub timings: Vec<(usize, std::time::Duration)>,
 }
 
 /// Delivers `answer` for `inbound` at `now`.
@@ -118,6 +121,7 @@ async fn with_chart(
             return None;
         }
     };
+    let started = std::time::Instant::now();
     let placed = match client.chart_store() {
         Some(store) => store.publish(png, now).await.map_err(|e| e.to_string()),
         None => client
@@ -125,6 +129,8 @@ async fn with_chart(
             .await
             .map_err(|e| e.to_string()),
     };
+    // Only an upload is a request to DingTalk; a link is published locally.
+    let timed = client.chart_store().is_none();
     match placed {
         Ok(src) => {
             // A link is reused only while it has long to live.
@@ -134,37 +140,43 @@ async fn with_chart(
             {
                 client.remember_chart(digest, src.clone()).await;
             }
-            report.sends.push(format!("{kind}:ok"));
+            let label = format!("{kind}:ok");
+            if timed {
+                report.push_timed(label, started);
+            } else {
+                report.sends.push(label);
+            }
             let mut out = answer.clone();
             out.card.markdown = format!("{}\n\n![{alt}]({src})", out.card.markdown.trim_end());
             Some(out)
         }
         Err(e) => {
             tracing::warn!(error = %e, "Chart not delivered; the card goes without it.");
-            report.sends.push(format!("{kind}:failed:{e}"));
+            let label = format!("{kind}:failed:{e}");
+            if timed {
+                report.push_timed(label, started);
+            } else {
+                report.sends.push(label);
+            }
             None
         }
     }
 }
 
 impl Report {
-    /// Metric names for the attempts, e.g. `sends_webhook_ok`, `sends_group_api_failed`:
-    /// the kind and the outcome only, never ids or error texts.
-    pub fn metric_names(&self) -> Vec<String> {
-        self.sends
-            .iter()
-            .map(|s| {
-                let mut parts = s.split(':');
-                let kind = parts.next().unwrap_or("unknown");
-                let outcome = parts.next().unwrap_or("unknown");
-                let clean = |t: &str| -> String {
-                    t.chars()
-                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                        .collect()
-                };
-                format!("sends_{}_{}", clean(kind), clean(outcome))
-            })
-            .collect()
+    /// Each attempt's audit label with the time its request to DingTalk took, if it made
+    /// one: what [`crate::metrics::Metrics::sent`] records.
+    pub fn attempts(&self) -> impl Iterator<Item = (&str, Option<std::time::Duration>)> {
+        self.sends.iter().enumerate().map(|(i, s)| {
+            let t = self.timings.iter().find(|(j, _)| *j == i).map(|(_, d)| *d);
+            (s.as_str(), t)
+        })
+    }
+
+    /// Adds an attempt that made a request to DingTalk, started at `started`.
+    fn push_timed(&mut self, label: String, started: std::time::Instant) {
+        self.timings.push((self.sends.len(), started.elapsed()));
+        self.sends.push(label);
     }
 }
 
@@ -184,16 +196,19 @@ async fn to_conversation(
         inbound.reply.webhook_expires_at,
         now,
     ) {
-        Ok(url) => match client
-            .reply_webhook(&inbound.conversation_id, url, card, at)
-            .await
-        {
-            Ok(()) => {
-                report.sends.push("webhook:ok".into());
-                return true;
+        Ok(url) => {
+            let started = std::time::Instant::now();
+            match client
+                .reply_webhook(&inbound.conversation_id, url, card, at)
+                .await
+            {
+                Ok(()) => {
+                    report.push_timed("webhook:ok".into(), started);
+                    return true;
+                }
+                Err(e) => report.push_timed(format!("webhook:failed:{e}"), started),
             }
-            Err(e) => report.sends.push(format!("webhook:failed:{e}")),
-        },
+        }
         Err(problem) => {
             let label = match problem {
                 WebhookProblem::Missing => "missing",
@@ -206,20 +221,29 @@ async fn to_conversation(
             report.sends.push(format!("webhook:refused:{label}"));
         }
     }
-    let result = match inbound.conversation {
-        Conversation::Group => client
-            .send_group(&inbound.conversation_id, card)
-            .await
-            .map(|()| "group_api:ok".to_string()),
-        Conversation::OneToOne => match inbound.sender_staff_id.as_deref() {
-            Some(user) => client
-                .send_private(&[user.to_string()], card)
+    let started = std::time::Instant::now();
+    match inbound.conversation {
+        Conversation::Group => {
+            let result = client
+                .send_group(&inbound.conversation_id, card)
                 .await
-                .map(|r| batch_label("private_api", &r)),
-            None => Err(SendError::Transport("no sender id to send to".into())),
+                .map(|()| "group_api:ok".to_string());
+            record(report, "group_api", result, started)
+        }
+        Conversation::OneToOne => match inbound.sender_staff_id.as_deref() {
+            Some(user) => {
+                let result = client
+                    .send_private(&[user.to_string()], card)
+                    .await
+                    .map(|r| batch_label("private_api", &r));
+                record(report, "private_api", result, started)
+            }
+            None => {
+                report.sends.push("private_api:failed:no sender id".into());
+                false
+            }
         },
-    };
-    record(report, "api", result)
+    }
 }
 
 /// Sends `card` as an interactive card: into the conversation, or (`private`) into the
@@ -250,11 +274,12 @@ async fn as_card(
     };
     let kind = if private { "private_card" } else { "card" };
     let params = card_params(card, inbound.text.as_deref());
+    let started = std::time::Instant::now();
     let result = client
         .deliver_card(&out_track_id(&inbound.msg_id), &space, &params)
         .await
         .map(|()| format!("{kind}:ok"));
-    record(report, kind, result)
+    record(report, kind, result, started)
 }
 
 async fn to_user(
@@ -267,11 +292,12 @@ async fn to_user(
         report.sends.push("private:failed:no sender id".into());
         return false;
     };
+    let started = std::time::Instant::now();
     let result = client
         .send_private(&[user.to_string()], card)
         .await
         .map(|r| batch_label("private", &r));
-    record(report, "private", result)
+    record(report, "private", result, started)
 }
 
 fn batch_label(kind: &str, r: &crate::dingtalk::client::BatchSendResult) -> String {
@@ -285,15 +311,21 @@ fn batch_label(kind: &str, r: &crate::dingtalk::client::BatchSendResult) -> Stri
     }
 }
 
-fn record(report: &mut Report, kind: &str, result: Result<String, SendError>) -> bool {
+/// Records the outcome of a request to DingTalk started at `started`.
+fn record(
+    report: &mut Report,
+    kind: &str,
+    result: Result<String, SendError>,
+    started: std::time::Instant,
+) -> bool {
     match result {
         Ok(label) => {
             let ok = label.ends_with(":ok");
-            report.sends.push(label);
+            report.push_timed(label, started);
             ok
         }
         Err(e) => {
-            report.sends.push(format!("{kind}:failed:{e}"));
+            report.push_timed(format!("{kind}:failed:{e}"), started);
             false
         }
     }

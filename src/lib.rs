@@ -30,6 +30,7 @@ pub mod directory;
 pub mod erp;
 pub mod identity;
 pub mod intent;
+pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod push;

@@ -252,8 +252,6 @@ impl AppState {
                 reference: reference(&inbound.msg_id),
             };
             let answer = bot.answer(&question).await;
-            self.metrics
-                .count(&format!("decisions_{}", answer.decision.as_str()));
             let report = crate::spool::GATE
                 .scope(
                     Arc::clone(&gate),
@@ -266,9 +264,16 @@ impl AppState {
                 self.claims.done(&inbound.msg_id).await;
                 return;
             }
-            self.metrics.observe_answer(started.elapsed());
-            for name in report.metric_names() {
-                self.metrics.count(&name);
+            // Counted only now, with the answer's time: a message spooled above is
+            // answered (and counted) by the next start, not twice.
+            self.metrics.answered(
+                channel,
+                answer.resolution.as_ref().and_then(|r| r.intent),
+                answer.decision.as_str(),
+                started.elapsed(),
+            );
+            for (label, elapsed) in report.attempts() {
+                self.metrics.sent(label, elapsed);
             }
             self.metrics.count(if report.delivered {
                 "replies_delivered"
@@ -385,8 +390,6 @@ impl AppState {
                 reference: reference(&msg_id),
             };
             let answer = bot.answer(&question).await;
-            self.metrics
-                .count(&format!("decisions_{}", answer.decision.as_str()));
             let shareable = known_space
                 && answer.delivery == crate::policy::Delivery::Conversation
                 && matches!(
@@ -394,6 +397,7 @@ impl AppState {
                     crate::pipeline::Decision::Allow | crate::pipeline::Decision::Clarify
                 );
             let mut record = audit_record(&inbound, &answer, channel);
+            let mut send_elapsed = None;
             let update = if shareable {
                 record.sends = vec!["card_update:ok".into()];
                 record.outcome = "delivered".into();
@@ -402,10 +406,12 @@ impl AppState {
                     Some(&press.question),
                 ))
             } else {
+                let send_started = Instant::now();
                 let sent = self
                     .dingtalk
                     .send_private(std::slice::from_ref(&press.user_id), &answer.card)
                     .await;
+                send_elapsed = Some(send_started.elapsed());
                 let delivered = matches!(&sent, Ok(r) if r.invalid_staff_id_list.is_empty() && r.flow_controlled_staff_id_list.is_empty());
                 record.sends = vec![match &sent {
                     Ok(_) if delivered => "private:ok".to_string(),
@@ -415,6 +421,15 @@ impl AppState {
                 record.outcome = if delivered { "delivered" } else { "failed" }.into();
                 None
             };
+            self.metrics.answered(
+                channel,
+                answer.resolution.as_ref().and_then(|r| r.intent),
+                answer.decision.as_str(),
+                started.elapsed(),
+            );
+            for label in &record.sends {
+                self.metrics.sent(label, send_elapsed);
+            }
             self.metrics.count(if record.outcome == "delivered" {
                 "replies_delivered"
             } else {

@@ -27,9 +27,10 @@ use super::{
 };
 
 /// Per-connector counters for `/metrics`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GuardStats {
-    /// Attempts that reached the system (retries included).
+    /// Attempts that reached the system (retries included), counted when each ends,
+    /// together with its time in `latency`, so the two always agree.
     pub calls: AtomicU64,
     /// Attempts that failed.
     pub errors: AtomicU64,
@@ -37,8 +38,20 @@ pub struct GuardStats {
     pub retries: AtomicU64,
     /// Calls refused at once because the circuit was open.
     pub rejected: AtomicU64,
-    /// Sum of attempt latencies, in microseconds.
-    pub latency_us: AtomicU64,
+    /// Time of each attempt (`askerp_erp_connector_latency_seconds`).
+    pub latency: crate::metrics::Histogram,
+}
+
+impl Default for GuardStats {
+    fn default() -> Self {
+        GuardStats {
+            calls: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            latency: crate::metrics::Histogram::new(crate::metrics::ERP_BUCKETS),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -192,7 +205,6 @@ impl Guard {
                 let _permit = self.permits.acquire().await;
                 self.pace().await;
                 let started = Instant::now();
-                self.stats.calls.fetch_add(1, Ordering::Relaxed);
                 let r = match tokio::time::timeout(
                     Duration::from_millis(self.cfg.attempt_timeout_ms),
                     call(),
@@ -205,8 +217,8 @@ impl Guard {
                         after_ms: self.cfg.attempt_timeout_ms,
                     }),
                 };
-                let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                self.stats.latency_us.fetch_add(us, Ordering::Relaxed);
+                self.stats.latency.observe(started.elapsed());
+                self.stats.calls.fetch_add(1, Ordering::Relaxed);
                 r
             };
             match result {

@@ -195,7 +195,6 @@ impl ErpRouter {
                 }
                 n
             };
-            let secs = s.latency_us.load(Ordering::Relaxed) as f64 / 1_000_000.0;
             for (family, kind, value) in [
                 (
                     "askerp_erp_connector_calls_total",
@@ -221,11 +220,6 @@ impl ErpRouter {
                     "askerp_erp_connector_cache_hits_total",
                     "counter",
                     hits.to_string(),
-                ),
-                (
-                    "askerp_erp_connector_latency_seconds_sum",
-                    "counter",
-                    format!("{secs:.6}"),
                 ),
                 (
                     "askerp_erp_connector_circuit_open",
@@ -258,9 +252,6 @@ impl ErpRouter {
                 "askerp_erp_connector_cache_hits_total" => {
                     "Lookups answered from askerp's cache, per connector."
                 }
-                "askerp_erp_connector_latency_seconds_sum" => {
-                    "Sum of attempt latencies in seconds, per connector; divided by the calls, the mean."
-                }
                 "askerp_erp_connector_circuit_open" => {
                     "1 while the connector's circuit breaker is open."
                 }
@@ -274,6 +265,19 @@ impl ErpRouter {
                     crate::telemetry::label_value(&name)
                 );
             }
+        }
+        crate::metrics::family(
+            &mut out,
+            "askerp_erp_connector_latency_seconds",
+            "histogram",
+            "Time of each attempt sent to the ERP system, per connector; its count equals askerp_erp_connector_calls_total.",
+        );
+        for o in &self.connectors {
+            o.guard.stats.latency.render(
+                &mut out,
+                "askerp_erp_connector_latency_seconds",
+                &format!("connector=\"{}\"", crate::metrics::label_value(&o.name)),
+            );
         }
         out
     }

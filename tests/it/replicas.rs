@@ -25,7 +25,7 @@ use crate::support::{APP_KEY, SECRET};
 const WAIT: Duration = Duration::from_secs(10);
 
 /// The test Redis, or `None` (skipped with a notice) when it is not running here.
-fn redis_url() -> Option<String> {
+pub(crate) fn redis_url() -> Option<String> {
     match std::env::var("ASKERP_TEST_REDIS_URL") {
         Ok(v) if !v.is_empty() => Some(v),
         _ => {

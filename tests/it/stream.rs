@@ -146,6 +146,29 @@ async fn the_same_scenarios_as_over_http() {
         .collect();
     assert_eq!(decisions, vec!["unknown_user", "deny", "allow"]);
     assert_eq!(audit[2]["delivery"], "private");
+    // /metrics counts them on the stream channel, by the intent the audit names, and
+    // nothing on the callback channel.
+    use askerp::intent::Intent;
+    let intents: Vec<Option<Intent>> = audit
+        .iter()
+        .map(|r| r["intent"].as_str().and_then(Intent::from_name))
+        .collect();
+    for intent in &intents {
+        let audited = intents.iter().filter(|i| *i == intent).count() as u64;
+        assert_eq!(
+            app.state.metrics.answers("stream", *intent),
+            audited,
+            "{intent:?}"
+        );
+    }
+    // Understood before the unknown user was turned away, so each names its intent.
+    assert!(intents.iter().all(Option::is_some), "{audit:?}");
+    let on_callback: u64 = Intent::ALL
+        .iter()
+        .map(|i| app.state.metrics.answers("callback", Some(*i)))
+        .sum::<u64>()
+        + app.state.metrics.answers("callback", None);
+    assert_eq!(on_callback, 0);
 }
 
 #[tokio::test]
@@ -398,8 +421,8 @@ async fn a_throttled_or_failing_webhook_falls_back_to_the_openapi() {
         audit[1]
     );
     assert!(audit.iter().all(|r| r["outcome"] == "delivered"));
-    assert_eq!(app.state.metrics.get("sends_webhook_failed"), 2);
-    assert_eq!(app.state.metrics.get("sends_group_api_ok"), 2);
+    assert_eq!(app.state.metrics.sends("webhook", "failed"), 2);
+    assert_eq!(app.state.metrics.sends("group_api", "ok"), 2);
 }
 
 #[tokio::test]
