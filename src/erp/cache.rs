@@ -197,6 +197,26 @@ impl CachedConnector {
         }
     }
 
+    /// Drops the cached answers about `sku`'s stock at `warehouse` (and the low-stock
+    /// lists), so the next read asks the ERP: a source just reported that they changed.
+    pub async fn forget_stock(&self, sku: &str, warehouse: &str) {
+        self.cache
+            .invalidate(&Key::Stock(
+                vec![sku.to_string()],
+                Some(warehouse.to_string()),
+            ))
+            .await;
+        self.cache.invalidate(&Key::LowStock(None)).await;
+        self.cache
+            .invalidate(&Key::LowStock(Some(warehouse.to_string())))
+            .await;
+    }
+
+    /// Drops the cached answer about order `number`, for the same reason.
+    pub async fn forget_order(&self, number: &str) {
+        self.cache.invalidate(&Key::Order(number.to_string())).await;
+    }
+
     pub async fn low_stock(
         &self,
         warehouse: Option<&str>,

@@ -7,6 +7,8 @@
 //! - [`scheduler`]: runs due subscriptions through [`crate::pipeline::Bot::answer`] as the
 //!   subscriber, delivers, audits (channel `push`), and persists the last run.
 //! - [`alerts`]: low stock by polling: one message per crossing, re-armed on recovery.
+//! - [`inbound`]: `POST /events/<source>`: signed, replay-protected reports from the ERP.
+//! - [`events`]: the canonical event both ways produce, routed, checked, delivered, audited.
 //! - [`routing`]: which alerts go to whom.
 //! - [`store`]: the state kept between runs, behind a trait (a JSON file by default).
 //!
@@ -15,7 +17,9 @@
 
 pub mod alerts;
 pub mod config;
+pub mod events;
 pub mod holidays;
+pub mod inbound;
 pub mod routing;
 pub mod schedule;
 pub mod scheduler;
