@@ -33,6 +33,7 @@ enum Key {
     TopItems(SalesFilter, u32),
     Daily(SalesFilter),
     Order(String),
+    RecentOrders(Date, u32),
     FindEmployees(String),
     Leave(String, Date),
 }
@@ -48,6 +49,7 @@ enum Value {
     TopItems(Vec<TopItem>),
     Daily(Vec<DailySales>),
     Order(Option<Order>),
+    Orders(Vec<Order>),
     Employees(Vec<Employee>),
     Leave(Option<LeaveBalance>),
 }
@@ -304,6 +306,25 @@ impl CachedConnector {
             .await?;
         match f.data {
             Value::Order(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    pub async fn recent_orders(
+        &self,
+        since: Date,
+        limit: u32,
+    ) -> Result<Fetched<Vec<Order>>, ErpError> {
+        let f = self
+            .get(Key::RecentOrders(since, limit), |c| async move {
+                c.recent_orders(since, limit).await.map(Value::Orders)
+            })
+            .await?;
+        match f.data {
+            Value::Orders(v) => Ok(Fetched {
                 data: v,
                 as_of: f.as_of,
             }),

@@ -381,6 +381,15 @@ impl ErpRouter {
         self.sales.cache.order(number).await
     }
 
+    /// Orders booked on or after `since` (order polling).
+    pub async fn recent_orders(
+        &self,
+        since: jiff::civil::Date,
+        limit: u32,
+    ) -> Result<Fetched<Vec<Order>>, ErpError> {
+        self.sales.cache.recent_orders(since, limit).await
+    }
+
     pub async fn order(&self, number: &str) -> Result<Fetched<Option<Order>>, ErpError> {
         self.sales.cache.order(number).await
     }

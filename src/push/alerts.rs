@@ -123,6 +123,7 @@ impl LowStockAlerts {
                         available: line.available.value,
                         level: line.reorder_level.value,
                         read_at: now.timestamp(),
+                        state: None,
                     },
                 )
                 .await?;
@@ -160,6 +161,7 @@ impl LowStockAlerts {
                         available: Default::default(),
                         level: Default::default(),
                         read_at: now.timestamp(),
+                        state: None,
                     },
                 )
                 .await?;

@@ -27,6 +27,11 @@ pub struct PushConfig {
     pub tick_secs: u64,
     /// How often the low-stock list is polled for `[[alert_route]]`s of kind `low_stock`.
     pub low_stock_poll_secs: u64,
+    /// How often recent orders are polled for `[[alert_route]]`s of kind `order_state` or
+    /// `order_amount` (when the connector can list them).
+    pub order_poll_secs: u64,
+    /// How far back "recent" orders go: those booked within this many days.
+    pub order_lookback_days: u32,
     /// Where the push state (last runs, alert readings, chat subscriptions) is kept;
     /// unset: `<audit.path>.push.json`.
     pub state: Option<PathBuf>,
@@ -62,6 +67,8 @@ impl Default for PushConfig {
                 .to_vec(),
             tick_secs: 30,
             low_stock_poll_secs: 300,
+            order_poll_secs: 300,
+            order_lookback_days: 14,
             state: None,
             groups: Vec::new(),
             sources: BTreeMap::new(),
@@ -156,6 +163,12 @@ pub fn validate(
     }
     if push.tick_secs == 0 {
         problems.push("push.tick_secs must be at least 1".into());
+    }
+    if push.order_poll_secs == 0 {
+        problems.push("push.order_poll_secs must be at least 1".into());
+    }
+    if push.order_lookback_days == 0 {
+        problems.push("push.order_lookback_days must be at least 1".into());
     }
     if push.low_stock_poll_secs == 0 {
         problems.push("push.low_stock_poll_secs must be at least 1".into());

@@ -284,6 +284,7 @@ pub async fn handle(
                 available,
                 level,
                 read_at: now.timestamp(),
+                state: None,
             },
         )
         .await?;

@@ -414,3 +414,135 @@ async fn order_reports_reach_only_who_may_see_the_order_and_are_refused_when_not
     assert_eq!(app.sim.sent().len(), 5);
     askerp::audit::verify(&app.audit_path, None).expect("the chain holds");
 }
+
+/// Orders by polling (the demo ERP lists its recent orders): a state change is one
+/// message per recipient however often it is polled, a restart neither repeats it nor
+/// misses a change made meanwhile, and an order new to the list is checked for its
+/// amount.
+#[tokio::test]
+async fn polled_orders_alert_once_per_state_and_survive_a_restart() {
+    use askerp::push::orders::OrderAlerts;
+    use askerp::push::store::FileStore;
+
+    let rig = crate::push::Rig::with_demo_file().await;
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", rig.demo_path().display()))
+        .await
+        .expect("demo db");
+    let today = jiff::Zoned::now()
+        .with_time_zone(crate::push::hk())
+        .date()
+        .to_string();
+    let kln: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT o.number, o.total_cents FROM orders o JOIN places p ON p.code = o.store \
+         WHERE p.region = 'KLN' AND o.total_cents > 100000 ORDER BY o.number LIMIT 2",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("orders");
+    let (watched, _) = kln[0].clone();
+    let (late, _) = kln[1].clone();
+    // Only the watched order is recent; the other is old (outside the lookback).
+    sqlx::query("UPDATE orders SET order_date = '2020-01-01'")
+        .execute(&db)
+        .await
+        .expect("age");
+    sqlx::query("UPDATE orders SET order_date = ?, state = 'confirmed' WHERE number = ?")
+        .bind(&today)
+        .bind(&watched)
+        .execute(&db)
+        .await
+        .expect("book");
+    let mut shipped = route(AlertKind::OrderState, &["demo.manager", "demo.staff"], "en");
+    shipped.states = vec!["shipped".into(), "delivered".into()];
+    let mut large = route(AlertKind::OrderAmount, &["demo.admin"], "en");
+    large.min_amount = Some(rust_decimal::Decimal::from(1000));
+    let orders = OrderAlerts::new(vec![shipped, large], vec![], 14);
+    let now = || jiff::Zoned::now().with_time_zone(crate::push::hk());
+    let settle = || tokio::time::sleep(Duration::from_millis(5));
+    let store = FileStore::open(&rig.state_path).expect("state");
+    let r = orders
+        .poll(&rig.deps(), &store, &now())
+        .await
+        .expect("poll");
+    assert!(r.baseline && r.fired.is_empty(), "{r:?}");
+
+    sqlx::query("UPDATE orders SET state = 'shipped' WHERE number = ?")
+        .bind(&watched)
+        .execute(&db)
+        .await
+        .expect("ship");
+    for _ in 0..5 {
+        settle().await;
+        orders
+            .poll(&rig.deps(), &store, &now())
+            .await
+            .expect("poll");
+    }
+    let sent = rig.sim.sent();
+    // The manager hears; the store staff may not see orders (policy), audited.
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert!(
+        matches!(&sent[0].to, Destination::Private { user_ids } if user_ids == &["demo.manager".to_string()])
+    );
+    assert!(
+        sent[0].title.contains(&watched) && sent[0].title.to_lowercase().contains("shipped"),
+        "{}",
+        sent[0].title
+    );
+    let denied = rig
+        .audit_lines()
+        .into_iter()
+        .filter(|r| r["decision"] == "deny" && r["user"] == "demo.staff")
+        .count();
+    assert_eq!(denied, 1);
+
+    // Down for a while: the order is delivered meanwhile, and another order is booked.
+    drop(store);
+    sqlx::query("UPDATE orders SET state = 'delivered' WHERE number = ?")
+        .bind(&watched)
+        .execute(&db)
+        .await
+        .expect("deliver");
+    sqlx::query("UPDATE orders SET order_date = ?, state = 'confirmed' WHERE number = ?")
+        .bind(&today)
+        .bind(&late)
+        .execute(&db)
+        .await
+        .expect("book");
+    settle().await;
+    let store = FileStore::open(&rig.state_path).expect("state");
+    let r = orders
+        .poll(&rig.deps(), &store, &now())
+        .await
+        .expect("poll");
+    let mut fired = r.fired.clone();
+    fired.sort();
+    let mut expected = vec![
+        format!("order_state:{watched}:delivered"),
+        format!("order_amount:{late}"),
+    ];
+    expected.sort();
+    assert_eq!(fired, expected, "{r:?}");
+    let sent = rig.sim.sent();
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    let to = |user: &str| {
+        sent[1..]
+            .iter()
+            .find(|s| matches!(&s.to, Destination::Private { user_ids } if user_ids == &[user.to_string()]))
+            .map(|s| s.title.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        to("demo.manager").to_lowercase().contains("delivered"),
+        "{sent:#?}"
+    );
+    assert!(to("demo.admin").contains(&late), "{sent:#?}");
+    // Polled again after the restart: nothing more.
+    settle().await;
+    let r = orders
+        .poll(&rig.deps(), &store, &now())
+        .await
+        .expect("poll");
+    assert!(r.fired.is_empty(), "{r:?}");
+    assert_eq!(rig.sim.sent().len(), 3);
+}
