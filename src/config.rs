@@ -640,7 +640,8 @@ impl LlmConfig {
 }
 
 /// Whether the dotted key names a [`Secret`]: the DingTalk secret and card token, the
-/// audit database URL, the LLM key, and a connector's password, API key or client secret
+/// audit database URL, the LLM key, an event source's secret
+/// (`push.source.<name>.secret`), and a connector's password, API key or client secret
 /// (at any depth, e.g. `erp.connectors.s4.auth.client_secret`).
 fn is_secret_key(key: &str) -> bool {
     matches!(
@@ -650,11 +651,12 @@ fn is_secret_key(key: &str) -> bool {
             | "audit.postgres_url"
             | "state.url"
             | "llm.api_key"
-    ) || (key.starts_with("erp.connectors.")
-        && key
-            .rsplit('.')
-            .next()
-            .is_some_and(|leaf| matches!(leaf, "password" | "api_key" | "client_secret")))
+    ) || (key.starts_with("push.source.") && key.ends_with(".secret"))
+        || (key.starts_with("erp.connectors.")
+            && key
+                .rsplit('.')
+                .next()
+                .is_some_and(|leaf| matches!(leaf, "password" | "api_key" | "client_secret")))
 }
 
 /// The dotted secret key an `ASKERP_<SECTION>__<KEY>_FILE` variable (already without the
@@ -1278,6 +1280,34 @@ mod tests {
             assert_eq!(c.llm.api_key.expose(), "sk-file");
             let hr = format!("{:?}", c.erp.connectors.get("hr"));
             assert!(hr.contains("***"), "the odoo key was not set: {hr}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn an_event_source_secret_comes_from_the_environment_or_a_file_never_the_config() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("wms", "wms-secret\n")?;
+            jail.create_file("askerp.toml", "[push.source.wms]\n[push.source.pos]\n")?;
+            jail.set_env("ASKERP_PUSH__SOURCE__WMS__SECRET_FILE", "wms");
+            jail.set_env("ASKERP_PUSH__SOURCE__POS__SECRET", "pos-secret");
+            let c = Config::load(Some(Path::new("askerp.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.push.sources["wms"].secret.expose(), "wms-secret");
+            assert_eq!(c.push.sources["pos"].secret.expose(), "pos-secret");
+            assert!(!format!("{:?}", c.push).contains("wms-secret"));
+            // Without it the source is refused, and the variable to set is named.
+            jail.clear_env();
+            let e = Config::load(Some(Path::new("askerp.toml")))
+                .expect_err("no secret")
+                .to_string();
+            assert!(e.contains("ASKERP_PUSH__SOURCE__WMS__SECRET"), "{e}");
+            // Written in the file, it is refused as every secret is.
+            jail.create_file("askerp.toml", "[push.source.wms]\nsecret = \"oops\"\n")?;
+            let e = Config::load(Some(Path::new("askerp.toml")))
+                .expect_err("a secret in the file")
+                .to_string();
+            assert!(e.contains("push.source.wms.secret is a secret"), "{e}");
             Ok(())
         });
     }

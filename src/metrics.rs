@@ -101,6 +101,17 @@ const CALLBACK_REJECTIONS: &[&str] = &[
     "robot_code",
 ];
 
+/// Reasons a report at `POST /events/<source>` is refused (the `reason` label of
+/// `askerp_events_rejected_total`), counted as `events_rejected_<reason>`.
+const EVENT_REJECTIONS: &[&str] = &[
+    "unknown_source",
+    "missing_signature",
+    "expired",
+    "bad_signature",
+    "malformed",
+    "push_off",
+];
+
 /// Counters rendered at 0 from the start, with their help text. Counters counted under
 /// other names still appear (with a generic help) once first counted.
 const KNOWN: &[(&str, &str)] = &[
@@ -121,6 +132,18 @@ const KNOWN: &[(&str, &str)] = &[
         "Card callbacks that carried no button press.",
     ),
     ("replies_delivered", "Answers delivered to DingTalk."),
+    (
+        "events_accepted",
+        "Signed reports at POST /events/<source> handled (sent, or not sent for a reason in the audit).",
+    ),
+    (
+        "events_duplicates",
+        "Signed reports whose event id was handled already (replays, retries): nothing sent.",
+    ),
+    (
+        "events_erp_failed",
+        "Signed reports not handled because the ERP did not answer; the source is asked to retry.",
+    ),
     (
         "reloads_ok",
         "Reloads (SIGHUP, POST /admin/reload) that swapped in new data files.",
@@ -461,6 +484,14 @@ impl Metrics {
             "reason",
             CALLBACK_REJECTIONS,
             "HTTP callbacks refused before becoming a message, by reason.",
+        );
+        labelled(
+            &mut out,
+            "events_rejected_",
+            "askerp_events_rejected_total",
+            "reason",
+            EVENT_REJECTIONS,
+            "Reports at POST /events/<source> refused before being read, by reason.",
         );
 
         family(

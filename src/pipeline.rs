@@ -1088,7 +1088,7 @@ fn restore_as_written(mut slots: Slots, previous: &Slots, explanation: &Explanat
 }
 
 /// Whether a scope covers a store, warehouse or region.
-fn covers(scope: &Scope, place: &Place) -> bool {
+pub(crate) fn covers(scope: &Scope, place: &Place) -> bool {
     match scope {
         Scope::All => true,
         Scope::Regions(regions) => match place.kind {

@@ -58,6 +58,10 @@ pub struct AppState {
     /// account for when the grace period runs out, since DingTalk will not redeliver a
     /// message that was acknowledged.
     pub pending: Arc<std::sync::Mutex<std::collections::HashMap<String, PendingMessage>>>,
+    /// Event ids reported at `POST /events/<source>` and handled, remembered for twice
+    /// `push.event_window_secs` (shared across replicas with Redis), so a replay of a
+    /// signed report sends nothing.
+    pub events: crate::state::claims::MessageClaims,
     /// Where HTTP callbacks may come from.
     pub sources: Arc<crate::channel::sources::CallbackSources>,
     /// Scheduled reports and alerts (`None` when `push.enabled` is off or its state
@@ -83,6 +87,11 @@ impl AppState {
             ),
             claims: crate::state::claims::MessageClaims::new(
                 Duration::from_secs(config.server.dedupe_ttl_secs),
+                Duration::from_secs(config.state.in_flight_secs),
+                bot.shared.clone(),
+            ),
+            events: crate::state::claims::MessageClaims::new(
+                Duration::from_secs(config.push.event_window_secs.saturating_mul(2)),
                 Duration::from_secs(config.state.in_flight_secs),
                 bot.shared.clone(),
             ),
@@ -752,6 +761,7 @@ pub fn router(state: AppState, simulator: Option<Simulator>) -> Router {
     let mut app = Router::new()
         .route("/dingtalk/callback", post(crate::channel::http::callback))
         .route("/dingtalk/card", post(crate::channel::http::card_callback))
+        .route("/events/{source}", post(crate::push::inbound::endpoint))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/charts/{file}", get(crate::chart_store::serve))

@@ -33,6 +33,7 @@ enum Key {
     TopItems(SalesFilter, u32),
     Daily(SalesFilter),
     Order(String),
+    RecentOrders(Date, u32),
     FindEmployees(String),
     Leave(String, Date),
 }
@@ -48,6 +49,7 @@ enum Value {
     TopItems(Vec<TopItem>),
     Daily(Vec<DailySales>),
     Order(Option<Order>),
+    Orders(Vec<Order>),
     Employees(Vec<Employee>),
     Leave(Option<LeaveBalance>),
 }
@@ -197,6 +199,26 @@ impl CachedConnector {
         }
     }
 
+    /// Drops the cached answers about `sku`'s stock at `warehouse` (and the low-stock
+    /// lists), so the next read asks the ERP: a source just reported that they changed.
+    pub async fn forget_stock(&self, sku: &str, warehouse: &str) {
+        self.cache
+            .invalidate(&Key::Stock(
+                vec![sku.to_string()],
+                Some(warehouse.to_string()),
+            ))
+            .await;
+        self.cache.invalidate(&Key::LowStock(None)).await;
+        self.cache
+            .invalidate(&Key::LowStock(Some(warehouse.to_string())))
+            .await;
+    }
+
+    /// Drops the cached answer about order `number`, for the same reason.
+    pub async fn forget_order(&self, number: &str) {
+        self.cache.invalidate(&Key::Order(number.to_string())).await;
+    }
+
     pub async fn low_stock(
         &self,
         warehouse: Option<&str>,
@@ -284,6 +306,25 @@ impl CachedConnector {
             .await?;
         match f.data {
             Value::Order(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    pub async fn recent_orders(
+        &self,
+        since: Date,
+        limit: u32,
+    ) -> Result<Fetched<Vec<Order>>, ErpError> {
+        let f = self
+            .get(Key::RecentOrders(since, limit), |c| async move {
+                c.recent_orders(since, limit).await.map(Value::Orders)
+            })
+            .await?;
+        match f.data {
+            Value::Orders(v) => Ok(Fetched {
                 data: v,
                 as_of: f.as_of,
             }),

@@ -446,6 +446,16 @@ pub trait Connector: Send + Sync {
     }
     /// An order by number; `None` when it does not exist.
     async fn order(&self, number: &str) -> Result<Option<Order>, ErpError>;
+    /// Orders booked on or after `since`, newest first, at most `limit`: what order
+    /// alerts poll ([`crate::push::orders`]). The default says the connector cannot list
+    /// them, so order alerts for it need the inbound endpoint.
+    async fn recent_orders(&self, since: Date, limit: u32) -> Result<Vec<Order>, ErpError> {
+        let _ = (since, limit);
+        Err(ErpError::Query {
+            connector: self.name().to_string(),
+            detail: "this connector cannot list recent orders; report order events at POST /events/<source> instead".into(),
+        })
+    }
     /// Employees whose English or Chinese name matches.
     async fn find_employees(&self, text: &str) -> Result<Vec<Employee>, ErpError>;
     /// Leave balances for the leave year containing `on`; `None` for an unknown employee.

@@ -365,6 +365,35 @@ impl ErpRouter {
         self.sales.cache.daily_sales(filter).await
     }
 
+    /// Reads `sku` at `warehouse` from the ERP itself, not from the cache: an event
+    /// source said it changed, so a cached reading is known to be stale.
+    pub async fn stock_fresh(
+        &self,
+        sku: &str,
+        warehouse: &str,
+    ) -> Result<Fetched<Vec<StockLine>>, ErpError> {
+        self.inventory.cache.forget_stock(sku, warehouse).await;
+        self.inventory
+            .cache
+            .stock(&[sku.to_string()], Some(warehouse))
+            .await
+    }
+
+    /// Reads order `number` from the ERP itself, for the same reason.
+    pub async fn order_fresh(&self, number: &str) -> Result<Fetched<Option<Order>>, ErpError> {
+        self.sales.cache.forget_order(number).await;
+        self.sales.cache.order(number).await
+    }
+
+    /// Orders booked on or after `since` (order polling).
+    pub async fn recent_orders(
+        &self,
+        since: jiff::civil::Date,
+        limit: u32,
+    ) -> Result<Fetched<Vec<Order>>, ErpError> {
+        self.sales.cache.recent_orders(since, limit).await
+    }
+
     pub async fn order(&self, number: &str) -> Result<Fetched<Option<Order>>, ErpError> {
         self.sales.cache.order(number).await
     }

@@ -10,33 +10,29 @@
 //! The very first poll records what is already low as the starting point instead of
 //! alerting about it all at once.
 //!
-//! Each event is routed by `[[alert_route]]` (kind, warehouse, region) to people and
-//! groups; every recipient is checked by the policy as if they had asked for the low-stock
-//! list (a person's own roles; a group's audience role), and a refused recipient gets
-//! nothing and an audit record says why. Every delivery is audited (channel `alert`).
+//! Each crossing becomes an [`Event::LowStock`] delivered by [`super::events`]: routed by
+//! `[[alert_route]]` (kind, warehouse, region), every recipient checked by the policy as
+//! if they had asked for the low-stock list, every delivery audited (channel `alert`).
+//! The inbound endpoint ([`super::inbound`]) shares the same marks, so a crossing
+//! reported by the ERP and then seen by a poll is still one message.
 
 use std::collections::BTreeSet;
 
-use jiff::{Timestamp, Zoned};
+use jiff::Zoned;
 
 use super::config::GroupConfig;
-use super::routing::{self, AlertKind, AlertRouteConfig};
+use super::events::{Dispatch, Event};
+use super::routing::{AlertKind, AlertRouteConfig};
 use super::scheduler::Deps;
 use super::store::{AlertMark, PushStore, StoreError};
 use crate::audit::AuditRecord;
-use crate::card::{Card, Content};
 use crate::erp::StockLine;
-use crate::intent::{Intent, Locale};
+use crate::intent::Intent;
 
 /// The key of the marker that says the first poll has been made.
 const BASELINE: &str = "low_stock:_baseline";
 
-/// One recipient of an event.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Recipient {
-    User(String),
-    Group(String),
-}
+pub use super::events::Recipient;
 
 /// What one poll did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -56,8 +52,7 @@ pub struct PollReport {
 
 /// The low-stock poller.
 pub struct LowStockAlerts {
-    routes: Vec<AlertRouteConfig>,
-    groups: Vec<GroupConfig>,
+    dispatch: Dispatch,
 }
 
 fn key(line: &StockLine) -> String {
@@ -67,16 +62,12 @@ fn key(line: &StockLine) -> String {
 impl LowStockAlerts {
     pub fn new(routes: Vec<AlertRouteConfig>, groups: Vec<GroupConfig>) -> LowStockAlerts {
         LowStockAlerts {
-            routes: routes
-                .into_iter()
-                .filter(|r| r.kind == AlertKind::LowStock)
-                .collect(),
-            groups,
+            dispatch: Dispatch::new(routes, groups),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
+        !self.dispatch.routes(AlertKind::LowStock)
     }
 
     /// Reads the low-stock list once, at `now`, and sends what crossed.
@@ -132,6 +123,7 @@ impl LowStockAlerts {
                         available: line.available.value,
                         level: line.reorder_level.value,
                         read_at: now.timestamp(),
+                        state: None,
                     },
                 )
                 .await?;
@@ -141,8 +133,23 @@ impl LowStockAlerts {
             report
                 .fired
                 .push(format!("{}:{}", line.warehouse.code, line.item.sku));
-            self.send(deps, store, line, fetched.as_of, now, &mut report)
+            let event_id = format!(
+                "alert:low_stock:{}:{}:{}",
+                line.warehouse.code,
+                line.item.sku,
+                now.timestamp().as_second()
+            );
+            let event = Event::LowStock {
+                line: line.clone(),
+                as_of: fetched.as_of,
+            };
+            let d = self
+                .dispatch
+                .deliver(deps, store, &event, &event_id, now)
                 .await?;
+            report.delivered += d.delivered;
+            report.refused.extend(d.refused);
+            report.failed.extend(d.failed);
         }
         if first {
             report.baseline = true;
@@ -154,6 +161,7 @@ impl LowStockAlerts {
                         available: Default::default(),
                         level: Default::default(),
                         read_at: now.timestamp(),
+                        state: None,
                     },
                 )
                 .await?;
@@ -174,206 +182,8 @@ impl LowStockAlerts {
         }
         Ok(report)
     }
-
-    /// The recipients of an event at `line`'s warehouse, from every matching route, once
-    /// each, with the language of the first route naming them.
-    fn recipients(&self, line: &StockLine) -> Vec<(Recipient, Locale)> {
-        let mut out: Vec<(Recipient, Locale)> = Vec::new();
-        for r in &self.routes {
-            if !r.covers(&line.warehouse.code, line.warehouse.region.as_deref()) {
-                continue;
-            }
-            let locale = Locale::from_tag(&r.locale).unwrap_or_default();
-            let who = r
-                .users
-                .iter()
-                .map(|u| Recipient::User(u.clone()))
-                .chain(r.groups.iter().map(|g| Recipient::Group(g.clone())));
-            for w in who {
-                if !out.iter().any(|(o, _)| *o == w) {
-                    out.push((w, locale));
-                }
-            }
-        }
-        out
-    }
-
-    async fn send(
-        &self,
-        deps: &Deps<'_>,
-        store: &dyn PushStore,
-        line: &StockLine,
-        as_of: Timestamp,
-        now: &Zoned,
-        report: &mut PollReport,
-    ) -> Result<(), StoreError> {
-        let event_id = format!(
-            "alert:low_stock:{}:{}:{}",
-            line.warehouse.code,
-            line.item.sku,
-            now.timestamp().as_second()
-        );
-        for (who, locale) in self.recipients(line) {
-            let mut record = AuditRecord {
-                time: Some(now.timestamp()),
-                channel: "alert".into(),
-                msg_id: event_id.clone(),
-                intent: Some(Intent::InventoryLowStock.name().into()),
-                text: Some(format!(
-                    "{} at {}: available {} / reorder level {}",
-                    line.item.sku,
-                    line.warehouse.code,
-                    line.available.value,
-                    line.reorder_level.value
-                )),
-                connector: Some(deps.bot.erp.name().to_string()),
-                ..AuditRecord::default()
-            };
-            match &who {
-                Recipient::User(u) => {
-                    record.conversation_type = "1:1".into();
-                    record.user = Some(u.clone());
-                    record.conversation_id = format!("alert:{u}");
-                }
-                Recipient::Group(g) => {
-                    record.conversation_type = "group".into();
-                    record.conversation_id = g.clone();
-                }
-            }
-            if let Err(why) = self.allowed(deps, store, &who, now).await? {
-                record.decision = "deny".into();
-                record.outcome = "not_sent".into();
-                record.reason = Some(why.clone());
-                append(deps, &record);
-                report.refused.push(format!("{who:?}: {why}"));
-                continue;
-            }
-            if let Recipient::User(u) = &who {
-                record.principal = deps.bot.directory.lookup(u).map(|p| p.employee_id.clone());
-            }
-            let card = self.card(deps, locale, line, as_of);
-            let result = match &who {
-                Recipient::User(u) => deps
-                    .client
-                    .send_private(std::slice::from_ref(u), &card)
-                    .await
-                    .and_then(|r| {
-                        if r.invalid_staff_id_list.is_empty()
-                            && r.flow_controlled_staff_id_list.is_empty()
-                        {
-                            Ok("private:ok".to_string())
-                        } else {
-                            Err(crate::dingtalk::SendError::Api {
-                                code: "partial".into(),
-                                message: format!(
-                                    "invalid={:?} flow_controlled={:?}",
-                                    r.invalid_staff_id_list, r.flow_controlled_staff_id_list
-                                ),
-                            })
-                        }
-                    }),
-                Recipient::Group(g) => deps
-                    .client
-                    .send_group(g, &card)
-                    .await
-                    .map(|()| "group_api:ok".to_string()),
-            };
-            record.decision = "allow".into();
-            record.delivery = Some("conversation".into());
-            match result {
-                Ok(label) => {
-                    record.sends = vec![label];
-                    record.outcome = "delivered".into();
-                    report.delivered += 1;
-                }
-                Err(e) => {
-                    let kind = if matches!(who, Recipient::User(_)) {
-                        "private"
-                    } else {
-                        "group_api"
-                    };
-                    record.sends = vec![format!("{kind}:failed:{e}")];
-                    record.outcome = "failed".into();
-                    record.reason = Some(format!("not delivered after the client's retries: {e}"));
-                    report.failed.push(format!("{who:?}: {e}"));
-                    tracing::warn!(error = %e, "Alert could not be delivered; recorded in the audit.");
-                }
-            }
-            append(deps, &record);
-        }
-        Ok(())
-    }
-
-    /// Whether `who` may receive a low-stock alert now: known, allowed by the policy,
-    /// not muted.
-    async fn allowed(
-        &self,
-        deps: &Deps<'_>,
-        store: &dyn PushStore,
-        who: &Recipient,
-        now: &Zoned,
-    ) -> Result<Result<(), String>, StoreError> {
-        let intent = routing::intent_of(AlertKind::LowStock);
-        Ok(match who {
-            Recipient::User(u) => match deps.bot.directory.lookup(u) {
-                None => Err(format!("user {u:?} is not in the directory")),
-                Some(p) if !deps.bot.policy.allows(p, intent) => {
-                    Err(format!("user {u:?} may not see {intent} (policy)"))
-                }
-                Some(_) => match store.muted_until(u).await? {
-                    Some(until) if until > now.timestamp() => {
-                        Err(format!("user {u:?} muted alerts until {until}"))
-                    }
-                    _ => Ok(()),
-                },
-            },
-            Recipient::Group(g) => match self.groups.iter().find(|x| &x.id == g) {
-                None => Err(format!("group {g:?} is not a [[push.group]]")),
-                Some(group) if !routing::audience_allows(deps.bot, group, intent) => Err(format!(
-                    "group {g:?}'s audience ({}) may not see {intent} (policy)",
-                    group.audience_role
-                )),
-                Some(_) => Ok(()),
-            },
-        })
-    }
-
-    /// The alert card: the low-stock line in the recipient's language, and buttons that
-    /// ask the next questions (this item in every warehouse; everything low here).
-    fn card(&self, deps: &Deps<'_>, locale: Locale, line: &StockLine, as_of: Timestamp) -> Card {
-        let r = &deps.bot.renderer;
-        let mut card = r.render(
-            locale,
-            &Content::LowStock {
-                warehouse: Some(line.warehouse.clone()),
-                lines: vec![line.clone()],
-                as_of,
-            },
-        );
-        let item = r.item_name(locale, &line.item);
-        let warehouse = r.place_name(locale, &line.warehouse);
-        card.title = r.text(
-            locale,
-            "alert.low_stock_title",
-            &[("item", &item), ("warehouse", &warehouse)],
-        );
-        card.buttons.insert(
-            0,
-            crate::card::Button {
-                title: r.text(locale, "alert.stock_all_button", &[]),
-                url: crate::card::render::follow_up_url(&r.text(
-                    locale,
-                    "followup.stock",
-                    &[("item", &line.item.sku)],
-                )),
-            },
-        );
-        card
-    }
 }
 
 fn append(deps: &Deps<'_>, record: &AuditRecord) {
-    if let Err(e) = deps.audit.append(record) {
-        tracing::error!(error = %e, "Audit record could not be written.");
-    }
+    super::events::append(deps, record);
 }

@@ -6,7 +6,7 @@
 //! question resolves to) by [`crate::push::subscriptions::check`] at start-up and in
 //! `askerp check`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use jiff::civil::Weekday;
@@ -27,12 +27,34 @@ pub struct PushConfig {
     pub tick_secs: u64,
     /// How often the low-stock list is polled for `[[alert_route]]`s of kind `low_stock`.
     pub low_stock_poll_secs: u64,
+    /// How often recent orders are polled for `[[alert_route]]`s of kind `order_state` or
+    /// `order_amount` (when the connector can list them).
+    pub order_poll_secs: u64,
+    /// How far back "recent" orders go: those booked within this many days.
+    pub order_lookback_days: u32,
     /// Where the push state (last runs, alert readings, chat subscriptions) is kept;
     /// unset: `<audit.path>.push.json`.
     pub state: Option<PathBuf>,
     /// Groups pushes may be sent to.
     #[serde(rename = "group")]
     pub groups: Vec<GroupConfig>,
+    /// Systems that may report events at `POST /events/<name>`, by name.
+    #[serde(rename = "source")]
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// How far an inbound event's signed timestamp may be from now, either way; an
+    /// event id is remembered for twice this, so a replay is refused for as long as its
+    /// signature would be accepted.
+    pub event_window_secs: u64,
+}
+
+/// A system that reports events (an ERP's webhook, middleware): `[push.source.<name>]`.
+/// Its secret, like every secret, comes from the environment or a file only
+/// (`ASKERP_PUSH__SOURCE__<NAME>__SECRET` or `…__SECRET_FILE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    /// The shared secret the source signs each request with (HMAC-SHA256).
+    pub secret: crate::config::Secret,
 }
 
 impl Default for PushConfig {
@@ -45,8 +67,12 @@ impl Default for PushConfig {
                 .to_vec(),
             tick_secs: 30,
             low_stock_poll_secs: 300,
+            order_poll_secs: 300,
+            order_lookback_days: 14,
             state: None,
             groups: Vec::new(),
+            sources: BTreeMap::new(),
+            event_window_secs: 300,
         }
     }
 }
@@ -138,6 +164,12 @@ pub fn validate(
     if push.tick_secs == 0 {
         problems.push("push.tick_secs must be at least 1".into());
     }
+    if push.order_poll_secs == 0 {
+        problems.push("push.order_poll_secs must be at least 1".into());
+    }
+    if push.order_lookback_days == 0 {
+        problems.push("push.order_lookback_days must be at least 1".into());
+    }
     if push.low_stock_poll_secs == 0 {
         problems.push("push.low_stock_poll_secs must be at least 1".into());
     }
@@ -148,6 +180,29 @@ pub fn validate(
             "push.holidays = {:?}: no such file",
             path.display().to_string()
         ));
+    }
+    if push.event_window_secs == 0 || push.event_window_secs > 3600 {
+        problems.push(format!(
+            "push.event_window_secs = {}: must be between 1 and 3600",
+            push.event_window_secs
+        ));
+    }
+    for (name, source) in &push.sources {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        {
+            problems.push(format!(
+                "push.source {name:?}: a source name is lower-case letters, digits, '_' and '-' (it is the path /events/<name> and part of an environment variable)"
+            ));
+        }
+        if source.secret.is_empty() {
+            let env = format!("ASKERP_PUSH__SOURCE__{}__SECRET", name.to_ascii_uppercase());
+            problems.push(format!(
+                "push.source {name:?} has no secret: set {env} or {env}_FILE"
+            ));
+        }
     }
     let mut groups = HashSet::new();
     for g in &push.groups {

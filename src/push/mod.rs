@@ -7,6 +7,9 @@
 //! - [`scheduler`]: runs due subscriptions through [`crate::pipeline::Bot::answer`] as the
 //!   subscriber, delivers, audits (channel `push`), and persists the last run.
 //! - [`alerts`]: low stock by polling: one message per crossing, re-armed on recovery.
+//! - [`orders`]: order state changes and large orders by polling the recent orders.
+//! - [`inbound`]: `POST /events/<source>`: signed, replay-protected reports from the ERP.
+//! - [`events`]: the canonical event both ways produce, routed, checked, delivered, audited.
 //! - [`routing`]: which alerts go to whom.
 //! - [`store`]: the state kept between runs, behind a trait (a JSON file by default).
 //!
@@ -15,7 +18,10 @@
 
 pub mod alerts;
 pub mod config;
+pub mod events;
 pub mod holidays;
+pub mod inbound;
+pub mod orders;
 pub mod routing;
 pub mod schedule;
 pub mod scheduler;
@@ -215,6 +221,47 @@ pub fn spawn(
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "Alert state could not be written."),
+                }
+            }
+        });
+    }
+    let orders = orders::OrderAlerts::new(
+        state.config.alert_routes.clone(),
+        state.config.push.groups.clone(),
+        state.config.push.order_lookback_days,
+    );
+    if !orders.is_empty() {
+        let state = state.clone();
+        let scheduler = Arc::clone(&scheduler);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(
+                state.config.push.order_poll_secs.max(1),
+            ));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = every.tick() => {}
+                }
+                let bot = state.bot();
+                let now = Zoned::now().with_time_zone(bot.tz.clone());
+                let deps = scheduler::Deps {
+                    bot: &bot,
+                    client: &state.dingtalk,
+                    audit: &state.audit,
+                };
+                match orders.poll(&deps, scheduler.store.as_ref(), &now).await {
+                    Ok(r) => {
+                        state.metrics.add("alerts_delivered", r.delivered as u64);
+                        state.metrics.add(
+                            "alerts_not_delivered",
+                            (r.failed.len() + r.refused.len()) as u64,
+                        );
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "Order alert state could not be written.")
+                    }
                 }
             }
         });

@@ -38,6 +38,10 @@ pub struct AlertMark {
     pub available: Decimal,
     pub level: Decimal,
     pub read_at: Timestamp,
+    /// The state an order was in at the last reading (order polling), by
+    /// [`super::events::state_name`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// Everything the store holds, as the file keeps it.

@@ -166,6 +166,7 @@ fn readme_and_operations_snippets_load_through_the_real_loader() {
                     "redis://127.0.0.1:6379/0",
                 ));
             }
+            env = source_secrets(&body, env);
             checked += 1;
             if let Err(e) = Config::load_with(Some(&path), env) {
                 failures.push(format!("{file}:{line} ({heading}): {e}\n{body}"));
@@ -174,6 +175,24 @@ fn readme_and_operations_snippets_load_through_the_real_loader() {
     }
     assert!(checked >= 3, "only {checked} snippets found");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The secret of every `[push.source.<name>]` in `body`, as if set in the environment
+/// (`ASKERP_PUSH__SOURCE__<NAME>__SECRET`), where the loader insists it comes from.
+fn source_secrets(body: &str, mut env: figment::Figment) -> figment::Figment {
+    for line in body.lines() {
+        if let Some(name) = line
+            .trim()
+            .strip_prefix("[push.source.")
+            .and_then(|s| s.strip_suffix(']'))
+        {
+            env = env.merge(figment::providers::Serialized::default(
+                &format!("push.source.{name}.secret"),
+                "from-the-environment",
+            ));
+        }
+    }
+    env
 }
 
 /// The syntax issue 9 reported refused: numbers, not only strings.
@@ -243,7 +262,8 @@ async fn the_push_examples_in_the_readme_load_and_pass_the_checks() {
     for (n, body) in blocks.iter().enumerate() {
         let path = dir.path().join(format!("push-{n}.toml"));
         std::fs::write(&path, body).expect("write");
-        let config = Config::load(Some(&path)).unwrap_or_else(|e| panic!("{e}\n{body}"));
+        let config = Config::load_with(Some(&path), source_secrets(body, figment::Figment::new()))
+            .unwrap_or_else(|e| panic!("{e}\n{body}"));
         assert!(!config.subscriptions.is_empty() || !config.alert_routes.is_empty());
         let bot = askerp::setup::bot(&config).await.expect("bot");
         let now = jiff::Zoned::now().with_time_zone(config.time_zone());

@@ -13,6 +13,7 @@ mod cli;
 mod deploy;
 mod directory;
 mod docs;
+mod events;
 mod followup;
 mod leaks;
 mod llm;

@@ -649,6 +649,68 @@ async fn the_server_sends_a_due_run_on_its_first_tick() {
     assert_eq!(app.sim.sent().len(), 1);
 }
 
+/// A replica with `push.enabled = false` (every replica but one, when several share
+/// Redis) sends nothing: the run due since yesterday stays unsent (and its state file
+/// untouched, for the pushing replica), and reported events are turned away with 503 so
+/// the source sends them to the replica that pushes.
+#[tokio::test]
+async fn a_replica_with_pushes_off_sends_no_run_and_turns_events_away() {
+    let state_file = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let keep = std::sync::Arc::clone(&state_file);
+    let app = crate::support::TestApp::start_with(
+        move |c| {
+            c.push.enabled = false;
+            c.push.tick_secs = 1;
+            c.push.sources.insert(
+                "wms".into(),
+                askerp::push::config::SourceConfig {
+                    secret: Secret::new("s"),
+                },
+            );
+            c.subscriptions.push(SubscriptionConfig {
+                id: "daily-low".into(),
+                user: "demo.staff".into(),
+                group: None,
+                question: "低庫存".into(),
+                intent: Some("inventory.low_stock".into()),
+                schedule: "30 8 * * *".into(),
+                holidays: HolidayRule::Ignore,
+            });
+            let yesterday = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(48);
+            let state = format!("{{\"runs\": {{\"daily-low\": {{\"after\": \"{yesterday}\"}}}}}}");
+            let path = askerp::push::store::path_for(&c.audit.path);
+            std::fs::write(&path, &state).expect("state");
+            *keep.lock().expect("lock") = Some((path, state));
+        },
+        None,
+    )
+    .await;
+    let body = br#"{"id":"e1","kind":"low_stock","warehouse":"KC","sku":"X"}"#.to_vec();
+    let t = jiff::Timestamp::now().as_second();
+    let resp = app
+        .http
+        .post(format!("{}/events/wms", app.base))
+        .header(askerp::push::inbound::TIMESTAMP_HEADER, t.to_string())
+        .header(
+            askerp::push::inbound::SIGNATURE_HEADER,
+            askerp::push::inbound::sign("s", t, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(app.state.metrics.get("events_rejected_push_off"), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(app.sim.sent().is_empty(), "{:?}", app.sim.sent());
+    let (path, state) = state_file.lock().expect("lock").clone().expect("written");
+    assert_eq!(std::fs::read_to_string(path).expect("state"), state);
+    assert!(
+        !app.audit_lines().iter().any(|r| r["channel"] == "push"),
+        "no run recorded"
+    );
+}
+
 /// A stock line of the demo ERP that is watched (a reorder level) and not low now.
 async fn watched_line(db: &sqlx::SqlitePool) -> (String, String, i64, i64) {
     sqlx::query_as(
@@ -692,6 +754,9 @@ async fn a_low_stock_crossing_is_one_message_per_recipient_re_arms_on_recovery_a
             kind: AlertKind::LowStock,
             warehouses: vec![warehouse.clone()],
             regions: vec![],
+            stores: vec![],
+            states: vec![],
+            min_amount: None,
             users: vec!["demo.staff".into(), "demo.hr".into()],
             groups: vec!["cid-shop-floor".into()],
             locale: "zh-HK".into(),
@@ -701,6 +766,9 @@ async fn a_low_stock_crossing_is_one_message_per_recipient_re_arms_on_recovery_a
             kind: AlertKind::LowStock,
             warehouses: vec![],
             regions: vec!["NOWHERE".into()],
+            stores: vec![],
+            states: vec![],
+            min_amount: None,
             users: vec!["demo.manager".into()],
             groups: vec![],
             locale: "en".into(),

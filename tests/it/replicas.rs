@@ -696,3 +696,70 @@ async fn a_card_press_through_the_other_replica_knows_where_the_card_is() {
     let card = ding.sim.card(&out_track_id).expect("card");
     assert!(card.to_string().contains("荃灣"), "{card}");
 }
+
+/// A signed event report replayed to the other replica sends nothing: the event id is
+/// claimed in Redis, so the second replica answers `duplicate`.
+#[tokio::test]
+async fn an_event_report_replayed_to_the_other_replica_is_handled_once() {
+    let Some(redis) = redis_url() else { return };
+    let ding = Ding::new().await;
+    let prefix = unique_prefix();
+    let tweak = |c: &mut Config| {
+        c.push.sources.insert(
+            "erp".into(),
+            askerp::push::config::SourceConfig {
+                secret: Secret::new("erp-secret"),
+            },
+        );
+        c.alert_routes
+            .push(askerp::push::routing::AlertRouteConfig {
+                kind: askerp::push::routing::AlertKind::OrderState,
+                warehouses: vec![],
+                regions: vec![],
+                stores: vec![],
+                states: vec![],
+                min_amount: None,
+                users: vec!["demo.admin".into()],
+                groups: vec![],
+                locale: "en".into(),
+            });
+    };
+    let a = Replica::start(&ding, &redis, &prefix, tweak).await;
+    let b = Replica::start(&ding, &redis, &prefix, tweak).await;
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        a._dir.path().join("demo.sqlite").display()
+    ))
+    .await
+    .expect("demo db");
+    let (number,): (String,) = sqlx::query_as("SELECT number FROM orders ORDER BY number LIMIT 1")
+        .fetch_one(&db)
+        .await
+        .expect("an order");
+    let body = serde_json::to_vec(
+        &serde_json::json!({"id": format!("{prefix}e1"), "kind": "order_state", "order": number}),
+    )
+    .expect("json");
+    let t = Timestamp::now().as_second();
+    let signature = askerp::push::inbound::sign("erp-secret", t, &body);
+    let mut answers = Vec::new();
+    for replica in [&a, &b] {
+        let resp = replica
+            .http
+            .post(format!("{}/events/erp", replica.base))
+            .header(askerp::push::inbound::TIMESTAMP_HEADER, t.to_string())
+            .header(askerp::push::inbound::SIGNATURE_HEADER, &signature)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status().as_u16(), 200);
+        let v: Value = resp.json().await.expect("json");
+        answers.push(v["status"].as_str().unwrap_or_default().to_string());
+    }
+    assert_eq!(answers, ["handled", "duplicate"]);
+    ding.sim.wait_for_sent(1, WAIT).await;
+    let sent = settle(&ding).await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(b.state.metrics.get("events_duplicates"), 1);
+}

@@ -576,6 +576,25 @@ impl Connector for DemoErp {
     /// An exact employee id, or an exact English or Chinese name, returns just those
     /// employees; otherwise every word must occur in the English name, or the text in the
     /// Chinese name. Ignores case, full-width forms and extra spaces; ordered by id.
+    async fn recent_orders(&self, since: Date, limit: u32) -> Result<Vec<Order>, ErpError> {
+        let numbers: Vec<(String,)> = sqlx::query_as(
+            "SELECT number FROM orders WHERE order_date >= ?1 \
+             ORDER BY order_date DESC, number DESC LIMIT ?2",
+        )
+        .bind(since.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::with_capacity(numbers.len());
+        for (number,) in numbers {
+            if let Some(order) = self.order(&number).await? {
+                out.push(order);
+            }
+        }
+        Ok(out)
+    }
+
     async fn find_employees(&self, text: &str) -> Result<Vec<Employee>, ErpError> {
         let wanted = fold(text);
         let tokens: Vec<&str> = wanted.split_whitespace().collect();
