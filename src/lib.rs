@@ -18,6 +18,7 @@
 //! [`pipeline`] strings the stages together; [`server`] and [`cli`] are the two ways in.
 
 pub mod audit;
+pub mod breakdown;
 pub mod card;
 pub mod channel;
 pub mod chart_store;

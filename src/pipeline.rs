@@ -657,8 +657,10 @@ impl Bot {
                     end: compared.end,
                     ..filter.clone()
                 };
+                // "by month", `按门店`: a breakdown is a report too, with its rows.
+                let breakdown = slots.breakdown;
                 match intent {
-                    Intent::SalesSummary if !last_year => {
+                    Intent::SalesSummary if !last_year && breakdown.is_none() => {
                         let s = self.erp.sales_summary(&filter).await?;
                         Ok(Content::Sales {
                             summary: s.data,
@@ -705,6 +707,20 @@ impl Bot {
                             self.erp.daily_sales(&previous_filter),
                         );
                         let (current, previous, top) = (current?, previous?, top?);
+                        let rows = match breakdown {
+                            Some(by) => Some(
+                                crate::breakdown::fetch(
+                                    &self.erp,
+                                    &filter,
+                                    &current.data,
+                                    by,
+                                    &places,
+                                    *self.resolver.calendar(),
+                                )
+                                .await?,
+                            ),
+                            None => None,
+                        };
                         // The trend is a picture of figures the card already has: a
                         // connector that cannot give them per day costs the chart its
                         // lines, never the report.
@@ -724,6 +740,7 @@ impl Bot {
                             last_year,
                             daily: per_day(daily),
                             previous_daily: per_day(previous_daily),
+                            breakdown: rows,
                             as_of: current.as_of,
                         })
                     }

@@ -636,6 +636,7 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 to_date: false,
                 daily: vec![],
                 previous_daily: vec![],
+                breakdown: None,
                 as_of,
             },
         ),
@@ -664,6 +665,7 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 to_date: true,
                 daily: vec![],
                 previous_daily: vec![],
+                breakdown: None,
                 as_of,
             },
         ),
@@ -679,6 +681,7 @@ fn cases(locale: Locale) -> Vec<(&'static str, Content)> {
                 to_date: false,
                 daily: vec![],
                 previous_daily: vec![],
+                breakdown: None,
                 as_of,
             },
         ),
@@ -1264,6 +1267,7 @@ fn odd_values_never_panic() {
             to_date: true,
             daily: vec![],
             previous_daily: vec![],
+            breakdown: None,
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Report {
@@ -1285,6 +1289,7 @@ fn odd_values_never_panic() {
             to_date: true,
             daily: vec![],
             previous_daily: vec![],
+            breakdown: None,
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Report {
@@ -1303,6 +1308,7 @@ fn odd_values_never_panic() {
             to_date: true,
             daily: vec![],
             previous_daily: vec![],
+            breakdown: None,
             as_of: Timestamp::UNIX_EPOCH,
         },
         Content::Help {

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::Content;
 use super::format::currency_dp;
+use crate::breakdown::{Breakdown, RowKey};
 use crate::erp::{Money, Place, Quantity, SalesSummary, StockLine, StoreSales, TopItem};
 use crate::intent::Period;
 
@@ -92,6 +93,33 @@ fn by_store(rows: &[StoreSales]) -> Value {
             })
         })
         .collect()
+}
+
+/// A breakdown's rows as the card lists them: each row's key (a period, a store or
+/// region, a customer), its total and its order count.
+fn breakdown_rows(b: &Breakdown) -> Value {
+    let rows: Vec<Value> = b
+        .rows
+        .iter()
+        .map(|r| {
+            let mut row = match &r.key {
+                RowKey::Period { period: p } => json!({"period": period(p)}),
+                RowKey::Place { place: p } => json!({
+                    "place": place(p),
+                    "place_kind": p.kind,
+                }),
+                RowKey::Customer { name } => json!({"customer": name}),
+            };
+            row["total"] = money(&r.total);
+            row["orders"] = json!(r.orders);
+            row
+        })
+        .collect();
+    json!({
+        "by": b.by.name(),
+        "asked": b.asked.map(|a| a.name()),
+        "rows": rows,
+    })
 }
 
 fn summary_period(s: &SalesSummary) -> Period {
@@ -192,9 +220,11 @@ pub fn facts(content: &Content) -> Option<Value> {
             stores,
             to_date,
             last_year,
+            breakdown,
             ..
         } => json!({
             "kind": "report",
+            "breakdown": breakdown.as_ref().map(breakdown_rows),
             "period": period(&summary_period(current)),
             "to_date": to_date,
             "comparison": if *last_year { "last_year" } else { "previous_period" },
@@ -371,6 +401,36 @@ pub fn to_csv(facts: &Value) -> Option<Vec<u8>> {
             ],
         )?;
     }
+    // A breakdown's rows: "month"/"week"/"day" with the dates as the code, "customer" with
+    // the name, "region"/"store" with the place.
+    let by = s(&facts["breakdown"]["by"]);
+    for r in facts["breakdown"]["rows"].as_array().into_iter().flatten() {
+        let (code, name_en, name_zh) = if let Some(p) = r.get("period") {
+            (range(p), empty(), empty())
+        } else if let Some(c) = r.get("customer") {
+            (empty(), s(c), empty())
+        } else {
+            (
+                s(&r["place"]["code"]),
+                s(&r["place"]["name_en"]),
+                s(&r["place"]["name_zh"]),
+            )
+        };
+        row(
+            &mut w,
+            [
+                format!("by_{by}"),
+                code,
+                name_en,
+                name_zh,
+                empty(),
+                empty(),
+                s(&r["total"]["amount"]),
+                s(&r["total"]["currency"]),
+                s(&r["orders"]),
+            ],
+        )?;
+    }
     w.into_inner().ok()
 }
 
@@ -415,5 +475,38 @@ mod tests {
         );
         assert_eq!(lines[6], "store,MK,Mong Kok,旺角,,,1234.50,HKD,3");
         assert!(to_csv(&json!({"kind": "leave"})).is_none());
+    }
+
+    #[test]
+    fn csv_lists_a_breakdowns_rows() {
+        let facts = json!({
+            "kind": "report",
+            "period": {"start": "2026-11-01", "end": "2026-11-30"},
+            "comparison_period": {"start": "2026-10-01", "end": "2026-10-31"},
+            "breakdown": {"by": "customer", "asked": null, "rows": [
+                {"customer": "Golden Dragon Trading", "total": {"amount": "900.00", "currency": "HKD"}, "orders": 2},
+                {"customer": "金龍貿易有限公司", "total": {"amount": "100.50", "currency": "HKD"}, "orders": 1},
+            ]},
+        });
+        let text = String::from_utf8(to_csv(&facts).expect("csv")).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[3],
+            "by_customer,,Golden Dragon Trading,,,,900.00,HKD,2"
+        );
+        assert_eq!(lines[4], "by_customer,,金龍貿易有限公司,,,,100.50,HKD,1");
+        let months = json!({
+            "kind": "report",
+            "period": {"start": "2026-01-01", "end": "2026-02-28"},
+            "comparison_period": {"start": "2025-01-01", "end": "2025-02-28"},
+            "breakdown": {"by": "month", "asked": null, "rows": [
+                {"period": {"start": "2026-01-01", "end": "2026-01-31"}, "total": {"amount": "5.00", "currency": "HKD"}, "orders": 1},
+            ]},
+        });
+        let text = String::from_utf8(to_csv(&months).expect("csv")).expect("utf-8");
+        assert_eq!(
+            text.lines().nth(3),
+            Some("by_month,2026-01-01..2026-01-31,,,,,5.00,HKD,1")
+        );
     }
 }

@@ -171,6 +171,8 @@ pub enum Content {
         /// could not say (the chart then shows only the breakdown and the totals).
         daily: Vec<DailySales>,
         previous_daily: Vec<DailySales>,
+        /// The rows the question asked for ("by month", `按门店`), within the same scope.
+        breakdown: Option<crate::breakdown::Breakdown>,
         as_of: Timestamp,
     },
     /// What the asker's roles allow, each with example questions in their language.

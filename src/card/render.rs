@@ -18,11 +18,14 @@ use rust_decimal::Decimal;
 
 use super::chart::{self, Bar, ChartData, Granularity, Series};
 use super::{Button, Card, Content, DenyReason, Failure, Messages, NotFound, format};
+use crate::breakdown::Breakdown;
 use crate::erp::{
     DailySales, Employee, Item, LeaveBalance, Money, Order, OrderState, Place, PlaceKind, Quantity,
     SalesSummary, StockLine, StoreSales, TopItem,
 };
 use crate::intent::{Intent, LeaveType, Locale, Period, RankBy};
+
+mod breakdown;
 
 /// Items listed on a stock card before "…and N more".
 const MAX_STOCK_ITEMS: usize = 10;
@@ -77,6 +80,7 @@ impl Renderer {
             to_date,
             daily,
             previous_daily,
+            breakdown,
             ..
         } = content
         else {
@@ -87,7 +91,13 @@ impl Renderer {
             tz: &self.tz,
             locale,
         };
-        Some(r.chart(current, previous, top, *to_date, (daily, previous_daily)))
+        Some(r.chart(
+            current,
+            previous,
+            (top, breakdown.as_ref()),
+            *to_date,
+            (daily, previous_daily),
+        ))
     }
 
     /// The paragraph naming what the question asked for but the answer does not give
@@ -214,12 +224,13 @@ impl Renderer {
                 stores,
                 to_date,
                 last_year,
+                breakdown,
                 as_of,
                 ..
             } => r.report(
                 current,
                 previous,
-                top,
+                (top, breakdown.as_ref()),
                 (regions, stores),
                 (*to_date, *last_year),
                 *as_of,
@@ -1216,7 +1227,7 @@ impl Ctx<'_> {
         &self,
         current: &SalesSummary,
         previous: &SalesSummary,
-        top: &[TopItem],
+        (top, breakdown): (&[TopItem], Option<&Breakdown>),
         (regions, stores): (&[Place], &[Place]),
         (to_date, last_year): (bool, bool),
         as_of: Timestamp,
@@ -1263,7 +1274,11 @@ impl Ctx<'_> {
             card.para(format!("**{}**", self.t("report.top")));
             card.numbered(self.top_item_lines(top, MAX_REPORT_TOP));
         }
-        if !current.by_store.is_empty() {
+        if let Some(b) = breakdown {
+            // The asked breakdown replaces the per-store lines (a "by store" would repeat
+            // them); the stores stay in `facts` and on the buttons.
+            self.breakdown_section(&mut card, b);
+        } else if !current.by_store.is_empty() {
             self.store_breakdown(&mut card, "report.by_store", &current.by_store);
         }
         card.para(self.as_of(as_of));
@@ -1306,7 +1321,7 @@ impl Ctx<'_> {
         &self,
         current: &SalesSummary,
         previous: &SalesSummary,
-        top: &[TopItem],
+        (top, asked): (&[TopItem], Option<&Breakdown>),
         to_date: bool,
         (daily, previous_daily): (&[DailySales], &[DailySales]),
     ) -> ChartData {
@@ -1337,7 +1352,9 @@ impl Ctx<'_> {
             total: summary.total.amount,
             points: self.chart_points(p, granularity, days),
         };
-        let (breakdown_title, breakdown) = if current.by_store.is_empty() {
+        let (breakdown_title, breakdown) = if let Some(b) = asked {
+            self.breakdown_bars(b)
+        } else if current.by_store.is_empty() {
             (
                 self.t("report.top"),
                 top.iter()

@@ -11,8 +11,8 @@ use jiff::civil::Date;
 use moka::future::Cache;
 
 use super::{
-    Connector, DailySales, Employee, ErpError, Item, LeaveBalance, Order, Places, SalesFilter,
-    SalesSummary, StockLine, TopItem,
+    Connector, CustomerSales, DailySales, Employee, ErpError, Item, LeaveBalance, Order, Places,
+    SalesFilter, SalesSummary, StockLine, TopItem,
 };
 
 /// Data with the moment it was read from the ERP, so cards can say "as of".
@@ -32,6 +32,7 @@ enum Key {
     Sales(SalesFilter),
     TopItems(SalesFilter, u32),
     Daily(SalesFilter),
+    Customers(SalesFilter),
     Order(String),
     RecentOrders(Date, u32),
     FindEmployees(String),
@@ -48,6 +49,7 @@ enum Value {
     Sales(SalesSummary),
     TopItems(Vec<TopItem>),
     Daily(Vec<DailySales>),
+    Customers(Vec<CustomerSales>),
     Order(Option<Order>),
     Orders(Vec<Order>),
     Employees(Vec<Employee>),
@@ -270,6 +272,26 @@ impl CachedConnector {
             .await?;
         match f.data {
             Value::Daily(v) => Ok(Fetched {
+                data: v,
+                as_of: f.as_of,
+            }),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    /// Sales per customer ([`Connector::sales_by_customer`]), cached like the totals.
+    pub async fn sales_by_customer(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Fetched<Vec<CustomerSales>>, ErpError> {
+        let q = filter.clone();
+        let f = self
+            .get(Key::Customers(q.clone()), |c| async move {
+                c.sales_by_customer(&q).await.map(Value::Customers)
+            })
+            .await?;
+        match f.data {
+            Value::Customers(v) => Ok(Fetched {
                 data: v,
                 as_of: f.as_of,
             }),

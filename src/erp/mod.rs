@@ -257,6 +257,16 @@ pub struct StoreSales {
     pub orders: u64,
 }
 
+/// One customer's sales: the same scope and states as [`SalesSummary`], grouped by the
+/// customer who bought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerSales {
+    /// The customer's name as the ERP writes it.
+    pub customer: String,
+    pub total: Money,
+    pub orders: u64,
+}
+
 /// One day's sales: the same scope and states as [`SalesSummary`], for one date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DailySales {
@@ -443,6 +453,20 @@ pub trait Connector: Send + Sync {
             }
         }
         Ok(out)
+    }
+    /// Sales per customer over the filter, largest total first (ties by name); the totals
+    /// add up to [`Connector::sales_summary`] of the same filter. Connectors that cannot
+    /// group by customer say so with [`ErpError::Query`] and the card says the ERP could
+    /// not answer, rather than inventing rows.
+    async fn sales_by_customer(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Vec<CustomerSales>, ErpError> {
+        let _ = filter;
+        Err(ErpError::Query {
+            connector: self.name().to_string(),
+            detail: "sales per customer are not available from this connector".into(),
+        })
     }
     /// An order by number; `None` when it does not exist.
     async fn order(&self, number: &str) -> Result<Option<Order>, ErpError>;

@@ -33,8 +33,9 @@ use tracing::{debug, instrument, warn};
 
 use super::tryton::{decimal, rank_top_items, summarize};
 use super::{
-    Connector, Employee, ErpError, Item, LeaveBalance, LeaveLine, Money, Order, OrderLine,
-    OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine, TopItem,
+    Connector, CustomerSales, Employee, ErpError, Item, LeaveBalance, LeaveLine, Money, Order,
+    OrderLine, OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary,
+    StockLine, TopItem,
 };
 use crate::config::Secret;
 use crate::intent::LeaveType;
@@ -1366,6 +1367,58 @@ impl Connector for ODataConnector {
         };
         summarize(filter, per_store, |code| self.store_place(code))
             .map_err(|detail| self.query_error(detail))
+    }
+
+    /// The headers the summary counts, summed per customer (the mapped `customer` field:
+    /// `SoldToParty` on S/4HANA). Client-side, so V2 and V4 services answer alike.
+    #[instrument(skip_all, fields(connector = %self.name))]
+    async fn sales_by_customer(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Vec<CustomerSales>, ErpError> {
+        let m = &self.cfg.sales;
+        let rows = self
+            .orders_in(
+                filter,
+                &[&m.number, &m.customer, &m.net_amount, &m.currency],
+            )
+            .await?;
+        let mut groups: BTreeMap<String, (Decimal, u64, String)> = BTreeMap::new();
+        for row in &rows {
+            let customer = str_field(row, &m.customer)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let currency = str_field(row, &m.currency).unwrap_or_default().to_string();
+            let amount = row.get(&m.net_amount).and_then(decimal).unwrap_or_default();
+            let entry = groups.entry(customer).or_default();
+            if !entry.2.is_empty() && !currency.is_empty() && entry.2 != currency {
+                return Err(self.query_error(format!(
+                    "sales of one customer in several currencies ({} and {currency})",
+                    entry.2
+                )));
+            }
+            entry.0 += amount;
+            entry.1 += 1;
+            if entry.2.is_empty() {
+                entry.2 = currency;
+            }
+        }
+        let mut out: Vec<CustomerSales> = groups
+            .into_iter()
+            .map(|(customer, (amount, orders, currency))| CustomerSales {
+                customer,
+                total: Money { amount, currency },
+                orders,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.total
+                .amount
+                .cmp(&a.total.amount)
+                .then_with(|| a.customer.cmp(&b.customer))
+        });
+        Ok(out)
     }
 
     #[instrument(skip_all, fields(connector = %self.name))]

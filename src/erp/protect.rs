@@ -302,6 +302,14 @@ impl Connector for Protected {
     async fn daily_sales(&self, filter: &SalesFilter) -> Result<Vec<super::DailySales>, ErpError> {
         self.guard.run(|| self.inner.daily_sales(filter)).await
     }
+    async fn sales_by_customer(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Vec<super::CustomerSales>, ErpError> {
+        self.guard
+            .run(|| self.inner.sales_by_customer(filter))
+            .await
+    }
     async fn order(&self, number: &str) -> Result<Option<Order>, ErpError> {
         self.guard.run(|| self.inner.order(number)).await
     }

@@ -394,6 +394,14 @@ impl ErpRouter {
         self.sales.cache.recent_orders(since, limit).await
     }
 
+    /// Sales per customer, for a breakdown by customer.
+    pub async fn sales_by_customer(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Fetched<Vec<super::CustomerSales>>, ErpError> {
+        self.sales.cache.sales_by_customer(filter).await
+    }
+
     pub async fn order(&self, number: &str) -> Result<Fetched<Option<Order>>, ErpError> {
         self.sales.cache.order(number).await
     }

@@ -28,9 +28,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
 use super::config::Domain;
 use super::{
-    Connector, Employee, ErpError, Item, LeaveBalance, LeaveLine, Money, Order, OrderLine,
-    OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine,
-    StoreSales, TopItem,
+    Connector, CustomerSales, Employee, ErpError, Item, LeaveBalance, LeaveLine, Money, Order,
+    OrderLine, OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary,
+    StockLine, StoreSales, TopItem,
 };
 use crate::config::Secret;
 use crate::intent::LeaveType;
@@ -77,6 +77,9 @@ pub struct SqlQueries {
     pub stock: Option<SqlQuery>,
     pub low_stock: Option<SqlQuery>,
     pub sales_summary: Option<SqlQuery>,
+    /// Optional: rows with a `customer` (and `store`, `total`, `orders`) for breakdowns by
+    /// customer; without it, "by customer" says the ERP cannot answer it.
+    pub sales_by_customer: Option<SqlQuery>,
     pub top_items: Option<SqlQuery>,
     pub order: Option<SqlQuery>,
     pub find_employees: Option<SqlQuery>,
@@ -103,6 +106,7 @@ enum Cap {
     Stock,
     LowStock,
     SalesSummary,
+    SalesByCustomer,
     TopItems,
     Order,
     FindEmployees,
@@ -130,12 +134,13 @@ const STOCK_FIELDS: &[&str] = &[
 ];
 
 impl Cap {
-    const ALL: [Cap; 9] = [
+    const ALL: [Cap; 10] = [
         Cap::Places,
         Cap::FindItems,
         Cap::Stock,
         Cap::LowStock,
         Cap::SalesSummary,
+        Cap::SalesByCustomer,
         Cap::TopItems,
         Cap::Order,
         Cap::FindEmployees,
@@ -149,6 +154,7 @@ impl Cap {
             Cap::Stock => "stock",
             Cap::LowStock => "low_stock",
             Cap::SalesSummary => "sales_summary",
+            Cap::SalesByCustomer => "sales_by_customer",
             Cap::TopItems => "top_items",
             Cap::Order => "order",
             Cap::FindEmployees => "find_employees",
@@ -159,7 +165,7 @@ impl Cap {
     fn domain(self) -> Domain {
         match self {
             Cap::Places | Cap::FindItems | Cap::Stock | Cap::LowStock => Domain::Inventory,
-            Cap::SalesSummary | Cap::TopItems | Cap::Order => Domain::Sales,
+            Cap::SalesSummary | Cap::SalesByCustomer | Cap::TopItems | Cap::Order => Domain::Sales,
             Cap::FindEmployees | Cap::LeaveBalance => Domain::Leave,
         }
     }
@@ -171,7 +177,7 @@ impl Cap {
             Cap::FindItems | Cap::FindEmployees => &["text", "like"],
             Cap::Stock => &["item", "warehouse"],
             Cap::LowStock => &["warehouse"],
-            Cap::SalesSummary => SALES_PARAMS,
+            Cap::SalesSummary | Cap::SalesByCustomer => SALES_PARAMS,
             Cap::TopItems => &[
                 "start",
                 "end",
@@ -193,6 +199,7 @@ impl Cap {
             Cap::FindItems => &["sku", "name_en", "name_zh", "unit"],
             Cap::Stock | Cap::LowStock => STOCK_FIELDS,
             Cap::SalesSummary => &["store", "total", "orders", "currency"],
+            Cap::SalesByCustomer => &["customer", "store", "total", "orders", "currency"],
             Cap::TopItems => &[
                 "sku", "name_en", "name_zh", "unit", "quantity", "revenue", "currency", "store",
             ],
@@ -235,6 +242,7 @@ impl SqlQueries {
             Cap::Stock => self.stock.as_ref(),
             Cap::LowStock => self.low_stock.as_ref(),
             Cap::SalesSummary => self.sales_summary.as_ref(),
+            Cap::SalesByCustomer => self.sales_by_customer.as_ref(),
             Cap::TopItems => self.top_items.as_ref(),
             Cap::Order => self.order.as_ref(),
             Cap::FindEmployees => self.find_employees.as_ref(),
@@ -294,7 +302,7 @@ impl SqlConfig {
             let key = format!("{at}.queries.{}", cap.key());
             match self.queries.get(cap) {
                 None => {
-                    if domains.contains(&cap.domain()) {
+                    if domains.contains(&cap.domain()) && cap != Cap::SalesByCustomer {
                         out.push(format!(
                             "{key} is missing, but the {} domain is routed to this connector",
                             cap.domain().as_str()
@@ -1161,6 +1169,78 @@ impl Connector for SqlConnector {
             orders: by_store.iter().map(|s| s.orders).sum(),
             by_store,
         })
+    }
+
+    /// The configured rows (one per order, or already grouped; each with the store that
+    /// booked it, so the scope applies as for the summary) added up per customer here.
+    async fn sales_by_customer(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Vec<CustomerSales>, ErpError> {
+        let places = self.places_or_empty().await?;
+        let (rows, q) = self
+            .run(Cap::SalesByCustomer, &sales_params(filter))
+            .await?;
+        let mut per_customer: BTreeMap<String, (Decimal, u64, Option<String>)> = BTreeMap::new();
+        for row in &rows {
+            let f = Fields {
+                row,
+                map: &q.columns,
+            };
+            let (customer, store, total, orders, currency) = (|| -> Result<_, String> {
+                Ok((
+                    f.req_text("customer")?,
+                    f.text("store"),
+                    f.dec("total")?.unwrap_or_default(),
+                    f.dec("orders")?.unwrap_or_default(),
+                    f.text("currency"),
+                ))
+            })()
+            .map_err(|e| self.err(format!("sales_by_customer: {e}")))?;
+            // A row without a store counts only when the question has no place filter.
+            let whole_company = filter.stores.is_empty() && filter.regions.is_empty();
+            if !whole_company
+                && !store
+                    .as_deref()
+                    .is_some_and(|s| in_scope(filter, &places, s))
+            {
+                continue;
+            }
+            let orders = u64::try_from(orders.trunc().mantissa()).unwrap_or(0);
+            let e = per_customer.entry(customer.trim().to_string()).or_default();
+            e.0 += total;
+            e.1 += orders;
+            if currency.is_some() {
+                e.2 = currency;
+            }
+        }
+        let currencies: std::collections::BTreeSet<String> = per_customer
+            .values()
+            .map(|(_, _, c)| self.money(Decimal::ZERO, c.clone()).currency)
+            .collect();
+        if currencies.len() > 1 {
+            return Err(self.err(format!(
+                "sales_by_customer: amounts in several currencies ({}) cannot be added up",
+                currencies.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let currency = currencies.into_iter().next();
+        let mut out: Vec<CustomerSales> = per_customer
+            .into_iter()
+            .filter(|(_, (t, n, _))| !t.is_zero() || *n > 0)
+            .map(|(customer, (t, n, _))| CustomerSales {
+                customer,
+                total: self.money(t, currency.clone()),
+                orders: n,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.total
+                .amount
+                .cmp(&a.total.amount)
+                .then_with(|| a.customer.cmp(&b.customer))
+        });
+        Ok(out)
     }
 
     async fn top_items(&self, filter: &SalesFilter, limit: u32) -> Result<Vec<TopItem>, ErpError> {

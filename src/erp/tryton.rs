@@ -32,8 +32,9 @@ use tokio::sync::Mutex;
 use tracing::{debug, instrument};
 
 use super::{
-    Connector, Employee, ErpError, Item, LeaveBalance, Money, Order, OrderLine, OrderState, Place,
-    PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine, StoreSales, TopItem,
+    Connector, CustomerSales, Employee, ErpError, Item, LeaveBalance, Money, Order, OrderLine,
+    OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary, StockLine,
+    StoreSales, TopItem,
 };
 use crate::config::Secret;
 
@@ -813,6 +814,70 @@ impl Connector for TrytonConnector {
             self.sales_place(code, &warehouses)
         })
         .map_err(|detail| self.query_error(detail))
+    }
+
+    /// The counted sales of the period (same states, dates, warehouses and amount field as
+    /// the summary's own sum) added up per party.
+    #[instrument(skip_all, fields(connector = %self.name))]
+    async fn sales_by_customer(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Vec<CustomerSales>, ErpError> {
+        let warehouses = self.warehouses().await?;
+        let in_scope = self.warehouses_in_scope(filter, &warehouses);
+        let rows = self
+            .search_read(
+                "sale.sale",
+                Value::Array(self.sales_domain(filter, &in_scope, "")),
+                None,
+                Value::Null,
+                &["untaxed_amount", "currency.code", "party.rec_name"],
+                json!({}),
+            )
+            .await?;
+        let mut groups: BTreeMap<String, (Decimal, u64, String)> = BTreeMap::new();
+        for row in &rows {
+            let party = dotted(row, "party.rec_name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let currency = dotted(row, "currency.code")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let amount = row
+                .get("untaxed_amount")
+                .and_then(decimal)
+                .unwrap_or_default();
+            let entry = groups.entry(party).or_default();
+            if !entry.2.is_empty() && !currency.is_empty() && entry.2 != currency {
+                return Err(self.query_error(format!(
+                    "sales of one customer in several currencies ({} and {currency})",
+                    entry.2
+                )));
+            }
+            entry.0 += amount;
+            entry.1 += 1;
+            if entry.2.is_empty() {
+                entry.2 = currency;
+            }
+        }
+        let mut out: Vec<CustomerSales> = groups
+            .into_iter()
+            .map(|(customer, (amount, orders, currency))| CustomerSales {
+                customer,
+                total: Money { amount, currency },
+                orders,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.total
+                .amount
+                .cmp(&a.total.amount)
+                .then_with(|| a.customer.cmp(&b.customer))
+        });
+        Ok(out)
     }
 
     #[instrument(skip_all, fields(connector = %self.name))]

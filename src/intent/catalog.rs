@@ -62,7 +62,7 @@ static BUILTIN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/intents");
 const FORMAT_VERSION: u32 = 1;
 
 /// Slot names the resolver knows how to fill (the fields of [`Slots`]).
-pub const KNOWN_SLOTS: [&str; 12] = [
+pub const KNOWN_SLOTS: [&str; 13] = [
     "item",
     "warehouse",
     "region",
@@ -75,6 +75,7 @@ pub const KNOWN_SLOTS: [&str; 12] = [
     "limit",
     "rank_by",
     "compare",
+    "breakdown",
 ];
 
 /// The compiled-program budget for one pattern and for the whole set. Unicode
@@ -113,7 +114,7 @@ pub struct CueDef {
 }
 
 /// The entity kinds an intent may count as evidence (`[intent.evidence]`).
-pub const EVIDENCE_KINDS: [&str; 13] = [
+pub const EVIDENCE_KINDS: [&str; 14] = [
     "item",
     "warehouse",
     "store",
@@ -127,10 +128,11 @@ pub const EVIDENCE_KINDS: [&str; 13] = [
     "limit",
     "rank",
     "compare",
+    "breakdown",
 ];
 
 /// The word classes of `[words.*]` (common.toml): closed vocabularies every intent shares.
-pub const WORD_CLASSES: [&str; 17] = [
+pub const WORD_CLASSES: [&str; 23] = [
     "filler",
     "action",
     "greeting",
@@ -148,6 +150,12 @@ pub const WORD_CLASSES: [&str; 17] = [
     "unsupported",
     "last_year",
     "compare_to",
+    "by_month",
+    "by_week",
+    "by_day",
+    "by_customer",
+    "by_region",
+    "by_store",
 ];
 
 /// An order-number shape: what a number looks like in the ERP, and the form it is sent to

@@ -228,6 +228,7 @@ pub fn copy_slot(from: &Slots, to: &mut Slots, slot: &str) -> bool {
         "employee" => to.employee.clone_from(&from.employee),
         "leave_type" => to.leave_type = from.leave_type,
         "limit" => to.limit = from.limit,
+        "breakdown" => to.breakdown = from.breakdown,
         _ => return false,
     }
     to.has(slot)

@@ -109,7 +109,7 @@ fn is_inflection_of(word: &str, stem: &str) -> bool {
 }
 
 /// Closed-class word lists every catalog must be able to name (`'static` for [`Meaning`]).
-const CLASSES: [&str; 17] = super::catalog::WORD_CLASSES;
+const CLASSES: [&str; 23] = super::catalog::WORD_CLASSES;
 
 /// Words that belong to period expressions and numbers: known to the corrector so that
 /// "last mnth" becomes "last month" before periods are scanned.
@@ -660,6 +660,19 @@ impl Lexicon {
             return;
         }
         let chars: Vec<(usize, char)> = c.text.char_indices().collect();
+        // Closed-class phrases the lexicon spells exactly are not typos: "按门店" (by
+        // store) is not a misspelt "屯门" before a designator.
+        let spelled: Vec<Range<usize>> = self
+            .ac
+            .find_overlapping_iter(&c.text)
+            .filter(|m| {
+                self.meanings
+                    .get(m.pattern().as_usize())
+                    .is_some_and(|ms| ms.iter().any(|x| matches!(x, Meaning::Word(_))))
+                    && c.text[m.start()..m.end()].chars().count() >= 2
+            })
+            .map(|m| m.start()..m.end())
+            .collect();
         let mut fixes: Vec<(Range<usize>, String)> = Vec::new();
         let window = |i: usize, n: usize| {
             chars
@@ -739,9 +752,10 @@ impl Lexicon {
                                 .is_some_and(|w| w.iter().zip(other).all(|((_, a), b)| a == b))
                         })
                 });
-                if !overlaps_exact {
-                    let start = w[0].0;
-                    let end = w[n - 1].0 + w[n - 1].1.len_utf8();
+                let start = w[0].0;
+                let end = w[n - 1].0 + w[n - 1].1.len_utf8();
+                let in_phrase = spelled.iter().any(|r| r.start < end && start < r.end);
+                if !overlaps_exact && !in_phrase {
                     fixes.push((start..end, name.iter().collect()));
                     i += n;
                     continue 'scan;

@@ -44,7 +44,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::catalog::KNOWN_SLOTS;
-use super::{Catalog, Intent, LeaveType, Locale, Period, Slots};
+use super::{BreakdownBy, Catalog, Intent, LeaveType, Locale, Period, Slots};
 use crate::config::{LlmAuth, LlmConfig, LlmMode};
 
 /// The built-in prompt; `llm.prompt` replaces it.
@@ -226,6 +226,10 @@ fn slot_schema(slot: &str, max_chars: usize) -> Value {
             json!({"type": "string", "enum": names})
         }
         "limit" => json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+        "breakdown" => {
+            let names: Vec<&str> = BreakdownBy::ALL.iter().map(|b| b.name()).collect();
+            json!({"type": "string", "enum": names})
+        }
         _ => json!({"type": "string", "maxLength": max_chars}),
     }
 }
@@ -322,6 +326,10 @@ fn fill(
         "leave_type" => {
             let name = value.as_str().ok_or("not a string")?;
             slots.leave_type = Some(LeaveType::from_name(name).ok_or("not a leave type")?);
+        }
+        "breakdown" => {
+            let name = value.as_str().ok_or("not a string")?;
+            slots.breakdown = Some(BreakdownBy::from_name(name).ok_or("not a breakdown")?);
         }
         "limit" => {
             let n = value.as_u64().ok_or("not a positive integer")?;

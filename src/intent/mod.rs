@@ -265,6 +265,70 @@ pub struct Slots {
     /// `同比`); without it, the previous period ([`frame`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compare: Option<Compare>,
+    /// What the figure is broken down by, when the question says ("by month", `按门店`,
+    /// "ikut kedai"); the answer is then a report with one row per month, store, ….
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<BreakdownBy>,
+}
+
+/// What a sales figure is broken down by. The time units cut the period in the company
+/// calendar; the others group the same orders by who sold or bought them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BreakdownBy {
+    Month,
+    Week,
+    Day,
+    Customer,
+    Region,
+    Store,
+}
+
+impl BreakdownBy {
+    pub const ALL: [BreakdownBy; 6] = [
+        BreakdownBy::Month,
+        BreakdownBy::Week,
+        BreakdownBy::Day,
+        BreakdownBy::Customer,
+        BreakdownBy::Region,
+        BreakdownBy::Store,
+    ];
+
+    /// The wire name (`month`, `store`, …), also the slot value in `intents/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BreakdownBy::Month => "month",
+            BreakdownBy::Week => "week",
+            BreakdownBy::Day => "day",
+            BreakdownBy::Customer => "customer",
+            BreakdownBy::Region => "region",
+            BreakdownBy::Store => "store",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<BreakdownBy> {
+        BreakdownBy::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The word class of `intents/common.toml` whose phrases ask for this breakdown.
+    pub fn word_class(self) -> &'static str {
+        match self {
+            BreakdownBy::Month => "by_month",
+            BreakdownBy::Week => "by_week",
+            BreakdownBy::Day => "by_day",
+            BreakdownBy::Customer => "by_customer",
+            BreakdownBy::Region => "by_region",
+            BreakdownBy::Store => "by_store",
+        }
+    }
+
+    /// Whether the rows are parts of the period rather than groups of its orders.
+    pub fn is_time(self) -> bool {
+        matches!(
+            self,
+            BreakdownBy::Month | BreakdownBy::Week | BreakdownBy::Day
+        )
+    }
 }
 
 /// What a sales figure or report is compared with, when the question names it.
@@ -299,6 +363,7 @@ impl Slots {
             "limit" => self.limit.is_some(),
             "rank_by" => self.rank_by.is_some(),
             "compare" => self.compare.is_some(),
+            "breakdown" => self.breakdown.is_some(),
             _ => false,
         }
     }

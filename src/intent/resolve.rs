@@ -36,8 +36,8 @@ use super::numbers::parse_count;
 use super::period::{self, PeriodMatch};
 use super::slots::leave_type_in;
 use super::{
-    Catalog, CatalogError, Compare, Intent, Locale, Period, RankBy, RequestKind, Resolution,
-    SELF_EMPLOYEE, Slots, Smalltalk, Source,
+    BreakdownBy, Catalog, CatalogError, Compare, Intent, Locale, Period, RankBy, RequestKind,
+    Resolution, SELF_EMPLOYEE, Slots, Smalltalk, Source,
 };
 use crate::erp::{PlaceKind, Vocabulary};
 
@@ -374,9 +374,17 @@ impl Resolver {
         let compare_spans = phrase_spans(ct, self.catalog.words("last_year"));
         // Periods first: they own their words ("1 Nov to 15 Nov" is not a place).
         let mut periods = period::scan_in(ct, today, self.calendar);
+        // "by month", "每月", "theo tháng": a breakdown, not this month; the lexicon reads
+        // the words below (they are in no period's span then).
+        let breakdown_spans: Vec<Range<usize>> = BreakdownBy::ALL
+            .iter()
+            .flat_map(|b| phrase_spans(ct, self.catalog.words(b.word_class())))
+            .collect();
         periods.retain(|m| {
             let span = period_span(ct, m);
-            !overlaps(&compare_spans, &span) && !diacritic_lookalike(&as_written(&span))
+            !overlaps(&compare_spans, &span)
+                && !overlaps(&breakdown_spans, &span)
+                && !diacritic_lookalike(&as_written(&span))
         });
         // "vs last month", "同上季比", "so với tuần trước": a period right after a comparison
         // word is what the figure is compared with. The card always compares with the period
@@ -642,6 +650,18 @@ impl Resolver {
                         }
                     }
                 }
+            }
+        }
+        for (class, _, span) in &words {
+            if let Some(by) = BreakdownBy::ALL.iter().find(|b| b.word_class() == *class)
+                && !entities.iter().any(|e| e.kind == "breakdown")
+            {
+                entities.push(Entity {
+                    kind: "breakdown",
+                    text: as_written(span),
+                    value: by.name().to_string(),
+                    span: span.clone(),
+                });
             }
         }
         for (class, _, span) in &words {
@@ -983,6 +1003,14 @@ impl Resolver {
                 &stops,
                 &normalized,
             );
+            // "每月銷售額", "sales by day": a breakdown in time without a period covers the
+            // unit above it (this year by month, this quarter by week, this month by day),
+            // never a single row.
+            if resolution.slots.period.is_none()
+                && let Some(by) = resolution.slots.breakdown.filter(|b| b.is_time())
+            {
+                resolution.slots.period = default_breakdown_period(by, today, self.calendar);
+            }
             resolution.unsupported = unsupported_parts(&entities);
             if compare_other {
                 resolution.unsupported.push("compare_period".to_string());
@@ -1144,6 +1172,9 @@ impl Resolver {
         }
         if def.has_slot("compare") {
             slots.compare = first("compare").map(|_| Compare::LastYear);
+        }
+        if def.has_slot("breakdown") {
+            slots.breakdown = first("breakdown").and_then(|e| BreakdownBy::from_name(&e.value));
         }
         if def.has_slot("leave_type") {
             slots.leave_type = first("leave_type")
@@ -1406,6 +1437,7 @@ impl Resolver {
         check("limit", got.limit == want.limit);
         check("rank_by", got.rank_by == want.rank_by);
         check("compare", got.compare == want.compare);
+        check("breakdown", got.breakdown == want.breakdown);
         check("leave_type", got.leave_type == want.leave_type);
         check(
             "order",
@@ -1475,6 +1507,24 @@ fn period_span(text: &str, m: &PeriodMatch) -> Range<usize> {
     }
     let lower = m.text.to_ascii_lowercase();
     text.find(&lower).map_or(0..0, |s| s..s + lower.len())
+}
+
+/// The period a breakdown in time covers when the question names none.
+fn default_breakdown_period(by: BreakdownBy, today: Date, cal: period::Calendar) -> Option<Period> {
+    match by {
+        BreakdownBy::Month => {
+            let start = today.first_of_year();
+            Some(Period {
+                start,
+                end: today.last_of_year(),
+            })
+        }
+        BreakdownBy::Week => cal.quarter_of(today),
+        _ => Some(Period {
+            start: today.first_of_month(),
+            end: today.last_of_month(),
+        }),
+    }
 }
 
 fn parse_period_value(v: &str) -> Option<Period> {

@@ -179,6 +179,10 @@ columns = {{ sku = "ITMNO", name_en = "DESC1", name_zh = "DESC2", unit = "UOM", 
 [queries.sales_summary]
 sql = "SELECT STCD AS store, SOAMT AS total, 1 AS orders, CURR AS currency FROM {p}SOHDR WHERE SODT BETWEEN REPLACE(:start, '-', '') AND REPLACE(:end, '-', '') AND STAT <> 'X' AND (:customer_like IS NULL OR LOWER(CUSTNM) LIKE :customer_like)"
 
+# One row per order with its customer and store; askerp adds them up per customer.
+[queries.sales_by_customer]
+sql = "SELECT CUSTNM AS customer, STCD AS store, SOAMT AS total, 1 AS orders, CURR AS currency FROM {p}SOHDR WHERE SODT BETWEEN REPLACE(:start, '-', '') AND REPLACE(:end, '-', '') AND STAT <> 'X'"
+
 [queries.top_items]
 sql = "SELECT l.ITMNO AS sku, m.DESC1 AS name_en, m.DESC2 AS name_zh, m.UOM AS unit, l.QTY AS quantity, l.LAMT AS revenue, h.STCD AS store FROM {p}SOLINE l JOIN {p}SOHDR h ON h.SONO = l.SONO JOIN {p}INVMAST m ON m.ITMNO = l.ITMNO WHERE h.SODT BETWEEN REPLACE(:start, '-', '') AND REPLACE(:end, '-', '') AND h.STAT <> 'X' AND (:customer_like IS NULL OR LOWER(h.CUSTNM) LIKE :customer_like)"
 
@@ -319,6 +323,8 @@ async fn canonical(router: &ErpRouter) -> serde_json::Value {
         "sales": router.sales_summary(&march()).await.expect("sales").data,
         "sales_kln": router.sales_summary(&kln).await.expect("sales").data,
         "top": router.top_items(&march(), 5).await.expect("top").data,
+        "customers": router.sales_by_customer(&march()).await.expect("customers").data,
+        "customers_kln": router.sales_by_customer(&kln).await.expect("customers").data,
         "order": router.order("so-2026-00042 ").await.expect("order").data,
         "no_order": router.order("SO-2026-99999").await.expect("order").data,
         "employees": router.find_employees("chan").await.expect("employees").data,
@@ -367,6 +373,21 @@ async fn the_same_legacy_data_gives_the_same_answers_in_sqlite_postgres_and_mari
     assert_eq!(first["no_order"], serde_json::Value::Null);
     assert_eq!(first["top"][0]["item"]["sku"], "IPH15P-256");
     assert_eq!(first["top"][0]["quantity"]["value"], "2");
+    let customers = &first["customers"];
+    assert_eq!(customers[0]["customer"], "Wing On Trading", "{customers}");
+    assert_eq!(
+        customers[0]["total"]["amount"], "18198",
+        "the cancelled order is not counted"
+    );
+    assert_eq!(customers[0]["orders"], 1);
+    assert_eq!(customers[1]["customer"], "Pacific Stationers");
+    assert_eq!(customers[1]["total"]["amount"], "1340.1");
+    assert_eq!(customers.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        first["customers_kln"].as_array().map(Vec::len),
+        Some(1),
+        "Pacific Stationers bought in Causeway Bay, outside Kowloon"
+    );
     let leave = &first["leave"]["lines"];
     assert_eq!(leave[0]["leave_type"], "annual");
     assert_eq!(leave[0]["remaining"]["value"], "10.5");
@@ -1209,5 +1230,78 @@ async fn low_stock_alerts_follow_updates_between_polls_in_every_database() {
             .count();
         assert_eq!(delivered, 2, "{:?}", t.kind);
         eprintln!("{:?}: low-stock alert crossings checked", t.kind);
+    }
+}
+
+/// Sales per customer through the connector equal the database server's own sums
+/// (PostgreSQL and MariaDB adding the string amounts as DECIMAL), customer by customer.
+#[tokio::test]
+async fn per_customer_sales_equal_each_servers_own_sums() {
+    let targets = targets("askerp_t_customers").await;
+    let (start, end) = (date("2026-03-01"), date("2026-04-30"));
+    let filter = SalesFilter {
+        start,
+        end,
+        ..march()
+    };
+    for t in &targets {
+        let c = SqlConnector::connect("legacy", &sql_config(t), "HKD").expect("connect");
+        let router = router_for(Arc::new(c), Protect::default());
+        let got: Vec<(String, Decimal, u64)> = router
+            .sales_by_customer(&filter)
+            .await
+            .expect("customers")
+            .data
+            .into_iter()
+            .map(|c| (c.customer, c.total.amount, c.orders))
+            .collect();
+        let p = &t.prefix;
+        let sql = format!(
+            "SELECT CUSTNM, SUM(CAST(SOAMT AS DECIMAL(12,2))) AS t, COUNT(*) FROM {p}SOHDR \
+             WHERE SODT BETWEEN '20260301' AND '20260430' AND STAT <> 'X' \
+             GROUP BY CUSTNM ORDER BY t DESC, CUSTNM"
+        );
+        let password = t.password.clone().unwrap_or_default();
+        let server: Vec<(String, Decimal, i64)> = match t.kind {
+            // SQLite has no exact DECIMAL: the figures are written out instead.
+            Kind::Sqlite => vec![
+                ("Wing On Trading".into(), Decimal::new(1_819_800, 2), 1),
+                ("Pacific Stationers".into(), Decimal::new(134_010, 2), 1),
+                ("Harbour Cafe".into(), Decimal::new(9_650, 2), 1),
+            ],
+            Kind::Postgres => {
+                let opts: sqlx::postgres::PgConnectOptions = t.url.parse().expect("pg url");
+                let pool = sqlx::PgPool::connect_with(opts.password(&password))
+                    .await
+                    .expect("postgres");
+                sqlx::query_as(&sql)
+                    .fetch_all(&pool)
+                    .await
+                    .expect("pg sums")
+            }
+            Kind::MariaDb => {
+                let opts: sqlx::mysql::MySqlConnectOptions = t.url.parse().expect("mysql url");
+                let pool = sqlx::MySqlPool::connect_with(opts.password(&password))
+                    .await
+                    .expect("mariadb");
+                sqlx::query_as(&sql)
+                    .fetch_all(&pool)
+                    .await
+                    .expect("mariadb sums")
+            }
+        };
+        let server: Vec<(String, Decimal, u64)> = server
+            .into_iter()
+            .map(|(c, t, n)| (c, t.normalize(), u64::try_from(n).unwrap_or(0)))
+            .collect();
+        let got: Vec<(String, Decimal, u64)> = got
+            .into_iter()
+            .map(|(c, t, n)| (c, t.normalize(), n))
+            .collect();
+        assert_eq!(got, server, "{:?}", t.kind);
+        eprintln!(
+            "{:?}: per-customer sales equal the server's own sums",
+            t.kind
+        );
     }
 }

@@ -535,3 +535,170 @@ async fn the_bot_answers_by_trytons_own_order_numbers() {
         );
     }
 }
+
+/// Per-customer sales from the real server: the seed's confirmed orders of March–April
+/// 2025 per party (the quotation, the cancelled and the draft order not counted), adding
+/// up to the server's own period total; a store filter keeps only that warehouse's sales.
+#[tokio::test]
+async fn tryton_answers_sales_per_customer() {
+    let Some(url) = server(
+        "ASKERP_TEST_TRYTON_URL",
+        "tryton_answers_sales_per_customer",
+    ) else {
+        return;
+    };
+    let c = TrytonConnector::connect("tryton", &config(&url))
+        .await
+        .expect("connect");
+    let rows = c
+        .sales_by_customer(&mar_apr_2025())
+        .await
+        .expect("per customer");
+    let got: Vec<(String, Decimal, u64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.customer.clone(),
+                r.total.amount,
+                r.orders,
+                r.total.currency.clone(),
+            )
+        })
+        .collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        got,
+        vec![
+            (s("Umbrella"), dec("299.97"), 1, s("HKD")),
+            (s("Initech"), dec("150.99"), 1, s("HKD")),
+            (s("Globex"), dec("50.00"), 1, s("HKD")),
+        ]
+    );
+    let summary = c.sales_summary(&mar_apr_2025()).await.expect("summary");
+    let sum: Decimal = rows.iter().map(|r| r.total.amount).sum();
+    assert_eq!(
+        sum, summary.total.amount,
+        "customers add up to the server's total"
+    );
+    let only_wh = c
+        .sales_by_customer(&SalesFilter {
+            stores: vec![s("WH")],
+            ..mar_apr_2025()
+        })
+        .await
+        .expect("per customer in WH");
+    let names: Vec<&str> = only_wh.iter().map(|r| r.customer.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Initech", "Globex"],
+        "Umbrella bought from Tsuen Wan"
+    );
+}
+
+/// "by quantity" through the bot over the real server: March 2025's items ranked by the
+/// units sold (5 WIDGET-A, 2 WIDGET-B, 1 GADGET-X), in English and Cantonese, and "by
+/// customer" listing the server's parties with their totals.
+#[tokio::test]
+async fn the_bot_ranks_trytons_items_by_quantity_and_breaks_sales_down_by_customer() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use askerp::channel::Conversation;
+    use askerp::config::Config;
+    use askerp::erp::ErpRouter;
+    use askerp::pipeline::{Decision, Question};
+
+    let Some(url) = server(
+        "ASKERP_TEST_TRYTON_URL",
+        "the_bot_ranks_trytons_items_by_quantity_and_breaks_sales_down_by_customer",
+    ) else {
+        return;
+    };
+    let c = TrytonConnector::connect("tryton", &config(&url))
+        .await
+        .expect("connect");
+    let mut bot = askerp::setup::bot(&Config::default()).await.expect("bot");
+    bot.erp = ErpRouter::from_connector(
+        Arc::new(c),
+        Duration::from_secs(60),
+        Duration::from_secs(10),
+    );
+    let tz = jiff::tz::TimeZone::get("Asia/Hong_Kong").expect("tz");
+    let now = date(2025, 6, 2)
+        .at(10, 0, 0, 0)
+        .to_zoned(tz)
+        .expect("a time in Hong Kong");
+    let ask = |text: &str| Question {
+        text: Some(text.to_string()),
+        msgtype: "text".into(),
+        user_id: Some("demo.admin".into()),
+        conversation: Conversation::OneToOne,
+        conversation_id: format!("tryton-{text}"),
+        mentioned: vec![],
+        now: now.clone(),
+        reference: "tryton".into(),
+    };
+    for text in [
+        "top 3 items by quantity in March 2025",
+        "2025年3月賣得最多件嘅頭3件貨",
+    ] {
+        let a = bot.answer(&ask(text)).await;
+        assert_eq!(a.decision, Decision::Allow, "{text}: {:?}", a.reason);
+        let f = a.facts.clone().expect("facts");
+        assert_eq!(f["rank_by"], "quantity", "{text}: {f}");
+        let ranked: Vec<(String, String)> = f["top_items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                (
+                    t["sku"].as_str().unwrap_or_default().to_string(),
+                    t["quantity"]["value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect();
+        let s = |x: &str| x.to_string();
+        assert_eq!(
+            ranked,
+            vec![
+                (s("WIDGET-A"), s("5")),
+                (s("WIDGET-B"), s("2")),
+                (s("GADGET-X"), s("1"))
+            ],
+            "{text}"
+        );
+    }
+    let a = bot
+        .answer(&ask("sales from 1 March 2025 to 30 April 2025 by customer"))
+        .await;
+    assert_eq!(a.decision, Decision::Allow, "{:?}", a.reason);
+    let f = a.facts.clone().expect("facts");
+    assert_eq!(f["breakdown"]["by"], "customer", "{f}");
+    let rows: Vec<(String, String)> = f["breakdown"]["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["customer"].as_str().unwrap_or_default().to_string(),
+                r["total"]["amount"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        rows,
+        vec![
+            (s("Umbrella"), s("299.97")),
+            (s("Initech"), s("150.99")),
+            (s("Globex"), s("50.00")),
+        ]
+    );
+    assert!(a.card.markdown.contains("Umbrella"), "{}", a.card.markdown);
+}

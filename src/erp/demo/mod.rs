@@ -59,8 +59,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 
 use super::{
-    Connector, DailySales, Employee, ErpError, Item, LeaveBalance, LeaveLine, Money, Order,
-    OrderLine, OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary,
+    Connector, CustomerSales, DailySales, Employee, ErpError, Item, LeaveBalance, LeaveLine, Money,
+    Order, OrderLine, OrderState, Place, PlaceKind, Places, Quantity, SalesFilter, SalesSummary,
     StockLine, StoreSales, TopItem, Vocabulary,
 };
 use crate::erp::matching::{self, Entry};
@@ -213,6 +213,14 @@ static SALES_BY_STORE_SQL: LazyLock<String> = LazyLock::new(|| {
 static SALES_BY_DAY_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT o.order_date, SUM(o.total_cents), COUNT(*) FROM orders o {} GROUP BY o.order_date",
+        sales_scope()
+    )
+});
+
+/// Totals per customer, in the summary's scope, so the customers add up to it.
+static SALES_BY_CUSTOMER_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT c.name, SUM(o.total_cents), COUNT(*) FROM orders o {} GROUP BY c.id",
         sales_scope()
     )
 });
@@ -444,6 +452,28 @@ impl Connector for DemoErp {
             orders,
             by_store,
         })
+    }
+
+    /// One query grouped by customer; largest total first, ties by name.
+    async fn sales_by_customer(
+        &self,
+        filter: &SalesFilter,
+    ) -> Result<Vec<CustomerSales>, ErpError> {
+        let params = SalesParams::new(filter)?;
+        let mut rows: Vec<(String, i64, i64)> = params
+            .bind(sqlx::query_as(SALES_BY_CUSTOMER_SQL.as_str()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(rows
+            .into_iter()
+            .map(|(customer, cents, count)| CustomerSales {
+                customer,
+                total: self.money(cents),
+                orders: u64::try_from(count).unwrap_or(0),
+            })
+            .collect())
     }
 
     /// One query grouped by order date instead of the default's query per day; days
