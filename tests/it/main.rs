@@ -16,6 +16,7 @@ mod docs;
 mod followup;
 mod leaks;
 mod llm;
+mod load;
 mod metrics;
 mod odata;
 mod odoo;
