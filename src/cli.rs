@@ -720,7 +720,7 @@ pub fn answer_json(answer: &Answer) -> Value {
             "markdown": answer.card.markdown,
             "buttons": answer.card.buttons,
         },
-        "facts": answer.facts,
+        "facts": answer.facts(),
     })
 }
 

@@ -49,17 +49,17 @@ pub async fn deliver(
 ) -> Report {
     let mut report = Report::default();
     let charted = with_chart(client, answer, now, &mut report).await;
-    let answer = charted.as_ref().unwrap_or(answer);
+    let card = charted.as_ref().unwrap_or(&answer.card);
     match answer.delivery {
         Delivery::Conversation => {
             report.delivered = (client.cards_enabled()
-                && as_card(client, inbound, &answer.card, false, &mut report).await)
-                || to_conversation(client, inbound, &answer.card, now, &mut report).await;
+                && as_card(client, inbound, card, false, &mut report).await)
+                || to_conversation(client, inbound, card, now, &mut report).await;
         }
         Delivery::Private => {
             report.delivered = (client.cards_enabled()
-                && as_card(client, inbound, &answer.card, true, &mut report).await)
-                || to_user(client, inbound, &answer.card, &mut report).await;
+                && as_card(client, inbound, card, true, &mut report).await)
+                || to_user(client, inbound, card, &mut report).await;
             // The group learns where the answer went (or that it could not be sent),
             // never the answer itself.
             let note = if report.delivered {
@@ -80,15 +80,16 @@ pub async fn deliver(
     report
 }
 
-/// `answer` with its chart in the markdown, or `None` when it has no chart or the chart
-/// could not be placed (recorded as `chart:failed:…`).
+/// The card of `answer` with its chart in the markdown, or `None` when it has no chart
+/// or the chart could not be placed (recorded as `chart:failed:…`). Only the card is
+/// copied, not the whole answer (its chart data and resolution are not needed again).
 async fn with_chart(
     client: &DingTalkClient,
     answer: &Answer,
     now: Timestamp,
     report: &mut Report,
-) -> Option<Answer> {
-    let data = answer.chart.clone()?;
+) -> Option<Card> {
+    let data = answer.chart.as_ref()?;
     let alt: String = data
         .alt
         .chars()
@@ -99,16 +100,12 @@ async fn with_chart(
     } else {
         "chart_media"
     };
-    let digest: [u8; 32] = {
-        use sha2::Digest;
-        sha2::Sha256::digest(serde_json::to_vec(&data).unwrap_or_default()).into()
-    };
+    let digest = chart_digest(data);
     if let Some(src) = client.placed_chart(&digest).await {
         report.sends.push(format!("{kind}:ok"));
-        let mut out = answer.clone();
-        out.card.markdown = format!("{}\n\n![{alt}]({src})", out.card.markdown.trim_end());
-        return Some(out);
+        return Some(card_with_image(&answer.card, &alt, &src));
     }
+    let data = data.clone();
     let png = match tokio::task::spawn_blocking(move || crate::card::chart::render_png(&data)).await
     {
         Ok(Ok(png)) => png,
@@ -146,9 +143,7 @@ async fn with_chart(
             } else {
                 report.sends.push(label);
             }
-            let mut out = answer.clone();
-            out.card.markdown = format!("{}\n\n![{alt}]({src})", out.card.markdown.trim_end());
-            Some(out)
+            Some(card_with_image(&answer.card, &alt, &src))
         }
         Err(e) => {
             tracing::warn!(error = %e, "Chart not delivered; the card goes without it.");
@@ -161,6 +156,39 @@ async fn with_chart(
             None
         }
     }
+}
+
+/// `card` with the image at `src` after its text.
+fn card_with_image(card: &Card, alt: &str, src: &str) -> Card {
+    let mut out = card.clone();
+    out.markdown = format!("{}\n\n![{alt}]({src})", card.markdown.trim_end());
+    out
+}
+
+/// SHA-256 of the chart's JSON, the key a placed chart is reused under: the same figures
+/// give the same picture. The JSON is streamed into the hash rather than built in memory
+/// first (a report's chart data is about 13 KB of JSON, built for every report answer).
+/// A cryptographic hash because a collision would show one asker another's figures.
+fn chart_digest(data: &crate::card::chart::ChartData) -> [u8; 32] {
+    use sha2::Digest;
+    struct Hashing(sha2::Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // serde_json writes token by token; a buffer hands the hash whole blocks.
+    let mut h = std::io::BufWriter::with_capacity(8192, Hashing(sha2::Sha256::new()));
+    // Serializing plain data into a sink that cannot fail does not fail; were it to,
+    // the digest of the part written still keys only this chart.
+    let _ = serde_json::to_writer(&mut h, data);
+    let _ = std::io::Write::flush(&mut h);
+    let (Hashing(sha), _) = h.into_parts();
+    sha.finalize().into()
 }
 
 impl Report {

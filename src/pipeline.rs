@@ -118,9 +118,9 @@ pub struct Answer {
     /// The chart of a report card (its figures, in the asker's language); the delivery
     /// draws it and puts it in the markdown ([`crate::deliver`]).
     pub chart: Option<ChartData>,
-    /// The figures the card shows, as typed JSON ([`crate::card::facts`]); `None` for
-    /// cards without figures.
-    pub facts: Option<serde_json::Value>,
+    /// What the card was rendered from, kept so [`Answer::facts`] can be derived from the
+    /// same content on demand. Shared, because delivery may clone the answer.
+    content: Arc<Content>,
 }
 
 /// Why a question stopped before a data card.
@@ -988,7 +988,7 @@ impl Bot {
         Answer {
             card: self.renderer.render(locale, &content),
             chart: self.renderer.chart(locale, &content),
-            facts: crate::card::facts::facts(&content),
+            content: Arc::new(content),
             resolution,
             locale,
             decision,
@@ -1005,6 +1005,14 @@ impl Bot {
 }
 
 impl Answer {
+    /// The figures the card shows, as typed JSON ([`crate::card::facts`]); `None` for
+    /// cards without figures. Derived when asked for (`ask --json`, exports, tests)
+    /// rather than for every answer: the server never reads them, and building them cost
+    /// about a tenth of the CPU of an answer (BENCHMARKS.md, callgrind).
+    pub fn facts(&self) -> Option<serde_json::Value> {
+        crate::card::facts::facts(&self.content)
+    }
+
     fn by(mut self, principal: &Principal) -> Answer {
         self.principal = Some(principal.employee_id.clone());
         self

@@ -260,11 +260,19 @@ impl AppState {
                 now: jiff::Zoned::now().with_time_zone(bot.tz.clone()),
                 reference: reference(&inbound.msg_id),
             };
-            let answer = bot.answer(&question).await;
+            // Boxed: the pipeline's future is tens of kilobytes, and inline it made every
+            // message's task that large, copied whole when spawned (callgrind showed the
+            // copies, BENCHMARKS.md). On the heap it is built once, in place.
+            let answer = Box::pin(bot.answer(&question)).await;
             let report = crate::spool::GATE
                 .scope(
                     Arc::clone(&gate),
-                    deliver::deliver(&self.dingtalk, &inbound, &answer, Timestamp::now()),
+                    Box::pin(deliver::deliver(
+                        &self.dingtalk,
+                        &inbound,
+                        &answer,
+                        Timestamp::now(),
+                    )),
                 )
                 .await;
             if gate.withdrawn() {
@@ -398,7 +406,10 @@ impl AppState {
                 now: jiff::Zoned::now().with_time_zone(bot.tz.clone()),
                 reference: reference(&msg_id),
             };
-            let answer = bot.answer(&question).await;
+            // Boxed: the pipeline's future is tens of kilobytes, and inline it made every
+            // message's task that large, copied whole when spawned (callgrind showed the
+            // copies, BENCHMARKS.md). On the heap it is built once, in place.
+            let answer = Box::pin(bot.answer(&question)).await;
             let shareable = known_space
                 && answer.delivery == crate::policy::Delivery::Conversation
                 && matches!(

@@ -93,10 +93,19 @@ impl Writer {
     }
 
     pub fn append(&mut self, value: Value) -> Result<(), AuditError> {
+        self.append_with(|prev| chain_line(prev, value))
+    }
+
+    /// Appends the line `line(prev)` makes (the line with its newline, and its hash) from
+    /// the previous record's hash, found under the file lock.
+    pub fn append_with(
+        &mut self,
+        line: impl FnOnce(&str) -> std::io::Result<(String, String)>,
+    ) -> Result<(), AuditError> {
         let path = self.path.clone();
         self.follow_rotation().map_err(|e| io_err(&path, e))?;
         self.file.lock().map_err(|e| io_err(&path, e))?;
-        let result = self.append_locked(value);
+        let result = self.append_locked(line);
         let unlocked = self.file.unlock();
         result.map_err(|e| io_err(&path, e))?;
         unlocked.map_err(|e| io_err(&path, e))?;
@@ -136,7 +145,10 @@ impl Writer {
 
     /// Under the file lock: finds the previous hash, rotates if the line would pass
     /// `max_bytes`, chains, writes one line.
-    fn append_locked(&mut self, value: Value) -> std::io::Result<()> {
+    fn append_locked(
+        &mut self,
+        make_line: impl FnOnce(&str) -> std::io::Result<(String, String)>,
+    ) -> std::io::Result<()> {
         let len = self.file.metadata()?.len();
         let (prev, file_starts_at) = match &self.head {
             Some(h) if h.bytes == len => (h.hash.clone(), h.file_starts_at.clone()),
@@ -151,7 +163,7 @@ impl Writer {
                 (prev, starts)
             }
         };
-        let (line, hash) = chain_line(&prev, value)?;
+        let (line, hash) = make_line(&prev)?;
         let (len, file_starts_at) =
             if self.max_bytes > 0 && len > 0 && len + line.len() as u64 > self.max_bytes {
                 self.rotate()?;

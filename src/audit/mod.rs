@@ -157,6 +157,14 @@ impl AuditLog {
     /// Appends one record. Failures are returned so the caller can log them; handling a
     /// message never stops because the audit disk is full.
     pub fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        if let Sink::File(w) = &self.sink {
+            // The file sink writes the record's canonical line straight from the struct
+            // (`record_line`), not through a `Value` tree built and dropped per message.
+            return w
+                .lock()
+                .map_err(|_| io_err(&self.path, "writer lock poisoned"))?
+                .append_with(|prev| record_line(prev, record));
+        }
         let value = serde_json::to_value(record).map_err(|e| io_err(&self.path, e))?;
         match &self.sink {
             Sink::File(w) => w
@@ -222,6 +230,73 @@ pub(crate) fn chain_line(prev: &str, mut value: Value) -> std::io::Result<(Strin
     let body = value.to_string();
     let hash = hash_bytes(prev, &body);
     let mut line = body;
+    line.pop();
+    line.push_str(",\"hash\":\"");
+    line.push_str(&hash);
+    line.push_str("\"}\n");
+    Ok((line, hash))
+}
+
+/// `record` chained onto `prev`, byte for byte the line [`chain_line`] makes of
+/// `serde_json::to_value(record)`: the same keys in the same (sorted) order, the same
+/// values, so [`verify`], which re-serializes each parsed line, checks it unchanged.
+/// Serialized straight from the struct, which costs a fraction of building the `Value`
+/// tree (tested against `chain_line` on full and empty records).
+pub(crate) fn record_line(prev: &str, record: &AuditRecord) -> std::io::Result<(String, String)> {
+    /// The record's fields in the order `Value`'s sorted map writes them, `prev` included.
+    #[derive(Serialize)]
+    struct Canonical<'a> {
+        channel: &'a str,
+        connector: &'a Option<String>,
+        conversation_id: &'a str,
+        conversation_type: &'a str,
+        decision: &'a str,
+        delivery: &'a Option<String>,
+        erp_latency_ms: &'a Option<u64>,
+        intent: &'a Option<String>,
+        latency_ms: &'a Option<u64>,
+        msg_id: &'a str,
+        outcome: &'a str,
+        prev: &'a str,
+        principal: &'a Option<String>,
+        reason: &'a Option<String>,
+        rule: &'a Option<String>,
+        sends: &'a [String],
+        // A nested struct: through `Value` so its keys are sorted as well.
+        slots: Value,
+        source: &'a Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        state: &'a Option<String>,
+        text: &'a Option<String>,
+        time: &'a Option<Timestamp>,
+        user: &'a Option<String>,
+    }
+    let canonical = Canonical {
+        channel: &record.channel,
+        connector: &record.connector,
+        conversation_id: &record.conversation_id,
+        conversation_type: &record.conversation_type,
+        decision: &record.decision,
+        delivery: &record.delivery,
+        erp_latency_ms: &record.erp_latency_ms,
+        intent: &record.intent,
+        latency_ms: &record.latency_ms,
+        msg_id: &record.msg_id,
+        outcome: &record.outcome,
+        prev,
+        principal: &record.principal,
+        reason: &record.reason,
+        rule: &record.rule,
+        sends: &record.sends,
+        slots: serde_json::to_value(&record.slots).map_err(std::io::Error::other)?,
+        source: &record.source,
+        state: &record.state,
+        text: &record.text,
+        time: &record.time,
+        user: &record.user,
+    };
+    let mut line = serde_json::to_string(&canonical).map_err(std::io::Error::other)?;
+    let hash = hash_bytes(prev, &line);
     line.pop();
     line.push_str(",\"hash\":\"");
     line.push_str(&hash);
@@ -333,6 +408,48 @@ pub fn verify(path: &Path, expect_head: Option<&str>) -> Result<Verified, String
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// The file sink's direct line must be the line of the `Value` path byte for byte, or
+    /// `verify` (which re-serializes) would call every new record tampered with.
+    #[test]
+    fn the_direct_line_is_the_value_line() {
+        let full = AuditRecord {
+            time: Some(Timestamp::from_second(1_796_000_000).expect("time")),
+            channel: "callback".into(),
+            msg_id: "msg\"quoted\"\n==".into(),
+            conversation_id: "cid九龍==".into(),
+            conversation_type: "group".into(),
+            user: Some("demo.manager".into()),
+            principal: Some("E1002".into()),
+            text: Some("上個月九龍區營業額 \u{1f600} <b>&</b>\t".into()),
+            intent: Some("sales_summary".into()),
+            slots: Slots {
+                region: Some("Kowloon".into()),
+                item: Some("iPhone 15 Pro 256GB".into()),
+                limit: Some(5),
+                compare: Some(crate::intent::Compare::LastYear),
+                ..Slots::default()
+            },
+            source: Some("rule".into()),
+            rule: Some("sales.region".into()),
+            decision: "allow".into(),
+            reason: Some("not found: \\ backslash".into()),
+            connector: Some("demo".into()),
+            erp_latency_ms: Some(3),
+            delivery: Some("conversation".into()),
+            sends: vec!["webhook:ok".into(), "private:ok".into()],
+            outcome: "delivered".into(),
+            latency_ms: Some(12),
+            state: Some("degraded".into()),
+        };
+        let empty = AuditRecord::default();
+        let plain = record("msgPlain==");
+        for r in [&full, &empty, &plain] {
+            let via_value =
+                chain_line(GENESIS, serde_json::to_value(r).expect("value")).expect("line");
+            assert_eq!(record_line(GENESIS, r).expect("line"), via_value);
+        }
+    }
 
     /// A minimal answered record, for the sinks' tests.
     pub(crate) fn record(msg: &str) -> AuditRecord {

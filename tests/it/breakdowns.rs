@@ -166,8 +166,7 @@ fn fact_key(row: &Value) -> Value {
 /// largest rows with the same amounts.
 fn check(question: &str, locale: Locale, answer: &Answer, by: &str, want: &[Expected]) {
     let f = answer
-        .facts
-        .clone()
+        .facts()
         .unwrap_or_else(|| panic!("{question}: no facts; {}", answer.card.markdown));
     assert_eq!(f["kind"], "report", "{question}");
     assert_eq!(f["breakdown"]["by"], by, "{question}: {f}");
@@ -339,7 +338,7 @@ async fn breakdowns_stay_within_the_askers_scope() {
     ] {
         let answer = fixed.ask_in("demo.manager", &format!("m-{q}"), q).await;
         check(q, locale, &answer, "store", &kowloon);
-        let f = answer.facts.clone().expect("facts");
+        let f = answer.facts().expect("facts");
         assert_eq!(f["scope"]["regions"][0]["code"], "KLN", "{q}: {f}");
     }
     let region = place_rows(db, nov1, nov30, &["KLN"], true).await;
@@ -359,7 +358,7 @@ async fn breakdowns_stay_within_the_askers_scope() {
 
     for q in ["sales last month by store", "每月銷售額"] {
         let answer = fixed.ask_in("demo.staff", &format!("s-{q}"), q).await;
-        assert!(answer.facts.is_none(), "{q}: {:?}", answer.facts);
+        assert!(answer.facts().is_none(), "{q}: {:?}", answer.facts());
         assert!(
             !answer.card.markdown.contains("HK$"),
             "{q}: {}",
@@ -385,7 +384,7 @@ async fn a_breakdown_too_fine_for_a_card_is_listed_coarser_and_says_so() {
     ] {
         let answer = fixed.ask_in("demo.admin", &format!("c-{q}"), q).await;
         check(q, locale, &answer, "month", &by_month);
-        let f = answer.facts.clone().expect("facts");
+        let f = answer.facts().expect("facts");
         assert_eq!(f["breakdown"]["asked"], "day", "{q}");
         assert!(
             answer.card.markdown.contains(note),

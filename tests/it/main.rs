@@ -18,6 +18,7 @@ mod events;
 mod followup;
 mod leaks;
 mod llm;
+mod load;
 mod metrics;
 mod odata;
 mod odoo;

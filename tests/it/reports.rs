@@ -686,8 +686,7 @@ async fn facts_match_sql_and_cover_every_printed_figure() {
         ] {
             let answer = fixed.ask("demo.admin", question).await;
             let f = answer
-                .facts
-                .clone()
+                .facts()
                 .unwrap_or_else(|| panic!("{question}: no facts; {}", answer.card.markdown));
             assert_eq!(f["kind"], kind, "{question}");
             assert_eq!(
@@ -826,8 +825,7 @@ async fn vs_last_year_compares_the_same_dates_last_year_in_every_language() {
             "{question}"
         );
         let f = answer
-            .facts
-            .clone()
+            .facts()
             .unwrap_or_else(|| panic!("{question}: no facts: {text}"));
         assert_eq!(f["kind"], "report", "{question}");
         assert_eq!(f["comparison"], "last_year", "{question}");

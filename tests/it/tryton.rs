@@ -644,7 +644,7 @@ async fn the_bot_ranks_trytons_items_by_quantity_and_breaks_sales_down_by_custom
     ] {
         let a = bot.answer(&ask(text)).await;
         assert_eq!(a.decision, Decision::Allow, "{text}: {:?}", a.reason);
-        let f = a.facts.clone().expect("facts");
+        let f = a.facts().expect("facts");
         assert_eq!(f["rank_by"], "quantity", "{text}: {f}");
         let ranked: Vec<(String, String)> = f["top_items"]
             .as_array()
@@ -675,7 +675,7 @@ async fn the_bot_ranks_trytons_items_by_quantity_and_breaks_sales_down_by_custom
         .answer(&ask("sales from 1 March 2025 to 30 April 2025 by customer"))
         .await;
     assert_eq!(a.decision, Decision::Allow, "{:?}", a.reason);
-    let f = a.facts.clone().expect("facts");
+    let f = a.facts().expect("facts");
     assert_eq!(f["breakdown"]["by"], "customer", "{f}");
     let rows: Vec<(String, String)> = f["breakdown"]["rows"]
         .as_array()
