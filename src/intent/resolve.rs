@@ -238,7 +238,6 @@ impl fmt::Display for ExampleReport {
     }
 }
 
-/// Counts next to a "top" word: "top 5", "5 best", "前五", "頭5位", "5大", "10 mặt hàng".
 /// A short word written with Vietnamese diacritics that folds into another language's
 /// word: "sếp" (boss) is not "sep" (September), "liệu" (data) is not "lieu" (time off in
 /// lieu). Folding lets "thang truoc" match "tháng trước"; it must not let a Vietnamese
@@ -252,6 +251,7 @@ fn diacritic_lookalike(written: &str) -> bool {
             .any(|c| c.is_alphabetic() && !c.is_ascii() && !super::is_han(c))
 }
 
+/// Counts next to a "top" word: "top 5", "5 best", "前五", "頭5位", "5大", "10 mặt hàng".
 static LIMIT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let num = r"(\d{1,4}|[零〇一二两三四五六七八九十百]{1,4}|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|fifty|hundred|satu|dua|tiga|empat|lima|enam|tujuh|lapan|sembilan|sepuluh|muoi)";
     let before =
@@ -384,7 +384,8 @@ impl Resolver {
             let span = period_span(ct, m);
             !overlaps(&compare_spans, &span)
                 && !overlaps(&breakdown_spans, &span)
-                && !diacritic_lookalike(&as_written(&span))
+                // A named month only: "tháng" alone is Vietnamese for monthly.
+                && !(m.kind == "month" && diacritic_lookalike(&as_written(&span)))
         });
         // "vs last month", "同上季比", "so với tuần trước": a period right after a comparison
         // word is what the figure is compared with. The card always compares with the period
