@@ -382,10 +382,9 @@ impl Resolver {
             .collect();
         periods.retain(|m| {
             let span = period_span(ct, m);
-            !overlaps(&compare_spans, &span)
-                && !overlaps(&breakdown_spans, &span)
-                // A named month only: "tháng" alone is Vietnamese for monthly.
-                && !(m.kind == "month" && diacritic_lookalike(&as_written(&span)))
+            // A named month only for the lookalike: "tháng" alone is Vietnamese for monthly.
+            let lookalike = m.kind == "month" && diacritic_lookalike(&as_written(&span));
+            !overlaps(&compare_spans, &span) && !overlaps(&breakdown_spans, &span) && !lookalike
         });
         // "vs last month", "同上季比", "so với tuần trước": a period right after a comparison
         // word is what the figure is compared with. The card always compares with the period
