@@ -130,9 +130,10 @@ impl RobotMessage {
     /// Normalizes the payload into the pipeline's [`Inbound`].
     pub fn into_inbound(self) -> Inbound {
         let text = self.question_text();
-        // A conversation is a group unless DingTalk says it is 1:1 ("1"): a new, empty or
-        // missing type must never get a personal answer posted where others read it.
-        let conversation = if self.conversation_type.trim() == "1" {
+        // A conversation is a group unless DingTalk says it is 1:1 ("1", exactly): a new,
+        // empty, padded or missing type must never get a personal answer posted where
+        // others read it (the fuzzer found "1" followed by spaces read as 1:1).
+        let conversation = if self.conversation_type == "1" {
             Conversation::OneToOne
         } else {
             Conversation::Group
@@ -255,6 +256,24 @@ mod tests {
 
         let m = parse(json!({"msgId":"m3","msgtype":"picture","content":{"downloadCode":"d"}}));
         assert_eq!(m.question_text(), None);
+    }
+
+    /// Only DingTalk's exact "1" is 1:1; anything else, padded included, is a group.
+    #[test]
+    fn only_an_exact_one_is_a_one_to_one_conversation() {
+        for (t, want) in [
+            ("1", Conversation::OneToOne),
+            ("2", Conversation::Group),
+            ("1   ", Conversation::Group),
+            (" 1", Conversation::Group),
+            ("", Conversation::Group),
+            ("3", Conversation::Group),
+        ] {
+            let m = parse(
+                json!({"msgId":"m","msgtype":"text","text":{"content":"hi"},"conversationType":t}),
+            );
+            assert_eq!(m.into_inbound().conversation, want, "{t:?}");
+        }
     }
 
     #[test]
