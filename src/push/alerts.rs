@@ -25,7 +25,6 @@ use super::events::{Dispatch, Event};
 use super::routing::{AlertKind, AlertRouteConfig};
 use super::scheduler::Deps;
 use super::store::{AlertMark, PushStore, StoreError};
-use crate::audit::AuditRecord;
 use crate::erp::StockLine;
 use crate::intent::Intent;
 
@@ -153,37 +152,20 @@ impl LowStockAlerts {
         }
         if first {
             report.baseline = true;
-            store
-                .set_alert(
-                    BASELINE,
-                    AlertMark {
-                        fired: true,
-                        available: Default::default(),
-                        level: Default::default(),
-                        read_at: now.timestamp(),
-                        state: None,
-                    },
-                )
-                .await?;
-            let record = AuditRecord {
-                time: Some(now.timestamp()),
-                channel: "alert".into(),
-                msg_id: format!("alert:low_stock:baseline:{}", now.timestamp().as_second()),
-                intent: Some(Intent::InventoryLowStock.name().into()),
-                decision: "skipped".into(),
-                reason: Some(format!(
+            super::events::record_baseline(
+                deps,
+                store,
+                BASELINE,
+                "low_stock",
+                Intent::InventoryLowStock,
+                format!(
                     "first poll: {} items already at or below their reorder level recorded as the starting point, not alerted",
                     low_keys.len()
-                )),
-                outcome: "not_sent".into(),
-                ..AuditRecord::default()
-            };
-            append(deps, &record);
+                ),
+                now,
+            )
+            .await?;
         }
         Ok(report)
     }
-}
-
-fn append(deps: &Deps<'_>, record: &AuditRecord) {
-    super::events::append(deps, record);
 }

@@ -391,6 +391,44 @@ fn card(deps: &Deps<'_>, locale: Locale, event: &Event) -> Card {
     }
 }
 
+/// Marks a poller's first reading as made and says so in the audit: what the first poll
+/// sees is the starting point, not news, so nothing is alerted for it (a restart with an
+/// empty store would otherwise alert on everything already low or already shipped).
+pub(super) async fn record_baseline(
+    deps: &Deps<'_>,
+    store: &dyn super::store::PushStore,
+    key: &str,
+    kind: &str,
+    intent: crate::intent::Intent,
+    reason: String,
+    now: &jiff::Zoned,
+) -> Result<(), super::store::StoreError> {
+    store
+        .set_alert(
+            key,
+            super::store::AlertMark {
+                fired: true,
+                available: Default::default(),
+                level: Default::default(),
+                read_at: now.timestamp(),
+                state: None,
+            },
+        )
+        .await?;
+    let record = AuditRecord {
+        time: Some(now.timestamp()),
+        channel: "alert".into(),
+        msg_id: format!("alert:{kind}:baseline:{}", now.timestamp().as_second()),
+        intent: Some(intent.name().into()),
+        decision: "skipped".into(),
+        reason: Some(reason),
+        outcome: "not_sent".into(),
+        ..AuditRecord::default()
+    };
+    append(deps, &record);
+    Ok(())
+}
+
 pub(super) fn append(deps: &Deps<'_>, record: &AuditRecord) {
     if let Err(e) = deps.audit.append(record) {
         tracing::error!(error = %e, "Audit record could not be written.");

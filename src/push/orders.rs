@@ -13,11 +13,10 @@
 use jiff::Zoned;
 
 use super::config::GroupConfig;
-use super::events::{Dispatch, Event, append, state_name};
+use super::events::{Dispatch, Event, state_name};
 use super::routing::{AlertKind, AlertRouteConfig};
 use super::scheduler::Deps;
 use super::store::{AlertMark, PushStore, StoreError};
-use crate::audit::AuditRecord;
 use crate::erp::Order;
 use crate::intent::Intent;
 
@@ -154,31 +153,18 @@ impl OrderAlerts {
         }
         if first {
             report.baseline = true;
-            store
-                .set_alert(
-                    BASELINE,
-                    AlertMark {
-                        fired: true,
-                        available: Default::default(),
-                        level: Default::default(),
-                        read_at: now.timestamp(),
-                        state: None,
-                    },
-                )
-                .await?;
-            let record = AuditRecord {
-                time: Some(now.timestamp()),
-                channel: "alert".into(),
-                msg_id: format!("alert:orders:baseline:{}", now.timestamp().as_second()),
-                intent: Some(Intent::SalesOrderStatus.name().into()),
-                decision: "skipped".into(),
-                reason: Some(format!(
+            super::events::record_baseline(
+                deps,
+                store,
+                BASELINE,
+                "orders",
+                Intent::SalesOrderStatus,
+                format!(
                     "first order poll: the states of the orders booked since {since} recorded as the starting point, not alerted"
-                )),
-                outcome: "not_sent".into(),
-                ..AuditRecord::default()
-            };
-            append(deps, &record);
+                ),
+                now,
+            )
+            .await?;
         }
         Ok(report)
     }
