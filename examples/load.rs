@@ -169,24 +169,11 @@ fn parse_target(s: &str) -> Result<Target, String> {
     })
 }
 
-/// The questions, in the order they are sent. Each names who asks and where; a leave
-/// question asked in a group is answered 1:1 through the OpenAPI, and the group gets a
-/// note through the session webhook only after that, so the webhook post is always the
-/// last send of a message and marks it answered.
-const MIX: &[(&str, bool, &str)] = &[
-    (
-        "demo.staff",
-        false,
-        "how many iPhone 15 Pro 256GB in stock?",
-    ),
-    ("demo.manager", true, "上個月九龍區營業額"),
-    ("demo.staff", true, "how many annual leave days do I have?"),
-    ("demo.manager", true, "sales report last month"),
-    ("demo.staff", true, "how many iPhone 15 Pro 256GB in stock?"),
-    ("demo.manager", false, "sales last month in Kowloon"),
-    ("demo.hr", true, "我仲有幾多日年假"),
-    ("demo.admin", false, "上個月銷售報告"),
-];
+// The questions, in the order they are sent. Each names who asks and where; a leave
+// question asked in a group is answered 1:1 through the OpenAPI, and the group gets a
+// note through the session webhook only after that, so the webhook post is always the
+// last send of a message and marks it answered.
+include!("shared/load_mix.rs");
 
 /// What the fake DingTalk saw, shared by its handlers and the workers.
 #[derive(Default)]

@@ -10,21 +10,8 @@ use jiff::Timestamp;
 
 use crate::support::TestApp;
 
-/// The load generator's question mix (`examples/load.rs`): who asks, in a group or not, what.
-const MIX: &[(&str, bool, &str)] = &[
-    (
-        "demo.staff",
-        false,
-        "how many iPhone 15 Pro 256GB in stock?",
-    ),
-    ("demo.manager", true, "上個月九龍區營業額"),
-    ("demo.staff", true, "how many annual leave days do I have?"),
-    ("demo.manager", true, "sales report last month"),
-    ("demo.staff", true, "how many iPhone 15 Pro 256GB in stock?"),
-    ("demo.manager", false, "sales last month in Kowloon"),
-    ("demo.hr", true, "我仲有幾多日年假"),
-    ("demo.admin", false, "上個月銷售報告"),
-];
+// The load generator's question mix (`examples/load.rs`): who asks, in a group or not, what.
+include!("../../examples/shared/load_mix.rs");
 
 const MESSAGES: usize = 240;
 const IN_FLIGHT: usize = 32;
