@@ -267,6 +267,48 @@ pub struct CustomerSales {
     pub orders: u64,
 }
 
+impl CustomerSales {
+    /// Groups order rows `(customer, currency, amount)` into one line per customer, largest
+    /// first (ties by name), for connectors that read orders and add them up themselves.
+    /// A customer billed in two currencies is an error (the text says which), never a sum
+    /// of unlike amounts.
+    pub fn group(
+        rows: impl IntoIterator<Item = (String, String, Decimal)>,
+    ) -> Result<Vec<CustomerSales>, String> {
+        let mut groups: std::collections::BTreeMap<String, (Decimal, u64, String)> =
+            std::collections::BTreeMap::new();
+        for (customer, currency, amount) in rows {
+            let entry = groups.entry(customer).or_default();
+            if !entry.2.is_empty() && !currency.is_empty() && entry.2 != currency {
+                return Err(format!(
+                    "sales of one customer in several currencies ({} and {currency})",
+                    entry.2
+                ));
+            }
+            entry.0 += amount;
+            entry.1 += 1;
+            if entry.2.is_empty() {
+                entry.2 = currency;
+            }
+        }
+        let mut out: Vec<CustomerSales> = groups
+            .into_iter()
+            .map(|(customer, (amount, orders, currency))| CustomerSales {
+                customer,
+                total: Money { amount, currency },
+                orders,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.total
+                .amount
+                .cmp(&a.total.amount)
+                .then_with(|| a.customer.cmp(&b.customer))
+        });
+        Ok(out)
+    }
+}
+
 /// One day's sales: the same scope and states as [`SalesSummary`], for one date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DailySales {
@@ -488,4 +530,53 @@ pub trait Connector: Send + Sync {
         employee_id: &str,
         on: Date,
     ) -> Result<Option<LeaveBalance>, ErpError>;
+}
+
+#[cfg(test)]
+mod customer_sales_tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn rows_are_summed_per_customer_largest_first() {
+        let rows = [
+            ("Globex".to_string(), "HKD".to_string(), d("50.00")),
+            ("Initech".to_string(), "HKD".to_string(), d("100.99")),
+            ("Umbrella".to_string(), "HKD".to_string(), d("299.97")),
+            ("Initech".to_string(), "".to_string(), d("50.00")),
+        ];
+        let out = CustomerSales::group(rows).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(&str, Decimal, u64, &str)> = out
+            .iter()
+            .map(|c| {
+                (
+                    c.customer.as_str(),
+                    c.total.amount,
+                    c.orders,
+                    c.total.currency.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Umbrella", d("299.97"), 1, "HKD"),
+                ("Initech", d("150.99"), 2, "HKD"),
+                ("Globex", d("50.00"), 1, "HKD"),
+            ]
+        );
+    }
+
+    #[test]
+    fn one_customer_in_two_currencies_is_an_error_not_a_sum() {
+        let rows = [
+            ("Globex".to_string(), "HKD".to_string(), d("50")),
+            ("Globex".to_string(), "USD".to_string(), d("10")),
+        ];
+        let e = CustomerSales::group(rows).err().unwrap_or_default();
+        assert!(e.contains("HKD and USD"), "{e}");
+    }
 }

@@ -1383,42 +1383,16 @@ impl Connector for ODataConnector {
                 &[&m.number, &m.customer, &m.net_amount, &m.currency],
             )
             .await?;
-        let mut groups: BTreeMap<String, (Decimal, u64, String)> = BTreeMap::new();
-        for row in &rows {
+        let rows = rows.iter().map(|row| {
             let customer = str_field(row, &m.customer)
                 .unwrap_or_default()
                 .trim()
                 .to_string();
             let currency = str_field(row, &m.currency).unwrap_or_default().to_string();
             let amount = row.get(&m.net_amount).and_then(decimal).unwrap_or_default();
-            let entry = groups.entry(customer).or_default();
-            if !entry.2.is_empty() && !currency.is_empty() && entry.2 != currency {
-                return Err(self.query_error(format!(
-                    "sales of one customer in several currencies ({} and {currency})",
-                    entry.2
-                )));
-            }
-            entry.0 += amount;
-            entry.1 += 1;
-            if entry.2.is_empty() {
-                entry.2 = currency;
-            }
-        }
-        let mut out: Vec<CustomerSales> = groups
-            .into_iter()
-            .map(|(customer, (amount, orders, currency))| CustomerSales {
-                customer,
-                total: Money { amount, currency },
-                orders,
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            b.total
-                .amount
-                .cmp(&a.total.amount)
-                .then_with(|| a.customer.cmp(&b.customer))
+            (customer, currency, amount)
         });
-        Ok(out)
+        CustomerSales::group(rows).map_err(|e| self.query_error(e))
     }
 
     #[instrument(skip_all, fields(connector = %self.name))]

@@ -835,8 +835,7 @@ impl Connector for TrytonConnector {
                 json!({}),
             )
             .await?;
-        let mut groups: BTreeMap<String, (Decimal, u64, String)> = BTreeMap::new();
-        for row in &rows {
+        let rows = rows.iter().map(|row| {
             let party = dotted(row, "party.rec_name")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
@@ -850,34 +849,9 @@ impl Connector for TrytonConnector {
                 .get("untaxed_amount")
                 .and_then(decimal)
                 .unwrap_or_default();
-            let entry = groups.entry(party).or_default();
-            if !entry.2.is_empty() && !currency.is_empty() && entry.2 != currency {
-                return Err(self.query_error(format!(
-                    "sales of one customer in several currencies ({} and {currency})",
-                    entry.2
-                )));
-            }
-            entry.0 += amount;
-            entry.1 += 1;
-            if entry.2.is_empty() {
-                entry.2 = currency;
-            }
-        }
-        let mut out: Vec<CustomerSales> = groups
-            .into_iter()
-            .map(|(customer, (amount, orders, currency))| CustomerSales {
-                customer,
-                total: Money { amount, currency },
-                orders,
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            b.total
-                .amount
-                .cmp(&a.total.amount)
-                .then_with(|| a.customer.cmp(&b.customer))
+            (party, currency, amount)
         });
-        Ok(out)
+        CustomerSales::group(rows).map_err(|e| self.query_error(e))
     }
 
     #[instrument(skip_all, fields(connector = %self.name))]
